@@ -1,0 +1,56 @@
+"""The `roar` command group; subcommands are imported only when invoked."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from roar import __version__
+from roar.errors import RoarError
+
+# name -> "module:attribute", so `roar fsck` never imports the tracer glue.
+COMMANDS = {
+    "init": "roar.cli.init:init",
+    "config": "roar.cli.config:config",
+    "cat-object": "roar.cli.plumbing:cat_object",
+    "fsck": "roar.cli.plumbing:fsck",
+    "gc": "roar.cli.plumbing:gc",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roar", message="%(prog)s %(version)s")
+def cli() -> None:
+    """roar: record what your commands read and write, and how to make it again."""
+
+
+def run() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except RoarError as e:
+        from roar.cli.output import error
+
+        error(str(e))
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

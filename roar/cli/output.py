@@ -1,0 +1,42 @@
+"""Printing: rich on a terminal, plain text otherwise, JSON when asked.
+
+NO_COLOR and --no-color are honoured; errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+
+def color_enabled() -> bool:
+    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def console(stderr: bool = False):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=stderr, no_color=not color_enabled(), highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    if "NO_COLOR" not in os.environ and sys.stderr.isatty():
+        sys.stderr.write(f"\x1b[31merror:\x1b[0m {message}\n")
+    else:
+        sys.stderr.write(f"error: {message}\n")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=_default) + "\n")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape").encode("utf-8", "backslashreplace").decode()
+    raise TypeError(f"cannot serialize {type(value).__name__}")

@@ -1,0 +1,139 @@
+"""Workspace configuration: `.roar/config.toml`, with the documented defaults.
+
+Reading uses the standard TOML parser (fast); writing uses tomlkit so the
+comments `roar init` wrote survive `roar config set`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roar.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("output.track_repo_files", False, "Include repo files in provenance"),
+    Option("output.quiet", False, "Suppress written files report"),
+    Option("filters.ignore_system_reads", True, "Ignore /sys, /etc, /sbin reads"),
+    Option("filters.ignore_package_reads", True, "Ignore installed package reads (recorded as packages)"),
+    Option("filters.ignore_torch_cache", True, "Ignore torch/triton cache"),
+    Option("filters.ignore_tmp_files", True, "Ignore /tmp files"),
+    Option("filters.ignore_patterns", [], "Project-level glob patterns never recorded as artifacts"),
+    Option("glaas.url", "https://api.glaas.ai", "GLaaS server URL"),
+    Option("glaas.web_url", "https://glaas.ai", "GLaaS web UI URL"),
+    Option("registration.omit.enabled", True, "Enable secret filtering"),
+    Option("hash.primary", "blake3", "Primary hash algorithm"),
+    Option("logging.level", "warning", "Log level (debug, info, warning, error)"),
+    Option("run.require_clean", False, "Refuse to run when the git work tree is dirty"),
+    Option("store.fsync", True, "fsync objects and refs as they are written (durable on power loss)"),
+)
+BY_KEY = {o.key: o for o in OPTIONS}
+
+
+def default_toml() -> str:
+    """The commented config.toml that `roar init` writes."""
+    lines = ["# roar workspace configuration. `roar config list` shows every option.", ""]
+    section = None
+    for opt in OPTIONS:
+        head, _, name = opt.key.rpartition(".")
+        if head != section:
+            if section is not None:
+                lines.append("")
+            lines.append(f"[{head}]")
+            section = head
+        lines.append(f"# {opt.help}")
+        lines.append(f"{name} = {_toml_literal(opt.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_literal(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+class Config:
+    def __init__(self, path: Path):
+        self.path = path
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            try:
+                with open(self.path, "rb") as f:
+                    self._data = tomllib.load(f)
+            except FileNotFoundError:
+                self._data = {}
+            except tomllib.TOMLDecodeError as e:
+                raise UsageError(f"{self.path} is not valid TOML: {e}") from None
+        return self._data
+
+    def get(self, key: str) -> Any:
+        node: Any = self._load()
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if key in BY_KEY:
+                    return BY_KEY[key].default
+                raise UsageError(f"unknown config key {key!r} (see `roar config list`)")
+            node = node[part]
+        return node
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(o.key, self.get(o.key)) for o in OPTIONS]
+
+    def set(self, key: str, text: str) -> Any:
+        """Set `key` from its command-line text, typed like its default; returns the value."""
+        import tomlkit
+
+        if key not in BY_KEY:
+            raise UsageError(f"unknown config key {key!r} (see `roar config list`)")
+        value = parse_value(BY_KEY[key].default, text, key)
+        try:
+            doc = tomlkit.parse(self.path.read_text())
+        except FileNotFoundError:
+            doc = tomlkit.document()
+        *heads, name = key.split(".")
+        table: Any = doc
+        for h in heads:
+            if h not in table:
+                table[h] = tomlkit.table()
+            table = table[h]
+        table[name] = value
+        from roar.atomic import write_atomic
+
+        write_atomic(self.path, tomlkit.dumps(doc).encode())
+        self._data = None
+        return value
+
+
+def parse_value(default: Any, text: str, key: str) -> Any:
+    if isinstance(default, bool):
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise UsageError(f"{key} takes true or false, not {text!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"{key} takes an integer, not {text!r}") from None
+    if isinstance(default, list):
+        return [p for p in (s.strip() for s in text.split(",")) if p]
+    return text

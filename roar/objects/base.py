@@ -1,0 +1,129 @@
+"""What every object kind shares: the header, the id, the registry.
+
+An object is `kind SP len NUL body`; its id is BLAKE3 of those bytes. Each
+kind is one class in its own module, owning its body's schema; adding a
+kind is one module plus one line in `kind_class` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+from roar.errors import CorruptObject
+from roar.objects import encoding
+
+MAX_OBJECT_SIZE = 256 * 1024 * 1024
+ID_LENGTH = 64
+
+T = TypeVar("T", bound="RoarObject")
+
+
+class RoarObject:
+    """Base of all object kinds. Subclasses are frozen dataclasses."""
+
+    kind: ClassVar[str]
+
+    def body(self) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def from_body(cls: type[T], body: bytes) -> T:
+        raise NotImplementedError
+
+    def references(self) -> list[str]:
+        """Ids of other objects this one points at (for fsck, gc, push closure)."""
+        return []
+
+    def serialize(self) -> bytes:
+        return header(self.kind, len(body := self.body())) + body
+
+    @property
+    def id(self) -> str:
+        return object_id(self.serialize())
+
+
+class CborObject(RoarObject):
+    """A kind whose body is one deterministic-CBOR map."""
+
+    def to_value(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_value(cls: type[T], value: dict[str, Any]) -> T:
+        raise NotImplementedError
+
+    def body(self) -> bytes:
+        return encoding.encode(self.to_value())
+
+    @classmethod
+    def from_body(cls: type[T], body: bytes) -> T:
+        value = encoding.decode(body)
+        if not isinstance(value, dict):
+            raise CorruptObject(f"{cls.kind} body is not a map")
+        try:
+            return cls.from_value(value)  # type: ignore[attr-defined,no-any-return]
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptObject(f"{cls.kind} body does not match its schema: {e!r}") from None
+
+
+def header(kind: str, length: int) -> bytes:
+    return f"{kind} {length}\0".encode("ascii")
+
+
+def object_id(raw: bytes) -> str:
+    import blake3
+
+    return blake3.blake3(raw).hexdigest()
+
+
+def split_header(raw: bytes) -> tuple[str, bytes]:
+    """Return (kind, body) of serialized bytes, checking the header."""
+    nul = raw.find(b"\0", 0, 32)
+    if nul < 0:
+        raise CorruptObject("object header has no terminator")
+    try:
+        kind, length_text = raw[:nul].decode("ascii").split(" ")
+    except (UnicodeDecodeError, ValueError):
+        raise CorruptObject("object header is malformed") from None
+    if kind not in KIND_NAMES:
+        raise CorruptObject(f"unknown object kind {kind!r}")
+    if not length_text.isdigit() or (length_text != "0" and length_text[0] == "0"):
+        raise CorruptObject("object header length is malformed")
+    body = raw[nul + 1 :]
+    if int(length_text) != len(body):
+        raise CorruptObject(f"object header says {length_text} bytes, body has {len(body)}")
+    return kind, body
+
+
+def parse(raw: bytes) -> RoarObject:
+    """Parse serialized bytes (header and body) into an object of its kind."""
+    kind, body = split_header(raw)
+    return kind_class(kind).from_body(body)
+
+
+def is_id(text: str) -> bool:
+    return len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
+
+
+def check_id(text: Any, what: str = "id") -> str:
+    if not isinstance(text, str) or not is_id(text):
+        raise ValueError(f"{what} is not a 64-character hex id: {text!r}")
+    return text
+
+
+# kind name -> class; filled on first use because the kind modules import this one.
+_KINDS: dict[str, type[RoarObject]] = {}
+KIND_NAMES = ("blob", "tree", "job", "session", "label", "env")
+
+
+def kind_class(kind: str) -> type[RoarObject]:
+    if not _KINDS:
+        from roar.objects.blob import Blob
+        from roar.objects.env import Env
+        from roar.objects.job import Job
+        from roar.objects.label import Label
+        from roar.objects.session import Session
+        from roar.objects.tree import Tree
+
+        _KINDS.update({k.kind: k for k in (Blob, Tree, Job, Session, Label, Env)})
+    return _KINDS[kind]

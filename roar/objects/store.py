@@ -1,0 +1,217 @@
+"""The object store: loose zstd objects plus packs, every read verified.
+
+Layout under `.roar/objects/`: `xx/yyyy...` loose objects, `pack/` packs.
+Writes are atomic and idempotent; a read recomputes the BLAKE3 of the
+bytes and names the object when they do not match its id.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from roar.atomic import is_temporary, write_atomic
+from roar.errors import Ambiguous, CorruptObject, NotFound
+from roar.objects import base
+from roar.objects.base import MAX_OBJECT_SIZE, RoarObject, object_id, split_header
+from roar.objects.pack import PackEntry, PackFile
+
+MIN_PREFIX = 4
+_HEADER_MAX = 32
+
+
+class ObjectStore:
+    def __init__(self, root: Path, *, fsync: bool = True):
+        self.root = Path(root)
+        self.pack_dir = self.root / "pack"
+        self.fsync = fsync
+        self._packs: dict[str, PackFile] | None = None
+        self._compressor = None
+        self._decompressor = None
+
+    # -- writing ---------------------------------------------------------
+
+    def write(self, obj: RoarObject) -> str:
+        return self.write_raw(obj.serialize())
+
+    def write_raw(self, raw: bytes) -> str:
+        """Store serialized bytes (header and body) after checking they parse."""
+        base.parse(raw)
+        oid = object_id(raw)
+        if not self.contains(oid):
+            self._write_loose(oid, self._compress(raw))
+        return oid
+
+    def write_frame(self, oid: str, frame: bytes) -> None:
+        """Store an already-compressed object whose id the caller has verified."""
+        if not self.contains(oid):
+            self._write_loose(oid, frame)
+
+    def _write_loose(self, oid: str, frame: bytes) -> None:
+        directory = self.root / oid[:2]
+        try:
+            write_atomic(directory / oid[2:], frame, fsync=self.fsync)
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(directory / oid[2:], frame, fsync=self.fsync)
+
+    # -- reading ---------------------------------------------------------
+
+    def contains(self, oid: str) -> bool:
+        if (self.root / oid[:2] / oid[2:]).exists():
+            return True
+        return any(p.find(oid) is not None for p in self.packs())
+
+    def read(self, oid: str) -> RoarObject:
+        raw = self.read_raw(oid)
+        try:
+            return base.parse(raw)
+        except CorruptObject as e:
+            raise CorruptObject(f"object {oid} is corrupt: {e}") from None
+
+    def read_raw(self, oid: str) -> bytes:
+        """The verified serialized bytes of `oid`."""
+        frame = self.read_frame(oid)
+        raw = self.decompress(frame, oid)
+        if object_id(raw) != oid:
+            raise CorruptObject(f"object {oid} is corrupt: its content hashes to another id")
+        return raw
+
+    def read_frame(self, oid: str) -> bytes:
+        """The stored zstd frame of `oid`, unverified (see read_raw)."""
+        if not base.is_id(oid):
+            raise NotFound(f"not an object id: {oid!r}")
+        try:
+            with open(self.root / oid[:2] / oid[2:], "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            pass
+        for pack in self.packs():
+            frame = pack.find(oid)
+            if frame is not None:
+                return frame
+        # A concurrent gc may have just moved it into a new pack.
+        for pack in self.packs(refresh=True):
+            frame = pack.find(oid)
+            if frame is not None:
+                return frame
+        raise NotFound(f"object {oid} is not in the store")
+
+    def decompress(self, frame: bytes, oid: str = "?") -> bytes:
+        import zstandard
+
+        if self._decompressor is None:
+            self._decompressor = zstandard.ZstdDecompressor()
+        try:
+            params = zstandard.get_frame_parameters(frame)
+        except zstandard.ZstdError:
+            raise CorruptObject(f"object {oid} is corrupt: not a zstd frame") from None
+        size = params.content_size
+        if size in (0, zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR):
+            raise CorruptObject(f"object {oid} is corrupt: frame does not declare its size")
+        if size > MAX_OBJECT_SIZE + _HEADER_MAX:
+            raise CorruptObject(f"object {oid} is larger than the {MAX_OBJECT_SIZE}-byte limit")
+        try:
+            raw = self._decompressor.decompress(frame, max_output_size=size)
+        except zstandard.ZstdError as e:
+            raise CorruptObject(f"object {oid} is corrupt: {e}") from None
+        return raw
+
+    def _compress(self, raw: bytes) -> bytes:
+        import zstandard
+
+        if self._compressor is None:
+            self._compressor = zstandard.ZstdCompressor(level=3, write_content_size=True)
+        return self._compressor.compress(raw)
+
+    def compress(self, raw: bytes) -> bytes:
+        return self._compress(raw)
+
+    def kind_of(self, oid: str) -> str:
+        kind, _ = split_header(self.read_raw(oid))
+        return kind
+
+    # -- enumeration -----------------------------------------------------
+
+    def loose_ids(self) -> Iterator[str]:
+        try:
+            fan = os.scandir(self.root)
+        except FileNotFoundError:
+            return
+        with fan:
+            for d in fan:
+                if len(d.name) != 2 or not d.is_dir():
+                    continue
+                with os.scandir(d.path) as entries:
+                    for e in entries:
+                        if not is_temporary(e.name) and base.is_id(d.name + e.name):
+                            yield d.name + e.name
+
+    def all_ids(self) -> set[str]:
+        ids = set(self.loose_ids())
+        for pack in self.packs(refresh=True):
+            ids.update(pack.ids())
+        return ids
+
+    def resolve_prefix(self, prefix: str) -> str:
+        """The one full id starting with `prefix` (at least 4 hex characters)."""
+        prefix = prefix.lower()
+        if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
+            raise NotFound(f"not a hash or prefix (4+ hex characters): {prefix!r}")
+        if len(prefix) == 64:
+            if self.contains(prefix):
+                return prefix
+            raise NotFound(f"object {prefix} is not in the store")
+        found = set()
+        directory = self.root / prefix[:2]
+        if directory.is_dir():
+            for name in os.listdir(directory):
+                if (prefix[:2] + name).startswith(prefix) and not is_temporary(name):
+                    found.add(prefix[:2] + name)
+        for pack in self.packs():
+            found.update(pack.ids_with_prefix(prefix))
+        if not found:
+            raise NotFound(f"no object starts with {prefix}")
+        if len(found) > 1:
+            raise Ambiguous(f"prefix {prefix} is ambiguous: {', '.join(sorted(found)[:5])}")
+        return found.pop()
+
+    # -- packs -----------------------------------------------------------
+
+    def packs(self, *, refresh: bool = False) -> list[PackFile]:
+        if self._packs is None or refresh:
+            current: dict[str, PackFile] = {}
+            try:
+                names = sorted(os.listdir(self.pack_dir))
+            except FileNotFoundError:
+                names = []
+            old = self._packs or {}
+            for name in names:
+                if not name.endswith(".pack") or is_temporary(name):
+                    continue
+                if not (self.pack_dir / name[:-5]).with_suffix(".idx").exists():
+                    continue  # a pack is used only once its index is in place
+                if name in old:
+                    current[name] = old[name]
+                    continue
+                try:
+                    current[name] = PackFile(self.pack_dir / name)
+                except FileNotFoundError:
+                    continue  # removed by a concurrent gc
+            self._packs = current
+        return list(self._packs.values())
+
+    def pack_entries(self, ids: Iterable[str]) -> Iterator[PackEntry]:
+        """Verified entries for a pack of `ids` (for gc and push)."""
+        for oid in ids:
+            frame = self.read_frame(oid)
+            raw = self.decompress(frame, oid)
+            if object_id(raw) != oid:
+                raise CorruptObject(f"object {oid} is corrupt: its content hashes to another id")
+            yield PackEntry(oid, frame)
+
+    def close(self) -> None:
+        for pack in (self._packs or {}).values():
+            pack.close()
+        self._packs = None

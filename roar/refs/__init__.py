@@ -1,0 +1,1 @@
+"""Refs: names that point at objects (sessions, labels, remotes), updated atomically."""

@@ -1,0 +1,75 @@
+"""A workspace: the `.roar/` directory and the stores inside it.
+
+Everything above the plumbing reaches objects, refs and config through
+here, so there is one place that knows the layout.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from roar.errors import NotAWorkspace
+
+ROAR_DIR = ".roar"
+DEFAULT_SESSION = "refs/sessions/main"
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.dir = self.root / ROAR_DIR
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Workspace:
+        """The workspace containing `start` (default: cwd), or $ROAR_DIR's."""
+        env = os.environ.get("ROAR_WORKSPACE")
+        if env:
+            ws = cls(Path(env))
+            if ws.dir.is_dir():
+                return ws
+            raise NotAWorkspace(f"ROAR_WORKSPACE={env} has no {ROAR_DIR}/ directory")
+        here = (start or Path.cwd()).resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / ROAR_DIR / "HEAD").is_file():
+                return cls(candidate)
+        raise NotAWorkspace("not a roar workspace (no .roar/ here or above); run `roar init`")
+
+    @classmethod
+    def create(cls, root: Path) -> tuple[Workspace, bool]:
+        """Create the layout (idempotent); returns (workspace, created)."""
+        from roar.atomic import write_atomic
+        from roar.config import default_toml
+
+        ws = cls(root)
+        created = not (ws.dir / "HEAD").exists()
+        for sub in ("objects", "refs/sessions", "refs/labels", "refs/remotes", "logs", "cache"):
+            (ws.dir / sub).mkdir(parents=True, exist_ok=True)
+        if not ws.config_path.exists():
+            write_atomic(ws.config_path, default_toml().encode())
+        if created:
+            write_atomic(ws.dir / "HEAD", f"ref: {DEFAULT_SESSION}\n".encode())
+        return ws, created
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "config.toml"
+
+    @cached_property
+    def config(self):  # type: ignore[no-untyped-def]
+        from roar.config import Config
+
+        return Config(self.config_path)
+
+    @cached_property
+    def objects(self):  # type: ignore[no-untyped-def]
+        from roar.objects.store import ObjectStore
+
+        return ObjectStore(self.dir / "objects", fsync=bool(self.config.get("store.fsync")))
+
+    @cached_property
+    def refs(self):  # type: ignore[no-untyped-def]
+        from roar.refs.refstore import RefStore
+
+        return RefStore(self.dir, fsync=bool(self.config.get("store.fsync")))

@@ -1,0 +1,47 @@
+"""Shared fixtures: a fresh workspace, and the real `roar` CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from roar.workspace import Workspace
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws, _ = Workspace.create(tmp_path)
+    return ws
+
+
+@pytest.fixture
+def roar_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `roar ARGS...` as a real subprocess in tmp_path (or cwd=...)."""
+
+    def run(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None) -> CliResult:
+        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        full_env.pop("ROAR_WORKSPACE", None)
+        proc = subprocess.run(
+            [sys.executable, "-m", "roar", *args],
+            cwd=cwd or tmp_path,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=120,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
