@@ -24,17 +24,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("output.track_repo_files", False, "Include repo files in provenance"),
     Option("output.quiet", False, "Suppress written files report"),
     Option("filters.ignore_system_reads", True, "Ignore /sys, /etc, /sbin reads"),
-    Option("filters.ignore_package_reads", True, "Ignore installed package reads (recorded as packages)"),
+    Option(
+        "filters.ignore_package_reads",
+        True,
+        "Ignore installed package reads (recorded as packages)",
+    ),
     Option("filters.ignore_torch_cache", True, "Ignore torch/triton cache"),
     Option("filters.ignore_tmp_files", True, "Ignore /tmp files"),
-    Option("filters.ignore_patterns", [], "Project-level glob patterns never recorded as artifacts"),
+    Option(
+        "filters.ignore_patterns", [], "Project-level glob patterns never recorded as artifacts"
+    ),
     Option("glaas.url", "https://api.glaas.ai", "GLaaS server URL"),
     Option("glaas.web_url", "https://glaas.ai", "GLaaS web UI URL"),
     Option("registration.omit.enabled", True, "Enable secret filtering"),
     Option("hash.primary", "blake3", "Primary hash algorithm"),
     Option("logging.level", "warning", "Log level (debug, info, warning, error)"),
     Option("run.require_clean", False, "Refuse to run when the git work tree is dirty"),
-    Option("store.fsync", True, "fsync objects and refs as they are written (durable on power loss)"),
+    Option(
+        "store.fsync", True, "fsync objects and refs as they are written (durable on power loss)"
+    ),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 

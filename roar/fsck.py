@@ -52,7 +52,9 @@ def fsck(ws: Workspace) -> FsckReport:
         for f in files:
             name = os.path.relpath(os.path.join(dirpath, f), ws.dir)
             if f.endswith(".lock") or ".lock." in f:
-                report.warnings.append(f"leftover lock {name} (removed when stale)")
+                report.warnings.append(
+                    f"leftover lock {name} (its holder died; the next update takes it over)"
+                )
                 continue
             report.refs += 1
             try:

@@ -30,7 +30,9 @@ def workspace(tmp_path: Path) -> Workspace:
 def roar_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run `roar ARGS...` as a real subprocess in tmp_path (or cwd=...)."""
 
-    def run(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None) -> CliResult:
+    def run(
+        *args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None
+    ) -> CliResult:
         full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
         full_env.pop("ROAR_WORKSPACE", None)
         proc = subprocess.run(

@@ -46,9 +46,12 @@ def test_hand_written_tree_bytes() -> None:
     # {"entries": [[h'61', "<H>", 5]]}
     digest = "ea8f163db38682925e4491c5e58d4bb3506ef8c14eb78a86e908c5624a67200f"
     body = (
-        bytes([0xA1, 0x67]) + b"entries"
-        + bytes([0x81, 0x83, 0x41]) + b"a"
-        + bytes([0x78, 0x40]) + digest.encode()
+        bytes([0xA1, 0x67])
+        + b"entries"
+        + bytes([0x81, 0x83, 0x41])
+        + b"a"
+        + bytes([0x78, 0x40])
+        + digest.encode()
         + bytes([0x05])
     )
     from roar.objects.tree import Tree, TreeEntry
@@ -59,4 +62,4 @@ def test_hand_written_tree_bytes() -> None:
 
 
 def test_map_keys_sort_by_length_then_bytes() -> None:
-    assert encoding.encode({"bb": 1, "c": 2, "a": 3}) == bytes.fromhex("a3616103616302626262" "01")
+    assert encoding.encode({"bb": 1, "c": 2, "a": 3}) == bytes.fromhex("a361610361630262626201")

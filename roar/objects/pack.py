@@ -50,7 +50,9 @@ def encode_pack(entries: Iterable[PackEntry]) -> bytes:
     return data + _blake3(data)
 
 
-def iter_pack(data: bytes | memoryview, *, max_count: int | None = None) -> Iterator[tuple[int, PackEntry]]:
+def iter_pack(
+    data: bytes | memoryview, *, max_count: int | None = None
+) -> Iterator[tuple[int, PackEntry]]:
     """Yield (offset, entry) from pack bytes after checking magic and trailer.
 
     Object ids are not verified here (that needs decompression); the caller

@@ -131,7 +131,9 @@ class RefStore:
 
     def _append_log(self, name: str, old: str | None, new: str | None, message: str) -> None:
         path = self._log_path(name)
-        line = f"{old or ZERO_ID} {new or ZERO_ID} {time.time_ns()} {message.replace(chr(10), ' ')}\n"
+        line = (
+            f"{old or ZERO_ID} {new or ZERO_ID} {time.time_ns()} {message.replace(chr(10), ' ')}\n"
+        )
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:

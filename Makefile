@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`.
+# Each sets up everything it needs (a .venv, the package, the Rust tracer)
+# on a fresh machine, then runs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
+
+.PHONY: install test test-python test-rust demo bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(TRACER_SOURCES)
+	@command -v cargo >/dev/null || { echo "cargo is required to build the tracer (install Rust with rustup)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@test -x roar/roar-tracer || { echo "the tracer did not build"; exit 1; }
+	touch $@
+
+test: install test-rust test-python
+
+test-python:
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-rust:
+	cd tracer && cargo test --release -q
+
+demo: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
+
+bench: install
+	$(PY) -m pytest -q benchmarks --benchmark-columns=min,median,max,rounds
+
+lint: install
+	$(VENV)/bin/ruff check roar tests benchmarks
+	$(VENV)/bin/ruff format --check roar tests benchmarks
+	cd tracer && cargo clippy --release --all-targets -- -D warnings
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info tracer/target roar/roar-tracer
