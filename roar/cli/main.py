@@ -17,6 +17,18 @@ COMMANDS = {
     "cat-object": "roar.cli.plumbing:cat_object",
     "fsck": "roar.cli.plumbing:fsck",
     "gc": "roar.cli.plumbing:gc",
+    "run": "roar.cli.run:run",
+    "build": "roar.cli.run:build",
+    "env": "roar.cli.env:env",
+    "tracer": "roar.cli.tracer:tracer",
+    "status": "roar.cli.session:status",
+    "log": "roar.cli.session:log",
+    "dag": "roar.cli.session:dag",
+    "pop": "roar.cli.session:pop",
+    "reset": "roar.cli.session:reset",
+    "show": "roar.cli.show:show",
+    "lineage": "roar.cli.show:lineage",
+    "inputs": "roar.cli.show:inputs",
 }
 
 

@@ -1,0 +1,1 @@
+"""Capture: what roar gathers around a run (tracer, git, environment, filters)."""

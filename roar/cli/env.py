@@ -1,0 +1,84 @@
+"""`roar env get|set|list|unset`: variables injected into every run and build."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+ENV_FILE = "env.json"
+
+
+def load_env(ws) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    try:
+        return dict(json.loads((ws.dir / ENV_FILE).read_text()))
+    except FileNotFoundError:
+        return {}
+
+
+def _save(ws, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from roar.atomic import write_atomic
+
+    write_atomic(ws.dir / ENV_FILE, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _ws():  # type: ignore[no-untyped-def]
+    from roar.workspace import Workspace
+
+    return Workspace.find()
+
+
+@click.group()
+def env() -> None:
+    """Manage persistent environment variables injected into roar run and roar build."""
+
+
+@env.command("set")
+@click.argument("name")
+@click.argument("value")
+def set_(name: str, value: str) -> None:
+    """Set NAME=VALUE for every later run."""
+    from roar.errors import UsageError
+
+    if not name or "=" in name or "\0" in name:
+        raise UsageError(f"not a variable name: {name!r}")
+    ws = _ws()
+    values = load_env(ws)
+    values[name] = value
+    _save(ws, values)
+
+
+@env.command("get")
+@click.argument("name")
+def get(name: str) -> None:
+    """Print the value of NAME."""
+    from roar.errors import NotFound
+
+    values = load_env(_ws())
+    if name not in values:
+        raise NotFound(f"{name} is not set (see `roar env list`)")
+    click.echo(values[name])
+
+
+@env.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """List every variable."""
+    from roar.cli.output import print_json
+
+    values = load_env(_ws())
+    if as_json:
+        print_json(values)
+        return
+    for k, v in sorted(values.items()):
+        click.echo(f"{k}={v}")
+
+
+@env.command("unset")
+@click.argument("name")
+def unset(name: str) -> None:
+    """Remove NAME."""
+    ws = _ws()
+    values = load_env(ws)
+    values.pop(name, None)
+    _save(ws, values)

@@ -1,0 +1,151 @@
+"""`roar run` and `roar build`: run a command under the tracer, record the job."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from roar.errors import UsageError
+
+
+def _command(step_kind: str):  # type: ignore[no-untyped-def]
+    @click.command(
+        name=step_kind,
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    )
+    @click.option("-q", "--quiet", is_flag=True, help="Print no report after the run.")
+    @click.option("-v", "--verbose", is_flag=True, help="List every file read and written.")
+    @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
+    def command(quiet: bool, verbose: bool, argv: tuple[str, ...]) -> None:
+        sys.exit(record(step_kind, list(argv), quiet=quiet, verbose=verbose))
+
+    command.help = (
+        "Run a command with provenance tracking (`roar run @N --k=v` re-runs step N)."
+        if step_kind == "run"
+        else "Run a build step (compiling, installing); build steps run first on reproduce."
+    )
+    return command
+
+
+run = _command("run")
+build = _command("build")
+
+
+def apply_overrides(argv: list[bytes], overrides: list[str]) -> list[bytes]:
+    """Replace `--k=v` / `--k v` values in a recorded argv; append unknown ones."""
+    out = list(argv)
+    for override in overrides:
+        if not override.startswith("--") or "=" not in override:
+            raise UsageError(f"override must look like --name=value, not {override!r}")
+        key, value = override.encode().split(b"=", 1)
+        for i, arg in enumerate(out):
+            if arg.startswith(key + b"="):
+                out[i] = key + b"=" + value
+                break
+            if arg == key and i + 1 < len(out):
+                out[i + 1] = value
+                break
+        else:
+            out.append(key + b"=" + value)
+    return out
+
+
+def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> int:
+    from roar import sessions
+    from roar.capture import environment, git, secrets, tracer
+    from roar.capture.filters import ignore_prefixes
+    from roar.cli.output import warn
+    from roar.objects import encoding
+    from roar.workspace import Workspace
+
+    ws = Workspace.find()
+    step: int | None = None
+    supersedes: str | None = None
+    params = None
+    if argv[0].startswith("@"):
+        target = sessions.find_step(sessions.history(ws), argv[0])
+        job = ws.objects.read(target.job)
+        command = apply_overrides(list(job.argv), argv[1:])  # type: ignore[attr-defined]
+        cwd = Path(os.fsdecode(job.cwd))  # type: ignore[attr-defined]
+        step, supersedes, step_kind = target.step, target.job, target.step_kind
+        params = dict(o[2:].split("=", 1) for o in argv[1:])
+    else:
+        command = [os.fsencode(a) for a in argv]
+        cwd = Path.cwd()
+
+    git_ctx, state = git.git_context(cwd, ws.objects)
+    if state is not None and state.dirty:
+        if ws.config.get("run.require_clean"):
+            raise UsageError(
+                "the git work tree has uncommitted changes and run.require_clean is set; "
+                "commit them or `roar config set run.require_clean false`"
+            )
+        if not quiet:
+            warn("git work tree is dirty; the patch is recorded with the job")
+
+    run_env = {**os.environ, **_persistent_env(ws)}
+    env_bytes = {os.fsencode(k): os.fsencode(v) for k, v in run_env.items()}
+    head = ws.refs.read(sessions.active_ref(ws))
+    context = {
+        "git": git_ctx,
+        "env": environment.write_snapshot([os.fsdecode(a) for a in command], ws.objects),
+        "env_vars": secrets.redact_env(env_bytes),
+        "session": sessions.active_ref(ws),
+        "step": step or sessions.next_step_number(ws, head, step_kind),
+        "params": params,
+    }
+    tracer_path = tracer.find_tracer(ws.config.get("tracer.path"))
+    started = time.monotonic()
+    result = tracer.trace(
+        [os.fsdecode(a) for a in command],
+        store=ws.objects.root,
+        context=encoding.encode(context),
+        job_type=step_kind,
+        ignore_prefixes=ignore_prefixes(ws.config, ws.root),
+        env=run_env,
+        cwd=cwd,
+        tracer=tracer_path,
+    )
+    elapsed = time.monotonic() - started
+    if result.job is None:
+        warn("the tracer recorded no job for this run")
+        return result.exit_code
+    recorded = sessions.append(ws, result.job, step_kind, step=step, supersedes=supersedes)
+    if not (quiet or ws.config.get("output.quiet")):
+        _report(recorded, result.report, elapsed, verbose)
+    return result.exit_code
+
+
+def _persistent_env(ws) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from roar.cli.env import load_env
+
+    return load_env(ws)
+
+
+def _report(step, report: dict, elapsed: float, verbose: bool) -> None:  # type: ignore[no-untyped-def]
+    inputs, outputs = report.get("inputs", []), report.get("outputs", [])
+    code = report.get("exit_code", 0)
+    status = "ok" if code == 0 else f"exit {code}"
+    if report.get("interrupted"):
+        status = "interrupted"
+    lines = [
+        f"roar: {step.label} job {step.job[:12]}  {status}  {elapsed:.2f}s  "
+        f"read {len(inputs)}  wrote {len(outputs)}"
+    ]
+    shown = outputs if not verbose else inputs + outputs
+    for art in shown if verbose else outputs[:10]:
+        role = "in " if verbose and art in inputs else "out"
+        lines.append(f"  {role} {art['hash'][:12]}  {_path_text(art['path'])}")
+    if not verbose and len(outputs) > 10:
+        lines.append(f"  ... {len(outputs) - 10} more (roar show {step.label})")
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _path_text(path: object) -> str:
+    if isinstance(path, dict):
+        return os.fsdecode(bytes.fromhex(path.get("hex", "")))
+    return str(path)

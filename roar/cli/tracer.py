@@ -1,0 +1,72 @@
+"""`roar tracer`: is the tracer installed and able to work here?"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def _configured() -> str:
+    from roar.errors import NotAWorkspace
+    from roar.workspace import Workspace
+
+    try:
+        return str(Workspace.find().config.get("tracer.path"))
+    except NotAWorkspace:
+        return ""
+
+
+def _status(as_json: bool) -> None:
+    from roar.capture import tracer as glue
+    from roar.cli.output import print_json
+    from roar.errors import TracerUnavailable
+
+    try:
+        path = glue.find_tracer(_configured())
+    except TracerUnavailable as e:
+        if as_json:
+            print_json({"ready": False, "path": None, "problems": [str(e)]})
+        else:
+            click.echo(f"tracer: not installed\n  {e}")
+        sys.exit(1)
+    check = glue.preflight(path)
+    if as_json:
+        print_json({"path": str(path), **check.details, "ready": check.ready})
+    else:
+        click.echo(f"tracer: {path}")
+        for key in ("ptrace", "seccomp", "kernel", "arch"):
+            if key in check.details:
+                click.echo(f"  {key}: {check.details[key]}")
+        click.echo("  ready" if check.ready else "  NOT READY")
+        for p in check.problems:
+            click.echo(f"  - {p}")
+    if not check.ready:
+        sys.exit(1)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tracer(ctx: click.Context, as_json: bool) -> None:
+    """Show where the tracer is and whether it can trace on this machine."""
+    if ctx.invoked_subcommand is None:
+        _status(as_json)
+
+
+@tracer.command()
+@click.option("--json", "as_json", is_flag=True)
+def check(as_json: bool) -> None:
+    """Preflight: ptrace and seccomp usable? Exit 1 if not."""
+    _status(as_json)
+
+
+@tracer.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, resolve_path=True))
+def use(path: str) -> None:
+    """Use the roar-tracer binary at PATH in this workspace (tracer.path)."""
+    from roar.workspace import Workspace
+
+    Workspace.find().config.set("tracer.path", path)
+    click.echo(f"tracer.path = {path}")
+    _status(False)

@@ -1,0 +1,121 @@
+"""Sessions and the inferred DAG, on jobs written through the object API.
+
+(The same commands over real traced runs are tested in tests/test_run.py.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from roar import sessions
+from roar.objects.job import ArtifactRef, Job
+from roar.workspace import Workspace
+
+RAW, CLEAN, FEATS, MODEL, METRICS = ("1" * 64, "2" * 64, "3" * 64, "4" * 64, "5" * 64)
+
+
+def _art(name: str, digest: str) -> ArtifactRef:
+    return ArtifactRef(f"/w/{name}".encode(), digest, 10)
+
+
+def record(ws: Workspace, argv: str, ins: list[ArtifactRef], outs: list[ArtifactRef], **kw) -> str:  # type: ignore[no-untyped-def]
+    job = Job(
+        type="run",
+        argv=tuple(a.encode() for a in argv.split()),
+        cwd=b"/w",
+        started_ns=0,
+        ended_ns=1,
+        exit_code=0,
+        inputs=tuple(sorted(ins, key=lambda a: a.path)),
+        outputs=tuple(sorted(outs, key=lambda a: a.path)),
+    )
+    oid = ws.objects.write(job)
+    sessions.append(ws, oid, "run", **kw)
+    return oid
+
+
+def diamond(ws: Workspace) -> None:
+    record(ws, "python prep.py", [_art("raw.csv", RAW)], [_art("clean.csv", CLEAN)])
+    record(ws, "python features.py", [_art("clean.csv", CLEAN)], [_art("feats.npy", FEATS)])
+    record(
+        ws,
+        "python train.py",
+        [_art("clean.csv", CLEAN), _art("feats.npy", FEATS)],
+        [_art("model.pt", MODEL)],
+    )
+    record(ws, "python eval.py", [_art("model.pt", MODEL)], [_art("metrics.json", METRICS)])
+
+
+def test_diamond_dag_has_the_right_edges(workspace: Workspace, roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    out = roar_cli("dag", "--json")
+    assert out.returncode == 0, out.stderr
+    nodes = json.loads(out.stdout)["nodes"]
+    assert [(n["step"], n["depends_on"]) for n in nodes] == [
+        ("@1", []),
+        ("@2", ["@1"]),
+        ("@3", ["@1", "@2"]),
+        ("@4", ["@3"]),
+    ]
+    assert not any(n["stale"] for n in nodes)
+
+
+def test_rerun_supersedes_and_marks_downstream_stale(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    old = sessions.find_step(sessions.history(workspace), "@2").job
+    record(
+        workspace,
+        "python features.py --k=5",
+        [_art("clean.csv", CLEAN)],
+        [_art("feats.npy", "6" * 64)],
+        step=2,
+        supersedes=old,
+    )
+    nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    assert [(n["step"], n["stale"]) for n in nodes] == [
+        ("@1", False),
+        ("@3", True),
+        ("@4", True),
+        ("@2", False),
+    ]
+    expanded = json.loads(roar_cli("dag", "--json", "--expanded").stdout)["nodes"]
+    assert [(n["step"], n["superseded"]) for n in expanded] == [
+        ("@1", False),
+        ("@2", True),
+        ("@3", False),
+        ("@4", False),
+        ("@2", False),
+    ]
+
+
+def test_lineage_walks_upstream_only(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    data = json.loads(roar_cli("lineage", MODEL[:10]).stdout)
+    assert sorted(j["step"] for j in data["jobs"]) == ["@1", "@2", "@3"]
+    assert sorted(a["hash"] for a in data["artifacts"]) == sorted([MODEL, CLEAN, FEATS, RAW])
+    roots = json.loads(roar_cli("inputs", "--json").stdout)
+    assert [r["hash"] for r in roots] == [RAW]
+
+
+def test_pop_and_reset(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    popped = roar_cli("pop", "-y")
+    assert popped.returncode == 0 and popped.stdout.startswith("popped @4")
+    assert [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)] == ["@3", "@2", "@1"]
+    assert roar_cli("reset", "-y").returncode == 0
+    status = json.loads(roar_cli("status", "--json").stdout)
+    assert status["steps"] == 0 and status["session"].startswith("s-")
+    assert workspace.refs.read("refs/sessions/main") is not None  # the old session is kept
+
+
+def test_show_step_job_and_unknown(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    step = json.loads(roar_cli("show", "@3", "--json").stdout)
+    assert step["command"] == ["python", "train.py"]
+    by_id = json.loads(roar_cli("show", step["id"][:10], "--json").stdout)
+    assert by_id["step"] == "@3"
+    art = json.loads(roar_cli("show", MODEL[:8], "--json").stdout)
+    assert art["produced_by"]["step"] == "@3" and art["consumed_by"] == ["@4"]
+    missing = roar_cli("show", "@9")
+    assert missing.returncode == 4 and "no step @9" in missing.stderr
