@@ -119,3 +119,22 @@ def test_show_step_job_and_unknown(workspace: Workspace, roar_cli) -> None:  # t
     assert art["produced_by"]["step"] == "@3" and art["consumed_by"] == ["@4"]
     missing = roar_cli("show", "@9")
     assert missing.returncode == 4 and "no step @9" in missing.stderr
+
+
+def test_labels_keep_their_history(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    assert roar_cli("label", "set", MODEL[:8], "accuracy=0.93", "epochs=10").returncode == 0
+    assert roar_cli("label", "set", "@3", "owner=ana").returncode == 0
+    assert roar_cli("label", "set", MODEL[:8], "approved=true").returncode == 0
+    assert roar_cli("label", "unset", MODEL[:8], "epochs").returncode == 0
+    shown = json.loads(roar_cli("label", "show", MODEL[:8], "--json").stdout)
+    assert shown == {"target": MODEL, "labels": {"accuracy": "0.93", "approved": True}}
+    history = json.loads(roar_cli("label", "history", MODEL[:8], "--json").stdout)
+    assert [h["labels"] for h in history] == [
+        {"accuracy": "0.93", "approved": True},
+        {"accuracy": "0.93", "epochs": 10, "approved": True},
+        {"accuracy": "0.93", "epochs": 10},
+    ]
+    assert json.loads(roar_cli("label", "show", "@3", "--json").stdout)["labels"] == {
+        "owner": "ana"
+    }

@@ -29,6 +29,7 @@ COMMANDS = {
     "show": "roar.cli.show:show",
     "lineage": "roar.cli.show:lineage",
     "inputs": "roar.cli.show:inputs",
+    "label": "roar.cli.label:label",
 }
 
 
