@@ -27,3 +27,7 @@ roar fsck
 roar gc
 roar fsck
 roar cat-object "$(cat .roar/refs/sessions/main)"
+echo "== the session as roar sees it"
+roar status
+roar log
+roar dag
