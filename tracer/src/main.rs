@@ -1,11 +1,83 @@
-//! roar-tracer: runs a command under observation and writes its job object.
+//! roar-tracer's command line (the contract the Python side calls):
+//!
+//!   roar-tracer --version
+//!   roar-tracer --preflight [--json]
+//!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
+//!                   [--ignore-prefix P]... [--no-hash-cache] -- COMMAND [ARGS...]
+
+use lexopt::prelude::*;
+use roar_tracer::run::{RunOptions, SETUP_FAILED};
+use roar_tracer::{preflight, run};
+use std::path::PathBuf;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--version") {
-        println!("roar-tracer {}", env!("CARGO_PKG_VERSION"));
-        return;
+    let code = match parse() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("roar-tracer: {e}");
+            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--no-hash-cache] -- COMMAND [ARGS...]");
+            SETUP_FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+fn parse() -> Result<i32, lexopt::Error> {
+    let mut parser = lexopt::Parser::from_env();
+    match parser.next()? {
+        Some(Long("version")) => {
+            println!("roar-tracer {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Some(Long("preflight")) => {
+            let mut json = false;
+            while let Some(arg) = parser.next()? {
+                match arg {
+                    Long("json") => json = true,
+                    other => return Err(other.unexpected()),
+                }
+            }
+            let result = preflight::check();
+            print!("{}", if json { result.json() + "\n" } else { result.text() });
+            Ok(if result.ready() { 0 } else { 1 })
+        }
+        Some(Value(cmd)) if cmd == "run" => parse_run(parser).map(run::run),
+        Some(other) => Err(other.unexpected()),
+        None => Err("missing command: run, --preflight or --version".into()),
     }
-    eprintln!("roar-tracer: not yet able to trace");
-    std::process::exit(2);
+}
+
+fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
+    let mut store = None;
+    let mut opts = RunOptions {
+        store: PathBuf::new(),
+        context: None,
+        job_type: "run".into(),
+        report: None,
+        ignore_prefixes: Vec::new(),
+        hash_cache: true,
+        command: Vec::new(),
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("store") => store = Some(PathBuf::from(parser.value()?)),
+            Long("context") => opts.context = Some(parser.value()?.into()),
+            Long("type") => opts.job_type = parser.value()?.string()?,
+            Long("report") => opts.report = Some(parser.value()?.into()),
+            Long("ignore-prefix") => opts.ignore_prefixes.push(parser.value()?.into()),
+            Long("no-hash-cache") => opts.hash_cache = false,
+            Value(first) => {
+                // Everything from the command on is the command's, even
+                // without `--`.
+                opts.command.push(first);
+                opts.command.extend(parser.raw_args()?);
+            }
+            other => return Err(other.unexpected()),
+        }
+    }
+    opts.store = store.ok_or("--store DIR is required")?;
+    if opts.command.is_empty() {
+        return Err("no command given after --".into());
+    }
+    Ok(opts)
 }

@@ -1,0 +1,20 @@
+//! roar-tracer: runs a command under seccomp-filtered ptrace, records what
+//! it read and wrote by BLAKE3 content hash, and writes the job object into
+//! the roar store. `main.rs` only parses arguments; `run` drives the rest.
+
+pub mod classify;
+pub mod hash;
+pub mod hash_cache;
+pub mod job;
+pub mod object;
+pub mod paths;
+pub mod preflight;
+pub mod process;
+pub mod ptrace;
+pub mod report;
+pub mod run;
+pub mod seccomp;
+pub mod signals;
+pub mod store;
+pub mod syscalls;
+pub mod tracer;

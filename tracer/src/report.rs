@@ -1,0 +1,47 @@
+//! The JSON report handed back to the Python side (the CLI contract in
+//! docs/tracer.md). Paths are bytes on Linux: a path that is valid UTF-8 is
+//! a JSON string, any other is `{"hex": "..."}`.
+
+use crate::job::{Artifact, Job};
+use serde_json::{json, Value};
+
+pub fn path_value(path: &[u8]) -> Value {
+    match std::str::from_utf8(path) {
+        Ok(s) => Value::String(s.to_owned()),
+        Err(_) => json!({ "hex": path.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
+    }
+}
+
+fn artifact_value(a: &Artifact) -> Value {
+    json!({ "path": path_value(&a.path), "hash": a.hash, "size": a.size, "kind": a.kind.word() })
+}
+
+pub fn render(job_id: &str, job: &Job, trees: &[String], warnings: &[String]) -> Vec<u8> {
+    let report = json!({
+        "job": job_id,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "interrupted": job.interrupted,
+        "started_ns": job.started_ns,
+        "ended_ns": job.ended_ns,
+        "inputs": job.inputs.iter().map(artifact_value).collect::<Vec<_>>(),
+        "outputs": job.outputs.iter().map(artifact_value).collect::<Vec<_>>(),
+        "filtered_count": job.filtered.len(),
+        "trees": trees,
+        "warnings": warnings,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_utf8_paths_are_written_as_hex() {
+        assert_eq!(path_value(b"/a/b"), json!("/a/b"));
+        assert_eq!(path_value(b"/caf\xe9"), json!({"hex": "2f636166e9"}));
+    }
+}
