@@ -36,6 +36,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("glaas.url", "https://api.glaas.ai", "GLaaS server URL"),
     Option("glaas.web_url", "https://glaas.ai", "GLaaS web UI URL"),
+    Option(
+        "scope.current",
+        "",
+        "Scope for register/fetch: anonymous, public, private or owner/project "
+        "(empty: private when logged in, else anonymous)",
+    ),
     Option("registration.omit.enabled", True, "Enable secret filtering"),
     Option("hash.primary", "blake3", "Primary hash algorithm"),
     Option("logging.level", "warning", "Log level (debug, info, warning, error)"),

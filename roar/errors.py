@@ -51,3 +51,15 @@ class TracerUnavailable(RoarError):
     """The tracer binary is missing or the kernel will not let it work."""
 
     exit_code = 7
+
+
+class RemoteError(RoarError):
+    """A GLaaS remote refused a request, or could not be reached."""
+
+    exit_code = 8
+
+
+class SecretsFound(RoarError):
+    """What would be sent holds secrets and the user did not confirm sending them redacted."""
+
+    exit_code = 9

@@ -30,6 +30,14 @@ COMMANDS = {
     "lineage": "roar.cli.show:lineage",
     "inputs": "roar.cli.show:inputs",
     "label": "roar.cli.label:label",
+    "remote": "roar.cli.remote:remote",
+    "register": "roar.cli.register:register",
+    "fetch": "roar.cli.register:fetch",
+    "auth": "roar.cli.auth:auth",
+    "login": "roar.cli.auth:login",
+    "logout": "roar.cli.auth:logout",
+    "whoami": "roar.cli.auth:whoami",
+    "scope": "roar.cli.scope:scope",
 }
 
 

@@ -1,0 +1,129 @@
+"""`roar remote add|list|remove`, and `roar remote lookup|search` against a remote."""
+
+from __future__ import annotations
+
+import click
+
+
+def _ws():  # type: ignore[no-untyped-def]
+    from roar.workspace import Workspace
+
+    return Workspace.find()
+
+
+@click.group()
+def remote() -> None:
+    """Manage GLaaS remotes (git-like); look hashes up on one."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+def add(name: str, url: str) -> None:
+    """Add remote NAME at URL."""
+    from roar.remote.remotes import add_remote
+
+    r = add_remote(_ws(), name, url)
+    click.echo(f"added remote {r.name} -> {r.url}")
+
+
+@remote.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """List remotes (the default one first is marked with *)."""
+    from roar.cli.output import print_json
+    from roar.remote.remotes import get_remote, list_remotes
+
+    ws = _ws()
+    default = get_remote(ws)
+    remotes = list_remotes(ws) or [default]
+    if as_json:
+        print_json(
+            [{"name": r.name, "url": r.url, "default": r.name == default.name} for r in remotes]
+        )
+        return
+    for r in remotes:
+        mark = "*" if r.name == default.name else " "
+        click.echo(f"{mark} {r.name}\t{r.url}" + ("  (glaas.url)" if r.implicit else ""))
+
+
+@remote.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove remote NAME and its remote-tracking refs."""
+    from roar.remote.remotes import remove_remote
+
+    remove_remote(_ws(), name)
+    click.echo(f"removed remote {name}")
+
+
+@remote.command("lookup")
+@click.argument("digest")
+@click.option("--remote", "remote_name", help="Remote to ask (default: the default remote).")
+@click.option("--json", "as_json", is_flag=True)
+def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
+    """What the remote knows of DIGEST (artifact hash, job or session id)."""
+    from roar.cli.output import print_json
+    from roar.remote.client import connect
+
+    _, client = connect(_ws(), remote_name)
+    found = client.lookup(digest.lower())
+    if as_json:
+        print_json(found)
+        return
+    click.echo(f"{found['hash']}  {found.get('object_kind') or 'artifact'}")
+    art = found.get("artifact")
+    if art:
+        for e in art["produced_by"]:
+            click.echo(f"  written by job {e['job'][:12]} as {e['path']}")
+        for e in art["consumed_by"]:
+            click.echo(f"  read by job {e['job'][:12]} as {e['path']}")
+        if not art["produced_by"] and not art["consumed_by"]:
+            click.echo("  registered; no lineage visible in your scope")
+    job = found.get("job")
+    if job:
+        click.echo(f"  command: {job['command']}  (exit {job['exit_code']})")
+    for k, v in (found.get("labels") or {}).items():
+        click.echo(f"  label {k}={v}")
+
+
+@remote.command("search")
+@click.option("--command", "command_text", help="Text in the command line.")
+@click.option("--gpu", help="true, false, or text in the GPU name.")
+@click.option("--file-type", help="Extension of an input or output, e.g. csv.")
+@click.option("--label", help="KEY or KEY=VALUE.")
+@click.option("--owner")
+@click.option("--since", type=int, help="Started at or after (ns since epoch).")
+@click.option("--until", type=int, help="Started at or before (ns since epoch).")
+@click.option("--remote", "remote_name")
+@click.option("--json", "as_json", is_flag=True)
+def search(
+    command_text: str | None,
+    gpu: str | None,
+    file_type: str | None,
+    label: str | None,
+    owner: str | None,
+    since: int | None,
+    until: int | None,
+    remote_name: str | None,
+    as_json: bool,
+) -> None:
+    """Search the remote's jobs visible to you."""
+    from roar.cli.output import print_json
+    from roar.remote.client import connect
+
+    _, client = connect(_ws(), remote_name)
+    jobs = client.search(
+        command=command_text,
+        gpu=gpu,
+        file_type=file_type,
+        label=label,
+        owner=owner,
+        since=since,
+        until=until,
+    )
+    if as_json:
+        print_json(jobs)
+        return
+    for j in jobs:
+        click.echo(f"{j['job'][:12]}  {j['owner'] or '-':<12} {j['command']}")

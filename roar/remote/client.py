@@ -1,0 +1,173 @@
+"""HTTP to a GLaaS server: every request signed, every refusal a RemoteError.
+
+One method per endpoint of docs/protocol.md. Large bodies go up and come
+down in chunks so the CLI can show progress.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from roar.errors import RemoteError
+from roar.identity.keys import SigningKey
+from roar.identity.signature import sign_headers
+
+API = "/api/v1"
+PACK_TYPE = "application/x-roar-pack"
+CHUNK = 256 * 1024
+Progress = Callable[[int, int], None]  # (done bytes, total bytes)
+
+
+@dataclass(frozen=True)
+class Negotiation:
+    missing: list[str]
+    ref: str | None  # the remote ref's current value
+    namespace: str
+
+
+@dataclass(frozen=True)
+class FetchedPack:
+    pack: bytes
+    refs: list[dict[str, str]]
+
+
+class RemoteClient:
+    def __init__(self, url: str, key: SigningKey | None, scope: str, *, timeout: float = 300):
+        import requests
+
+        self.url = url.rstrip("/")
+        self.key = key
+        self.scope = scope
+        self.timeout = timeout
+        self._http = requests.Session()
+        self._base_path = urlsplit(self.url).path.rstrip("/")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        progress: Progress | None = None,
+        stream: bool = False,
+    ) -> Any:
+        import requests
+
+        query = urlencode(params or {})
+        path = self._base_path + API + endpoint
+        headers = {"Content-Type": content_type} if body or method == "POST" else {}
+        if self.key is not None:
+            headers.update(sign_headers(self.key, method, path, query, body, self.scope))
+        data: Any = body
+        if progress is not None and body:
+            data = _chunks(body, progress)
+        url = self.url + API + endpoint + (f"?{query}" if query else "")
+        try:
+            resp = self._http.request(
+                method, url, data=data, headers=headers, timeout=self.timeout, stream=stream
+            )
+        except requests.RequestException as e:
+            raise RemoteError(f"cannot reach {self.url}: {e.__class__.__name__}") from None
+        if resp.status_code >= 400:
+            try:
+                detail = resp.json().get("detail", resp.text)
+            except ValueError:
+                detail = resp.text[:200]
+            raise RemoteError(f"{self.url} refused ({resp.status_code}): {detail}")
+        return resp
+
+    def _json(self, method: str, endpoint: str, value: Any = None, **kw: Any) -> Any:
+        body = b"" if value is None else json.dumps(value, separators=(",", ":")).encode()
+        return self._request(method, endpoint, body=body, **kw).json()
+
+    # -- endpoints -------------------------------------------------------
+
+    def negotiate(self, ids: list[str], ref: str | None) -> Negotiation:
+        out = self._json("POST", "/negotiate", {"ids": ids, "ref": ref})
+        return Negotiation(out["missing"], out["ref"], out["namespace"])
+
+    def push(
+        self,
+        pack: bytes,
+        ref: str | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        params = {}
+        if ref is not None and new is not None:
+            params = {"ref": ref, "new": new, **({"old": old} if old else {})}
+        resp = self._request(
+            "POST", "/push", params=params, body=pack, content_type=PACK_TYPE, progress=progress
+        )
+        return resp.json()  # type: ignore[no-any-return]
+
+    def fetch(self, want: str, have: list[str], progress: Progress | None = None) -> FetchedPack:
+        body = json.dumps({"want": want, "have": have}, separators=(",", ":")).encode()
+        resp = self._request("POST", "/fetch", body=body, stream=True)
+        total = int(resp.headers.get("content-length") or 0)
+        parts, done = [], 0
+        for chunk in resp.iter_content(CHUNK):
+            parts.append(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        return FetchedPack(b"".join(parts), json.loads(resp.headers.get("roar-refs") or "[]"))
+
+    def lookup(self, digest: str) -> dict[str, Any]:
+        return self._json("GET", f"/lookup/{digest}")  # type: ignore[no-any-return]
+
+    def search(self, **filters: Any) -> list[dict[str, Any]]:
+        params = {k: str(v) for k, v in filters.items() if v is not None}
+        return self._json("GET", "/search", params=params)["jobs"]  # type: ignore[no-any-return]
+
+    def whoami(self) -> dict[str, Any]:
+        return self._json("GET", "/whoami")  # type: ignore[no-any-return]
+
+    def sign_up(self, name: str) -> dict[str, Any]:
+        assert self.key is not None
+        return self._json(  # type: ignore[no-any-return]
+            "POST", "/accounts", {"name": name, "public_key": self.key.public.openssh}
+        )
+
+    def add_key(self, account: str, public_key: str) -> dict[str, Any]:
+        return self._json(  # type: ignore[no-any-return]
+            "POST", f"/accounts/{account}/keys", {"public_key": public_key}
+        )
+
+    def projects(self) -> list[dict[str, Any]]:
+        return self._json("GET", "/projects")["projects"]  # type: ignore[no-any-return]
+
+    def create_project(self, name: str) -> dict[str, Any]:
+        return self._json("POST", "/projects", {"name": name})  # type: ignore[no-any-return]
+
+    def add_member(self, project: str, account: str) -> dict[str, Any]:
+        return self._json(  # type: ignore[no-any-return]
+            "POST", f"/projects/{project}/members", {"account": account}
+        )
+
+
+def _chunks(body: bytes, progress: Progress) -> Iterator[bytes]:
+    for i in range(0, len(body), CHUNK):
+        yield body[i : i + CHUNK]
+        progress(min(i + CHUNK, len(body)), len(body))
+
+
+def connect(ws, remote_name: str | None = None):  # type: ignore[no-untyped-def]
+    """(remote, client) for a workspace: its remote, the user's key, its scope."""
+    from roar.identity.keys import load_key
+    from roar.remote.remotes import get_remote
+    from roar.remote.scope import effective_scope
+
+    remote = get_remote(ws, remote_name)
+    scope = effective_scope(ws, remote.url)
+    return remote, RemoteClient(remote.url, load_key(), scope.scope)

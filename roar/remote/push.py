@@ -1,0 +1,99 @@
+"""Register: negotiate what the remote lacks, send it as one pack, move the ref.
+
+The remote ref moves only by compare-and-swap from the value the negotiation
+reported, and only as a fast-forward of it (the remote's head must be in the
+local chain), so two machines pushing one session name never lose a step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from roar.errors import RemoteError
+from roar.objects.pack import encode_pack
+from roar.remote.client import Progress, RemoteClient
+from roar.remote.closure import Plan
+from roar.remote.remotes import Remote
+from roar.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class PushReport:
+    objects: int  # in the plan
+    sent: int  # objects in the pack
+    pack_bytes: int
+    namespace: str
+    ref: str | None  # remote ref moved
+    stored: int
+
+
+def push(
+    ws: Workspace,
+    remote: Remote,
+    client: RemoteClient,
+    p: Plan,
+    *,
+    progress: Progress | None = None,
+) -> PushReport:
+    ids = sorted(p.objects)
+    ref = p.remote_ref
+    negotiation = client.negotiate(ids, ref)
+    old = negotiation.ref
+    if ref is not None and old is not None and old != p.target.hash and old not in p.objects:
+        raise RemoteError(
+            f"{remote.name} has {ref} at {old[:12]}, which is not in the local session; "
+            "the remote session diverged (register under another session name)"
+        )
+    pack = encode_pack(ws.objects.pack_entries(negotiation.missing))
+    move = ref is not None and old != p.target.hash
+    if not negotiation.missing and not move:
+        result = {"stored": 0, "namespace": negotiation.namespace}
+    else:
+        result = client.push(
+            pack,
+            ref if move else None,
+            old,
+            p.target.hash if move else None,
+            progress=progress,
+        )
+    if ref is not None:
+        ws.refs.update(remote.tracking_ref(ref), p.target.hash, message=f"register to {remote.url}")
+    return PushReport(
+        objects=len(ids),
+        sent=len(negotiation.missing),
+        pack_bytes=len(pack) if negotiation.missing or move else 0,
+        namespace=str(result.get("namespace", negotiation.namespace)),
+        ref=ref,
+        stored=int(result.get("stored", 0)),
+    )
+
+
+def tag_git_commit(ws: Workspace, p: Plan) -> str | None:
+    """Tag, in the local git repository, the commit the newest job ran at; the tag name."""
+    from roar.objects.job import Job
+
+    jobs = [p.objects[j] for j in p.jobs]
+    jobs = [j for j in jobs if isinstance(j, Job) and isinstance(j.context.get("git"), dict)]
+    if not jobs:
+        return None
+    git = max(jobs, key=lambda j: j.started_ns).context["git"]
+    repo_path, commit = git.get("repo"), git.get("commit")
+    if not isinstance(repo_path, str) or not isinstance(commit, str):
+        return None
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    try:
+        repo = Repo(repo_path)
+    except (NotGitRepository, FileNotFoundError, OSError):
+        return None
+    try:
+        if commit.encode() not in repo.object_store:
+            return None
+        name = f"roar/{p.target.hash[:12]}"
+        ref = f"refs/tags/{name}".encode()
+        if ref not in repo.refs:
+            repo.refs[ref] = commit.encode()
+        return name
+    finally:
+        repo.close()

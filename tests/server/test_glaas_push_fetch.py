@@ -1,0 +1,102 @@
+"""Register a recorded pipeline, fetch it into a fresh workspace, get the same lineage."""
+
+from __future__ import annotations
+
+import json
+
+from roar.sessions import history
+
+
+def test_register_then_fetch_reproduces_session_and_lineage(make_user, cli_as, glaas):
+    # given: alice recorded a 3-step diamond pipeline
+    alice = make_user("alice")
+    files = record_pipeline_into(alice)
+    # when: she registers the session, and bob fetches the model's lineage
+    reg = cli_as(alice, "register", "--json")
+    assert reg.returncode == 0, reg.stderr
+    out = json.loads(reg.stdout)
+    assert out["sent"] == out["objects"] == 6  # 3 jobs + 3 session objects
+    assert out["reproduce"] == f"roar reproduce {out['target']['hash']}"
+    assert out["url"].endswith(f"/sessions/{out['target']['hash']}")
+    bob = make_user("bob")
+    got = cli_as(bob, "fetch", files["model"], "--json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["objects"] == 6
+    # then: bob's session is alice's, step for step, and the views agree
+    assert [s.job for s in history(bob.ws)] == [s.job for s in history(alice.ws)]
+    assert bob.ws.refs.read("refs/sessions/main") == alice.ws.refs.read("refs/sessions/main")
+    assert bob.ws.refs.read("refs/remotes/glaas/sessions/main") == out["target"]["hash"]
+    for args in (("dag", "--json"), ("lineage", files["metrics"]), ("log", "--json")):
+        a, b = cli_as(alice, *args), cli_as(bob, *args)
+        assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+        assert a.stdout == b.stdout, args
+
+
+def test_second_register_sends_nothing_and_fetch_sends_only_what_is_missing(make_user, cli_as):
+    alice = make_user("alice")
+    record_pipeline_into(alice)
+    assert cli_as(alice, "register").returncode == 0
+    again = json.loads(cli_as(alice, "register", "--json").stdout)
+    assert again["sent"] == 0 and again["pack_bytes"] == 0
+    head = alice.ws.refs.read("refs/sessions/main")
+    refetch = json.loads(cli_as(alice, "fetch", head, "--json").stdout)
+    assert refetch["objects"] == 0
+
+
+def test_register_an_artifact_sends_its_upstream_jobs_only(make_user, cli_as):
+    alice = make_user("alice")
+    files = record_pipeline_into(alice)
+    out = json.loads(cli_as(alice, "register", files["model"], "--json").stdout)
+    assert out["target"]["kind"] == "artifact"
+    assert out["objects"] == 2  # prep and train; eval is downstream
+    assert out["url"].endswith(f"/artifacts/{files['model']}")
+    look = json.loads(cli_as(alice, "remote", "lookup", files["model"], "--json").stdout)
+    assert [p["path"].endswith("model.pt") for p in look["artifact"]["produced_by"]] == [True]
+
+
+def test_dry_run_sends_nothing(make_user, cli_as, glaas):
+    alice = make_user("alice")
+    record_pipeline_into(alice)
+    before = glaas.stats()
+    out = json.loads(cli_as(alice, "register", "--dry-run", "--json").stdout)
+    assert out["would_send"] == 6 and out["objects"] == {"job": 3, "session": 3}
+    assert glaas.stats() == before
+
+
+def test_session_grows_and_register_fast_forwards_the_remote_ref(make_user, cli_as):
+    alice = make_user("alice")
+    record_pipeline_into(alice)
+    assert cli_as(alice, "register").returncode == 0
+    record_pipeline_into(alice)  # three more steps on the same session
+    out = json.loads(cli_as(alice, "register", "--json").stdout)
+    assert out["sent"] == 6
+    assert alice.ws.refs.read("refs/remotes/glaas/sessions/main") == alice.ws.refs.read(
+        "refs/sessions/main"
+    )
+
+
+def test_secrets_in_argv_are_refused_then_sent_redacted_with_yes(make_user, cli_as, glaas):
+    from roar.objects.job import Job
+    from roar.sessions import append
+
+    alice = make_user("alice")
+    token = "ghp_" + "a1" * 20
+    job = Job("run", (b"curl", b"--token=" + token.encode()), bytes(alice.ws.root), 1, 2, 0)
+    append(alice.ws, alice.ws.objects.write(job), "run")
+    refused = cli_as(alice, "register")
+    assert refused.returncode == 9 and "argv[1]" in refused.stderr
+    assert cli_as(alice, "register", "-y").returncode == 0
+    head = alice.ws.refs.read("refs/sessions/main")
+    sent = alice.ws.objects.read(alice.ws.objects.read(head).job)
+    assert sent.argv == (b"curl", b"--token=<redacted>")
+    bob = make_user("bob")
+    assert cli_as(bob, "fetch", head).returncode == 0
+    assert token.encode() not in b"".join(
+        bob.ws.objects.read_raw(i) for i in bob.ws.objects.all_ids()
+    )
+
+
+def record_pipeline_into(user):  # type: ignore[no-untyped-def]
+    from conftest import record_pipeline
+
+    return record_pipeline(user.ws)
