@@ -125,7 +125,8 @@ impl<'h> Recorder<'h> {
             if flags & libc::O_DIRECTORY != 0 {
                 return;
             }
-            let creates_it = flags & libc::O_CREAT != 0 && fs::symlink_metadata(as_path(&path)).is_err();
+            let creates_it =
+                flags & libc::O_CREAT != 0 && fs::symlink_metadata(as_path(&path)).is_err();
             if creates_it {
                 self.write(&path, follow);
             } else {
@@ -169,7 +170,9 @@ impl<'h> Recorder<'h> {
     /// mkdir/mkdirat: remembered only if the directory did not exist, so that
     /// `mkdir -p` over existing directories creates no composite.
     pub fn mkdir(&mut self, path: Vec<u8>) {
-        if matches!(self.route(&path), Route::Tracked) && fs::symlink_metadata(as_path(&path)).is_err() {
+        if matches!(self.route(&path), Route::Tracked)
+            && fs::symlink_metadata(as_path(&path)).is_err()
+        {
             self.created_dirs.insert(path);
         }
     }
@@ -202,7 +205,10 @@ impl<'h> Recorder<'h> {
             Route::Tracked => match self.records.entry(path) {
                 Entry::Vacant(slot) => {
                     self.reads_in_order.push(slot.key().clone());
-                    slot.insert(PathRecord { read: Read::Pending, ..PathRecord::default() });
+                    slot.insert(PathRecord {
+                        read: Read::Pending,
+                        ..PathRecord::default()
+                    });
                 }
                 Entry::Occupied(mut slot) => {
                     let rec = slot.get_mut();
@@ -228,7 +234,10 @@ impl<'h> Recorder<'h> {
         if !matches!(self.route(path), Route::Tracked) {
             return None;
         }
-        let first = self.records.get(path).is_none_or(|r| r.first_change.is_none());
+        let first = self
+            .records
+            .get(path)
+            .is_none_or(|r| r.first_change.is_none());
         if first {
             self.first_change(path, follow);
         }
@@ -237,7 +246,12 @@ impl<'h> Recorder<'h> {
 
     fn first_change(&mut self, path: &[u8], follow: bool) {
         let p = as_path(path);
-        let meta = if follow { fs::metadata(p) } else { fs::symlink_metadata(p) }.ok();
+        let meta = if follow {
+            fs::metadata(p)
+        } else {
+            fs::symlink_metadata(p)
+        }
+        .ok();
         let rec = self.records.entry(path.to_vec()).or_default();
         rec.first_change = Some(meta.as_ref().map(Identity::of));
         let was_pending = rec.read == Read::Pending;
@@ -268,7 +282,12 @@ impl<'h> Recorder<'h> {
         self.index_reads();
         if let Some(keys) = self.read_inodes.get(&(meta.dev(), meta.ino())) {
             for key in keys {
-                if key.as_slice() != path && self.records.get(key).is_some_and(|r| r.read == Read::Pending) {
+                if key.as_slice() != path
+                    && self
+                        .records
+                        .get(key)
+                        .is_some_and(|r| r.read == Read::Pending)
+                {
                     readers.push(key.clone());
                 }
             }
@@ -280,7 +299,10 @@ impl<'h> Recorder<'h> {
             Ok(Some(h)) => Read::Before(h),
             Ok(None) => Read::Void,
             Err(e) => {
-                self.warnings.push(format!("could not hash {} before it changed: {e}", p.display()));
+                self.warnings.push(format!(
+                    "could not hash {} before it changed: {e}",
+                    p.display()
+                ));
                 Read::Void
             }
         };
@@ -296,7 +318,10 @@ impl<'h> Recorder<'h> {
     fn index_reads(&mut self) {
         for key in &self.reads_in_order[self.reads_indexed..] {
             if let Ok(m) = fs::metadata(as_path(key)) {
-                self.read_inodes.entry((m.dev(), m.ino())).or_default().push(key.clone());
+                self.read_inodes
+                    .entry((m.dev(), m.ino()))
+                    .or_default()
+                    .push(key.clone());
             }
         }
         self.reads_indexed = self.reads_in_order.len();
@@ -308,18 +333,39 @@ impl<'h> Recorder<'h> {
     /// old name, as any input that is about to move.
     fn rename_dir(&mut self, old: &[u8], new: &[u8], exchange: bool) {
         let under = |from: &[u8], records: &HashMap<Vec<u8>, PathRecord>| -> Vec<Vec<u8>> {
-            records.keys().filter(|k| is_under(k, from)).cloned().collect()
+            records
+                .keys()
+                .filter(|k| is_under(k, from))
+                .cloned()
+                .collect()
         };
         let from_old = under(old, &self.records);
-        let from_new = if exchange { under(new, &self.records) } else { Vec::new() };
+        let from_new = if exchange {
+            under(new, &self.records)
+        } else {
+            Vec::new()
+        };
         for key in from_old.iter().chain(&from_new) {
-            if self.records.get(key).is_some_and(|r| r.read == Read::Pending) {
+            if self
+                .records
+                .get(key)
+                .is_some_and(|r| r.read == Read::Pending)
+            {
                 self.change(key, false);
             }
         }
-        let dirs_old: Vec<Vec<u8>> = self.created_dirs.iter().filter(|d| is_under(d, old)).cloned().collect();
+        let dirs_old: Vec<Vec<u8>> = self
+            .created_dirs
+            .iter()
+            .filter(|d| is_under(d, old))
+            .cloned()
+            .collect();
         let dirs_new: Vec<Vec<u8>> = if exchange {
-            self.created_dirs.iter().filter(|d| is_under(d, new)).cloned().collect()
+            self.created_dirs
+                .iter()
+                .filter(|d| is_under(d, new))
+                .cloned()
+                .collect()
         } else {
             Vec::new()
         };
@@ -379,9 +425,9 @@ impl Resolver {
             Some((parent, name)) if name != b".." => {
                 let joined = join(&self.dir(parent), name);
                 match fs::symlink_metadata(as_path(&joined)) {
-                    Ok(m) if m.file_type().is_symlink() => {
-                        fs::canonicalize(as_path(&joined)).map(|p| to_bytes(&p)).unwrap_or(joined)
-                    }
+                    Ok(m) if m.file_type().is_symlink() => fs::canonicalize(as_path(&joined))
+                        .map(|p| to_bytes(&p))
+                        .unwrap_or(joined),
                     _ => joined,
                 }
             }
@@ -402,16 +448,23 @@ fn is_regular_file(path: &[u8]) -> bool {
     fs::metadata(as_path(path)).is_ok_and(|m| m.is_file())
 }
 
+/// A file of a composite: (path relative to the directory, absolute path).
+type TreeFile = (Vec<u8>, Vec<u8>);
+
 /// Regular files under `dir` (and symlinks to regular files), relative
 /// paths sorted bytewise; symlinked directories are not followed.
-fn walk(dir: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn walk(dir: &[u8]) -> Vec<TreeFile> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_vec()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(as_path(&d)) else { continue };
+        let Ok(entries) = fs::read_dir(as_path(&d)) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let abs = to_bytes(&entry.path());
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 stack.push(abs);
             } else if kind.is_file() || (kind.is_symlink() && is_regular_file(&abs)) {
@@ -427,7 +480,9 @@ impl Recorder<'_> {
     /// Classifies everything recorded, hashes inputs and outputs in
     /// parallel, and builds the tree objects of composites.
     pub fn finish(mut self) -> Result<Findings> {
-        let mut resolver = Resolver { dirs: HashMap::new() };
+        let mut resolver = Resolver {
+            dirs: HashMap::new(),
+        };
         let mut filtered: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut pending: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut known: BTreeMap<Vec<u8>, FileHash> = BTreeMap::new();
@@ -467,7 +522,12 @@ impl Recorder<'_> {
         pending.retain(|p| !changed.contains(p) && !known.contains_key(p));
 
         let filtered_paths: Vec<Vec<u8>> = std::mem::take(&mut self.filtered).into_iter().collect();
-        filtered.extend(filtered_paths.into_par_iter().filter(|p| is_regular_file(p)).collect::<Vec<_>>());
+        filtered.extend(
+            filtered_paths
+                .into_par_iter()
+                .filter(|p| is_regular_file(p))
+                .collect::<Vec<_>>(),
+        );
 
         // Outputs: regular files at the end that are not what was there
         // before the job's first change.
@@ -481,11 +541,15 @@ impl Recorder<'_> {
             })
             .collect();
 
-        let mut created: Vec<Vec<u8>> = std::mem::take(&mut self.created_dirs).into_iter().collect();
+        let mut created: Vec<Vec<u8>> =
+            std::mem::take(&mut self.created_dirs).into_iter().collect();
         created = created
             .into_iter()
             .map(|d| resolver.dir(&d))
-            .filter(|d| matches!(self.route(d), Route::Tracked) && fs::metadata(as_path(d)).is_ok_and(|m| m.is_dir()))
+            .filter(|d| {
+                matches!(self.route(d), Route::Tracked)
+                    && fs::metadata(as_path(d)).is_ok_and(|m| m.is_dir())
+            })
             .collect();
         let composites = topmost_composites(&created, &outputs);
 
@@ -493,10 +557,13 @@ impl Recorder<'_> {
         let mut to_hash: Vec<PathBuf> = Vec::new();
         let pending: Vec<Vec<u8>> = pending.into_iter().collect();
         to_hash.extend(pending.iter().map(|p| as_path(p).to_path_buf()));
-        let loose_outputs: Vec<Vec<u8>> =
-            outputs.into_iter().filter(|o| !composites.iter().any(|c| is_under(o, c))).collect();
+        let loose_outputs: Vec<Vec<u8>> = outputs
+            .into_iter()
+            .filter(|o| !composites.iter().any(|c| is_under(o, c)))
+            .collect();
         to_hash.extend(loose_outputs.iter().map(|p| as_path(p).to_path_buf()));
-        let trees: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> = composites.iter().map(|c| (c.clone(), walk(c))).collect();
+        let trees: Vec<(Vec<u8>, Vec<TreeFile>)> =
+            composites.iter().map(|c| (c.clone(), walk(c))).collect();
         for (_, files) in &trees {
             to_hash.extend(files.iter().map(|(_, abs)| as_path(abs).to_path_buf()));
         }
@@ -510,7 +577,10 @@ impl Recorder<'_> {
             }
         };
 
-        let mut inputs: Vec<Artifact> = known.into_iter().map(|(p, h)| Artifact::file(p, &h)).collect();
+        let mut inputs: Vec<Artifact> = known
+            .into_iter()
+            .map(|(p, h)| Artifact::file(p, &h))
+            .collect();
         for path in pending {
             if let Some(h) = next(&path, &mut self.warnings) {
                 inputs.push(Artifact::file(path, &h));
@@ -532,7 +602,12 @@ impl Recorder<'_> {
             }
             let object = tree_object(&entries)?;
             let size = entries.iter().map(|(_, h)| h.size).sum();
-            outputs.push(Artifact { path: dir, hash: object.id(), size, kind: ArtifactKind::Tree });
+            outputs.push(Artifact {
+                path: dir,
+                hash: object.id(),
+                size,
+                kind: ArtifactKind::Tree,
+            });
             tree_objects.push(object);
         }
         inputs.sort_by(|a, b| a.path.cmp(&b.path));
@@ -561,10 +636,18 @@ fn topmost_composites(created: &[Vec<u8>], outputs: &[Vec<u8>]) -> Vec<Vec<u8>> 
             at = parent;
         }
     }
-    let qualifies: HashSet<&[u8]> = counts.into_iter().filter(|&(_, n)| n >= 2).map(|(d, _)| d).collect();
+    let qualifies: HashSet<&[u8]> = counts
+        .into_iter()
+        .filter(|&(_, n)| n >= 2)
+        .map(|(d, _)| d)
+        .collect();
     let mut top: Vec<Vec<u8>> = qualifies
         .iter()
-        .filter(|d| !qualifies.iter().any(|other| other != *d && is_under(d, other)))
+        .filter(|d| {
+            !qualifies
+                .iter()
+                .any(|other| other != *d && is_under(d, other))
+        })
         .map(|d| d.to_vec())
         .collect();
     top.sort();
@@ -577,8 +660,20 @@ mod tests {
 
     #[test]
     fn nested_created_directories_give_one_topmost_composite() {
-        let created = vec![b"/w/out".to_vec(), b"/w/out/a".to_vec(), b"/w/single".to_vec()];
-        let outputs = vec![b"/w/out/a/1".to_vec(), b"/w/out/a/2".to_vec(), b"/w/single/x".to_vec(), b"/w/y".to_vec()];
-        assert_eq!(topmost_composites(&created, &outputs), vec![b"/w/out".to_vec()]);
+        let created = vec![
+            b"/w/out".to_vec(),
+            b"/w/out/a".to_vec(),
+            b"/w/single".to_vec(),
+        ];
+        let outputs = vec![
+            b"/w/out/a/1".to_vec(),
+            b"/w/out/a/2".to_vec(),
+            b"/w/single/x".to_vec(),
+            b"/w/y".to_vec(),
+        ];
+        assert_eq!(
+            topmost_composites(&created, &outputs),
+            vec![b"/w/out".to_vec()]
+        );
     }
 }

@@ -36,7 +36,10 @@ pub struct Hasher {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 impl Hasher {
@@ -53,7 +56,10 @@ impl Hasher {
         }
         let before = Identity::of(&meta);
         if let Some(hash) = self.cache.as_ref().and_then(|c| c.get(&before)) {
-            return Ok(Some(FileHash { hash, size: before.size }));
+            return Ok(Some(FileHash {
+                hash,
+                size: before.size,
+            }));
         }
         // O_NONBLOCK: a path swapped for a FIFO since the stat must not hang us.
         let file = OpenOptions::new()
@@ -68,7 +74,10 @@ impl Hasher {
         let (hash, size) = hash_open_file(&file, opened.len())?;
         if let Some(cache) = &self.cache {
             let identity = Identity::of(&opened);
-            let unchanged = file.metadata().map(|m| Identity::of(&m) == identity).unwrap_or(false);
+            let unchanged = file
+                .metadata()
+                .map(|m| Identity::of(&m) == identity)
+                .unwrap_or(false);
             if unchanged && identity.size == size && identity.ctime_ns < read_at - SETTLED_NS {
                 cache.put(identity, hash);
             }
@@ -119,9 +128,18 @@ mod tests {
         fs::write(&big, &data).unwrap();
         let h = Hasher::new(None);
         let got = h.hash_many(&[small, big, dir.path().to_path_buf()]);
-        assert_eq!(got[0].as_ref().unwrap().unwrap().hash, *blake3::hash(b"hello").as_bytes());
-        assert_eq!(got[1].as_ref().unwrap().unwrap().hash, *blake3::hash(&data).as_bytes());
+        assert_eq!(
+            got[0].as_ref().unwrap().unwrap().hash,
+            *blake3::hash(b"hello").as_bytes()
+        );
+        assert_eq!(
+            got[1].as_ref().unwrap().unwrap().hash,
+            *blake3::hash(&data).as_bytes()
+        );
         assert_eq!(got[1].as_ref().unwrap().unwrap().size, 3_000_000);
-        assert!(got[2].as_ref().unwrap().is_none(), "a directory is not a file");
+        assert!(
+            got[2].as_ref().unwrap().is_none(),
+            "a directory is not a file"
+        );
     }
 }

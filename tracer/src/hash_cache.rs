@@ -59,7 +59,13 @@ pub fn decode_record(r: &[u8]) -> Option<(Identity, [u8; 32])> {
         return None;
     }
     let u = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap_or([0; 8]));
-    let id = Identity { dev: u(0), ino: u(8), size: u(16), mtime_ns: u(24) as i64, ctime_ns: u(32) as i64 };
+    let id = Identity {
+        dev: u(0),
+        ino: u(8),
+        size: u(16),
+        mtime_ns: u(24) as i64,
+        ctime_ns: u(32) as i64,
+    };
     let mut hash = [0u8; 32];
     hash.copy_from_slice(&r[40..72]);
     Some((id, hash))
@@ -71,7 +77,10 @@ pub fn decode_file(bytes: &[u8]) -> Vec<(Identity, [u8; 32])> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Vec::new();
     }
-    bytes[MAGIC.len()..].chunks_exact(RECORD_LEN).filter_map(decode_record).collect()
+    bytes[MAGIC.len()..]
+        .chunks_exact(RECORD_LEN)
+        .filter_map(decode_record)
+        .collect()
 }
 
 pub struct HashCache {
@@ -82,7 +91,11 @@ pub struct HashCache {
 
 impl HashCache {
     pub fn at(store: &Path) -> HashCache {
-        HashCache { path: store.join("cache").join("hashes"), known: OnceLock::new(), fresh: Mutex::new(Vec::new()) }
+        HashCache {
+            path: store.join("cache").join("hashes"),
+            known: OnceLock::new(),
+            fresh: Mutex::new(Vec::new()),
+        }
     }
 
     /// Loaded on first use, so a run that hashes nothing never reads it.
@@ -115,13 +128,20 @@ impl HashCache {
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
-        let mut file = match OpenOptions::new().append(true).custom_flags(libc::O_CLOEXEC).open(&self.path) {
+        let mut file = match OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&self.path)
+        {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.rewrite(Vec::new(), fresh),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return self.rewrite(Vec::new(), fresh)
+            }
             Err(e) => return Err(e),
         };
         let len = file.metadata()?.len();
-        let aligned = len >= MAGIC.len() as u64 && (len - MAGIC.len() as u64) % RECORD_LEN as u64 == 0;
+        let aligned = len >= MAGIC.len() as u64
+            && (len - MAGIC.len() as u64).is_multiple_of(RECORD_LEN as u64);
         if !aligned || len > COMPACT_AT {
             let mut bytes = Vec::new();
             File::open(&self.path)?.read_to_end(&mut bytes)?;
@@ -138,7 +158,11 @@ impl HashCache {
 
     /// Writes a fresh file (temp + rename): a reader sees the old file or the
     /// new one, never a mixture.
-    fn rewrite(&self, old: Vec<(Identity, [u8; 32])>, fresh: Vec<(Identity, [u8; 32])>) -> io::Result<()> {
+    fn rewrite(
+        &self,
+        old: Vec<(Identity, [u8; 32])>,
+        fresh: Vec<(Identity, [u8; 32])>,
+    ) -> io::Result<()> {
         let mut latest: HashMap<Identity, ([u8; 32], usize)> = HashMap::new();
         for (i, (id, hash)) in old.into_iter().chain(fresh).enumerate() {
             latest.insert(id, (hash, i));
@@ -151,7 +175,9 @@ impl HashCache {
         for (id, (hash, _)) in records.into_iter().skip(skip) {
             buf.extend_from_slice(&encode_record(&id, &hash));
         }
-        let tmp = self.path.with_file_name(format!(".hashes.{}.tmp", std::process::id()));
+        let tmp = self
+            .path
+            .with_file_name(format!(".hashes.{}.tmp", std::process::id()));
         fs::write(&tmp, &buf)?;
         fs::rename(&tmp, &self.path).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
@@ -164,7 +190,13 @@ mod tests {
     use super::*;
 
     fn id(n: u64) -> Identity {
-        Identity { dev: 1, ino: n, size: 10, mtime_ns: -5, ctime_ns: 7 }
+        Identity {
+            dev: 1,
+            ino: n,
+            size: 10,
+            mtime_ns: -5,
+            ctime_ns: 7,
+        }
     }
 
     #[test]
@@ -191,6 +223,6 @@ mod tests {
         let cache = HashCache::at(dir.path());
         assert_eq!(cache.get(&id(1)), Some([1; 32]));
         assert_eq!(cache.get(&id(2)), Some([2; 32]));
-        assert_eq!((fs::metadata(&path).unwrap().len() - 8) % RECORD_LEN as u64, 0);
+        assert!((fs::metadata(&path).unwrap().len() - 8).is_multiple_of(RECORD_LEN as u64));
     }
 }

@@ -31,7 +31,12 @@ pub struct Artifact {
 
 impl Artifact {
     pub fn file(path: Vec<u8>, hash: &FileHash) -> Artifact {
-        Artifact { path, hash: hash.hex(), size: hash.size, kind: ArtifactKind::File }
+        Artifact {
+            path,
+            hash: hash.hex(),
+            size: hash.size,
+            kind: ArtifactKind::File,
+        }
     }
 
     fn value(&self) -> Value {
@@ -65,19 +70,34 @@ pub struct Job {
 
 impl Job {
     pub fn to_object(&self) -> Result<Object> {
-        let artifacts = |list: &[Artifact]| Value::Array(list.iter().map(Artifact::value).collect());
+        let artifacts =
+            |list: &[Artifact]| Value::Array(list.iter().map(Artifact::value).collect());
         let body = Value::map(vec![
             ("type", Value::text(&self.job_type)),
-            ("argv", Value::Array(self.argv.iter().map(|a| Value::Bytes(a.clone())).collect())),
+            (
+                "argv",
+                Value::Array(self.argv.iter().map(|a| Value::Bytes(a.clone())).collect()),
+            ),
             ("cwd", Value::Bytes(self.cwd.clone())),
             ("started_ns", Value::Int(self.started_ns as i128)),
             ("ended_ns", Value::Int(self.ended_ns as i128)),
             ("exit_code", Value::Int(self.exit_code as i128)),
-            ("signal", self.signal.map_or(Value::Null, |s| Value::Int(s as i128))),
+            (
+                "signal",
+                self.signal.map_or(Value::Null, |s| Value::Int(s as i128)),
+            ),
             ("interrupted", Value::Bool(self.interrupted)),
             ("inputs", artifacts(&self.inputs)),
             ("outputs", artifacts(&self.outputs)),
-            ("filtered", Value::Array(self.filtered.iter().map(|p| Value::Bytes(p.clone())).collect())),
+            (
+                "filtered",
+                Value::Array(
+                    self.filtered
+                        .iter()
+                        .map(|p| Value::Bytes(p.clone()))
+                        .collect(),
+                ),
+            ),
             ("context", Value::Raw(self.context.clone())),
         ]);
         Object::new("job", &body)
@@ -88,7 +108,13 @@ impl Job {
 pub fn tree_object(entries: &[(Vec<u8>, FileHash)]) -> Result<Object> {
     let list = entries
         .iter()
-        .map(|(rel, h)| Value::Array(vec![Value::Bytes(rel.clone()), Value::Text(h.hex()), Value::Int(h.size as i128)]))
+        .map(|(rel, h)| {
+            Value::Array(vec![
+                Value::Bytes(rel.clone()),
+                Value::Text(h.hex()),
+                Value::Int(h.size as i128),
+            ])
+        })
         .collect();
     Object::new("tree", &Value::map(vec![("entries", Value::Array(list))]))
 }

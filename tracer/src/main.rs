@@ -38,7 +38,14 @@ fn parse() -> Result<i32, lexopt::Error> {
                 }
             }
             let result = preflight::check();
-            print!("{}", if json { result.json() + "\n" } else { result.text() });
+            print!(
+                "{}",
+                if json {
+                    result.json() + "\n"
+                } else {
+                    result.text()
+                }
+            );
             Ok(if result.ready() { 0 } else { 1 })
         }
         Some(Value(cmd)) if cmd == "run" => parse_run(parser).map(run::run),

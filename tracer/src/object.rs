@@ -28,7 +28,12 @@ impl Value {
     }
 
     pub fn map(entries: Vec<(&str, Value)>) -> Value {
-        Value::Map(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
     }
 }
 
@@ -64,7 +69,10 @@ fn head(out: &mut Vec<u8>, major: u8, arg: u64) {
 fn encode_into(value: &Value, out: &mut Vec<u8>) -> Result<()> {
     match value {
         Value::Int(n) => {
-            ensure!((MIN_INT..=MAX_INT).contains(n), "integer {n} out of CBOR range");
+            ensure!(
+                (MIN_INT..=MAX_INT).contains(n),
+                "integer {n} out of CBOR range"
+            );
             if *n >= 0 {
                 head(out, 0, *n as u64);
             } else {
@@ -121,7 +129,9 @@ const MAX_DEPTH: usize = 64;
 
 fn take<'a>(bytes: &'a [u8], pos: &mut usize, n: usize) -> Result<&'a [u8]> {
     let end = pos.checked_add(n).filter(|&e| e <= bytes.len());
-    let Some(end) = end else { bail!("truncated CBOR") };
+    let Some(end) = end else {
+        bail!("truncated CBOR")
+    };
     let slice = &bytes[*pos..end];
     *pos = end;
     Ok(slice)
@@ -131,9 +141,18 @@ fn read_arg(bytes: &[u8], pos: &mut usize, info: u8) -> Result<u64> {
     let (arg, min) = match info {
         0..=23 => return Ok(info as u64),
         24 => (take(bytes, pos, 1)?[0] as u64, 24),
-        25 => (u16::from_be_bytes(take(bytes, pos, 2)?.try_into()?) as u64, 0x100),
-        26 => (u32::from_be_bytes(take(bytes, pos, 4)?.try_into()?) as u64, 0x1_0000),
-        27 => (u64::from_be_bytes(take(bytes, pos, 8)?.try_into()?), 0x1_0000_0000),
+        25 => (
+            u16::from_be_bytes(take(bytes, pos, 2)?.try_into()?) as u64,
+            0x100,
+        ),
+        26 => (
+            u32::from_be_bytes(take(bytes, pos, 4)?.try_into()?) as u64,
+            0x1_0000,
+        ),
+        27 => (
+            u64::from_be_bytes(take(bytes, pos, 8)?.try_into()?),
+            0x1_0000_0000,
+        ),
         _ => bail!("indefinite or reserved length"),
     };
     ensure!(arg >= min, "non-shortest CBOR argument");
@@ -163,7 +182,9 @@ fn decode_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Value> {
             Value::Text(String::from_utf8(raw.to_vec())?)
         }
         4 => {
-            let n = len.filter(|&n| n <= bytes.len()).ok_or_else(|| anyhow::anyhow!("array too long"))?;
+            let n = len
+                .filter(|&n| n <= bytes.len())
+                .ok_or_else(|| anyhow::anyhow!("array too long"))?;
             let mut items = Vec::with_capacity(n);
             for _ in 0..n {
                 items.push(decode_at(bytes, pos, depth + 1)?);
@@ -171,13 +192,17 @@ fn decode_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Value> {
             Value::Array(items)
         }
         5 => {
-            let n = len.filter(|&n| n <= bytes.len()).ok_or_else(|| anyhow::anyhow!("map too long"))?;
+            let n = len
+                .filter(|&n| n <= bytes.len())
+                .ok_or_else(|| anyhow::anyhow!("map too long"))?;
             let mut entries = Vec::with_capacity(n);
             let mut previous: Option<&[u8]> = None;
             for _ in 0..n {
                 let key_start = *pos;
                 let key = decode_at(bytes, pos, depth + 1)?;
-                let Value::Text(key) = key else { bail!("CBOR map key is not text") };
+                let Value::Text(key) = key else {
+                    bail!("CBOR map key is not text")
+                };
                 let key_bytes = &bytes[key_start..*pos];
                 if let Some(prev) = previous {
                     ensure!(prev < key_bytes, "CBOR map keys unsorted or duplicated");
@@ -199,7 +224,10 @@ pub struct Object {
 
 impl Object {
     pub fn new(kind: &'static str, body: &Value) -> Result<Object> {
-        Ok(Object { kind, body: encode(body)? })
+        Ok(Object {
+            kind,
+            body: encode(body)?,
+        })
     }
 
     /// `kind SP decimal(len) NUL || body`, the bytes that are hashed and stored.
@@ -220,10 +248,24 @@ mod tests {
 
     #[test]
     fn keys_sort_by_encoded_length_then_bytes() {
-        let v = Value::map(vec![("bb", Value::Int(1)), ("c", Value::Int(2)), ("a", Value::Int(3))]);
+        let v = Value::map(vec![
+            ("bb", Value::Int(1)),
+            ("c", Value::Int(2)),
+            ("a", Value::Int(3)),
+        ]);
         let bytes = encode(&v).unwrap();
-        assert_eq!(bytes, [0xa3, 0x61, b'a', 3, 0x61, b'c', 2, 0x62, b'b', b'b', 1]);
-        assert_eq!(decode(&bytes).unwrap(), Value::map(vec![("a", Value::Int(3)), ("c", Value::Int(2)), ("bb", Value::Int(1))]));
+        assert_eq!(
+            bytes,
+            [0xa3, 0x61, b'a', 3, 0x61, b'c', 2, 0x62, b'b', b'b', 1]
+        );
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            Value::map(vec![
+                ("a", Value::Int(3)),
+                ("c", Value::Int(2)),
+                ("bb", Value::Int(1))
+            ])
+        );
     }
 
     #[test]
@@ -249,15 +291,27 @@ mod tests {
 
     #[test]
     fn decoder_rejects_non_canonical_input() {
-        for bad in ["1817", "a2616101616101", "a2616201616101", "f93c00", "c000", "5f40ff", "a1010203"] {
-            let bytes: Vec<u8> = (0..bad.len()).step_by(2).map(|i| u8::from_str_radix(&bad[i..i + 2], 16).unwrap()).collect();
+        for bad in [
+            "1817",
+            "a2616101616101",
+            "a2616201616101",
+            "f93c00",
+            "c000",
+            "5f40ff",
+            "a1010203",
+        ] {
+            let bytes: Vec<u8> = (0..bad.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&bad[i..i + 2], 16).unwrap())
+                .collect();
             assert!(decode(&bytes).is_err(), "{bad} should be rejected");
         }
     }
 
     #[test]
     fn header_is_kind_space_length_nul() {
-        let obj = Object::new("tree", &Value::map(vec![("entries", Value::Array(vec![]))])).unwrap();
+        let obj =
+            Object::new("tree", &Value::map(vec![("entries", Value::Array(vec![]))])).unwrap();
         assert!(obj.bytes().starts_with(b"tree 10\0"));
     }
 

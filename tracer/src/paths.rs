@@ -32,7 +32,8 @@ pub fn absolute(base: &[u8], rel: &[u8]) -> Vec<u8> {
 /// True when `path` is `prefix` or lies below it (component-wise).
 pub fn is_under(path: &[u8], prefix: &[u8]) -> bool {
     let prefix = prefix.strip_suffix(b"/").unwrap_or(prefix);
-    path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/' || prefix.is_empty())
+    path.starts_with(prefix)
+        && (path.len() == prefix.len() || path[prefix.len()] == b'/' || prefix.is_empty())
 }
 
 pub fn has_dotdot(path: &[u8]) -> bool {

@@ -57,7 +57,9 @@ fn kernel_release() -> String {
         if libc::uname(&mut u) != 0 {
             return "unknown".into();
         }
-        std::ffi::CStr::from_ptr(u.release.as_ptr()).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr(u.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -103,7 +105,12 @@ fn probe(result: &mut Preflight) -> io::Result<()> {
             if filter.install().is_err() {
                 libc::_exit(3);
             }
-            libc::syscall(libc::SYS_openat, libc::AT_FDCWD, PROBE_PATH.as_ptr(), libc::O_RDONLY);
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                PROBE_PATH.as_ptr(),
+                libc::O_RDONLY,
+            );
             libc::_exit(0);
         }
     }
@@ -141,7 +148,10 @@ fn probe(result: &mut Preflight) -> io::Result<()> {
             break;
         }
         if libc::WIFSIGNALED(status) {
-            result.problems.push(format!("probe child killed by signal {}", libc::WTERMSIG(status)));
+            result.problems.push(format!(
+                "probe child killed by signal {}",
+                libc::WTERMSIG(status)
+            ));
             break;
         }
         if libc::WIFSTOPPED(status) {
@@ -149,8 +159,12 @@ fn probe(result: &mut Preflight) -> io::Result<()> {
             match status >> 16 {
                 libc::PTRACE_EVENT_SECCOMP => match ptrace::seccomp_stop(pid) {
                     Ok(stop) if stop.nr == libc::SYS_openat as u64 => saw_seccomp_stop = true,
-                    Ok(_) => result.problems.push("seccomp stop reported the wrong syscall".into()),
-                    Err(e) => result.problems.push(format!("PTRACE_GET_SYSCALL_INFO failed: {e} (needs Linux 5.3+)")),
+                    Ok(_) => result
+                        .problems
+                        .push("seccomp stop reported the wrong syscall".into()),
+                    Err(e) => result.problems.push(format!(
+                        "PTRACE_GET_SYSCALL_INFO failed: {e} (needs Linux 5.3+)"
+                    )),
                 },
                 0 => inject = libc::WSTOPSIG(status),
                 _ => {}
@@ -160,7 +174,9 @@ fn probe(result: &mut Preflight) -> io::Result<()> {
     }
     result.seccomp = saw_seccomp_stop;
     if result.ptrace && !saw_seccomp_stop && result.problems.is_empty() {
-        result.problems.push("the seccomp filter never stopped the probe in the tracer".into());
+        result
+            .problems
+            .push("the seccomp filter never stopped the probe in the tracer".into());
     }
     Ok(())
 }

@@ -48,17 +48,27 @@ pub fn resolve(name: &OsStr) -> Result<PathBuf, LaunchError> {
             None => Err(LaunchError::NotFound),
         };
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let path =
+        std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
     let mut found_unexecutable = false;
     for dir in std::env::split_paths(&path) {
-        let candidate = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }.join(name);
+        let candidate = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        }
+        .join(name);
         match executable(&candidate) {
             Some(true) => return Ok(candidate),
             Some(false) => found_unexecutable = true,
             None => {}
         }
     }
-    Err(if found_unexecutable { LaunchError::NotExecutable } else { LaunchError::NotFound })
+    Err(if found_unexecutable {
+        LaunchError::NotExecutable
+    } else {
+        LaunchError::NotFound
+    })
 }
 
 pub struct Child {
@@ -77,7 +87,8 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "argument contains a NUL byte"))
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "argument contains a NUL byte"))
 }
 
 /// Forks and execs `program` with `argv` under the tracer. Must be called
@@ -86,7 +97,10 @@ pub fn spawn(program: &Path, argv: &[OsString], filter: &Filter) -> io::Result<C
     // Everything the child needs is allocated before fork: after it, the
     // child may only make async-signal-safe calls.
     let program = cstring(program.as_os_str().as_bytes())?;
-    let args: Vec<CString> = argv.iter().map(|a| cstring(a.as_bytes())).collect::<io::Result<_>>()?;
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<io::Result<_>>()?;
     let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     arg_ptrs.push(std::ptr::null());
     let (go_read, go_write) = pipe()?;
@@ -129,7 +143,11 @@ pub fn spawn(program: &Path, argv: &[OsString], filter: &Filter) -> io::Result<C
         }
         // SAFETY: program and argv are NUL-terminated and outlive the call.
         unsafe { libc::execv(program.as_ptr(), arg_ptrs.as_ptr()) };
-        fail(io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOEXEC));
+        fail(
+            io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::ENOEXEC),
+        );
     }
 
     drop(go_read);
@@ -147,7 +165,10 @@ pub fn spawn(program: &Path, argv: &[OsString], filter: &Filter) -> io::Result<C
     if unsafe { libc::write(go_write.as_raw_fd(), go.as_ptr().cast(), 1) } != 1 {
         return Err(io::Error::last_os_error());
     }
-    Ok(Child { pid, exec_errors: err_read })
+    Ok(Child {
+        pid,
+        exec_errors: err_read,
+    })
 }
 
 impl Child {

@@ -49,7 +49,14 @@ pub fn listen(pid: Pid) -> io::Result<()> {
 pub fn event_msg(pid: Pid) -> io::Result<u64> {
     let mut msg: libc::c_ulong = 0;
     // SAFETY: the kernel writes one c_ulong into `msg`.
-    check(unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut libc::c_ulong) })?;
+    check(unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            pid,
+            0,
+            &mut msg as *mut libc::c_ulong,
+        )
+    })?;
     Ok(msg as u64)
 }
 
@@ -88,16 +95,29 @@ pub fn seccomp_stop(pid: Pid) -> io::Result<SeccompStop> {
         )
     })?;
     if info.op != PTRACE_SYSCALL_INFO_SECCOMP || (n as usize) < 64 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "not a seccomp stop"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a seccomp stop",
+        ));
     }
-    Ok(SeccompStop { arch: info.arch, nr: info.nr, args: info.args })
+    Ok(SeccompStop {
+        arch: info.arch,
+        nr: info.nr,
+        args: info.args,
+    })
 }
 
 /// Reads from the tracee's memory with one process_vm_readv; returns how
 /// many bytes were read (short at an unmapped page).
 fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
     // SAFETY: `local` describes `buf`; the kernel checks `remote`.
     let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
     if n < 0 {
@@ -120,7 +140,10 @@ pub fn read_cstring(pid: Pid, mut addr: u64) -> io::Result<Vec<u8>> {
         let room = (PAGE - addr % PAGE) as usize;
         let n = read_memory(pid, addr, &mut chunk[..room])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unreadable string"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "unreadable string",
+            ));
         }
         if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
             out.extend_from_slice(&chunk[..end]);
@@ -128,7 +151,10 @@ pub fn read_cstring(pid: Pid, mut addr: u64) -> io::Result<Vec<u8>> {
         }
         out.extend_from_slice(&chunk[..n]);
         if out.len() > PATH_MAX {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "path longer than PATH_MAX"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "path longer than PATH_MAX",
+            ));
         }
         addr += n as u64;
     }

@@ -31,12 +31,18 @@ pub struct RunOptions {
 pub const SETUP_FAILED: i32 = 2;
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn read_context(path: Option<&Path>) -> Result<Vec<u8>> {
-    let Some(path) = path else { return Ok(vec![0xa0]) };
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read context file {}", path.display()))?;
+    let Some(path) = path else {
+        return Ok(vec![0xa0]);
+    };
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read context file {}", path.display()))?;
     match object::decode(&bytes) {
         Ok(Value::Map(_)) => Ok(bytes),
         Ok(_) => bail!("context file {} is not a CBOR map", path.display()),
@@ -73,9 +79,12 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
     if opts.job_type != "run" && opts.job_type != "build" {
         bail!("--type must be run or build, not {:?}", opts.job_type);
     }
-    let Some(name) = opts.command.first() else { bail!("no command given (roar-tracer run --store DIR -- COMMAND ...)") };
+    let Some(name) = opts.command.first() else {
+        bail!("no command given (roar-tracer run --store DIR -- COMMAND ...)")
+    };
     let context = read_context(opts.context.as_deref())?;
-    std::fs::create_dir_all(&opts.store).with_context(|| format!("cannot create store {}", opts.store.display()))?;
+    std::fs::create_dir_all(&opts.store)
+        .with_context(|| format!("cannot create store {}", opts.store.display()))?;
     let cwd = to_bytes(&std::env::current_dir().context("cannot read the current directory")?);
     let prefixes = filtered_prefixes(&cwd, &opts.store, &opts.ignore_prefixes);
 
@@ -94,7 +103,8 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
     let filter = Filter::new(syscalls::TRACED);
     signals::install().context("cannot install signal handlers")?;
     let started_ns = now_ns();
-    let child = process::spawn(&program, &opts.command, &filter).context("cannot start the command under ptrace")?;
+    let child = process::spawn(&program, &opts.command, &filter)
+        .context("cannot start the command under ptrace")?;
     signals::set_root(child.pid);
 
     let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store)));
@@ -109,7 +119,9 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
 
     // From here on the command has run: whatever fails, its exit code is
     // still ours; a missing report tells the caller no job was recorded.
-    match record(&opts, &hasher, recorder, context, cwd, started_ns, ended_ns, exit) {
+    match record(
+        &opts, &hasher, recorder, context, cwd, started_ns, ended_ns, exit,
+    ) {
         Ok(()) => {}
         Err(e) => eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}"),
     }
@@ -135,7 +147,11 @@ fn record(
     }
     let job = Job {
         job_type: opts.job_type.clone(),
-        argv: opts.command.iter().map(|a| to_bytes(Path::new(a))).collect(),
+        argv: opts
+            .command
+            .iter()
+            .map(|a| to_bytes(Path::new(a)))
+            .collect(),
         cwd,
         started_ns,
         ended_ns,
@@ -147,7 +163,8 @@ fn record(
         filtered: findings.filtered,
         context,
     };
-    let id = store::write_object(&opts.store, &job.to_object()?).context("cannot write the job object")?;
+    let id = store::write_object(&opts.store, &job.to_object()?)
+        .context("cannot write the job object")?;
     if let Err(e) = hasher.flush_cache() {
         warnings.push(format!("hash cache not updated: {e}"));
     }

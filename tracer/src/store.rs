@@ -20,7 +20,10 @@ pub fn write_object(store: &Path, object: &Object) -> io::Result<String> {
     let frame = zstd::bulk::compress(&object.bytes(), 3)?;
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), &id[2..18]));
     let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-    let written = file.write_all(&frame).and_then(|_| file.sync_all()).and_then(|_| fs::rename(&tmp, &path));
+    let written = file
+        .write_all(&frame)
+        .and_then(|_| file.sync_all())
+        .and_then(|_| fs::rename(&tmp, &path));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -29,7 +32,10 @@ pub fn write_object(store: &Path, object: &Object) -> io::Result<String> {
 
 /// Writes `bytes` to `path` atomically (temp file beside it, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
     if written.is_err() {

@@ -33,7 +33,12 @@ struct Tracer<'a, 'h> {
 
 /// Traces `root` and all its descendants until the last one has exited.
 pub fn trace(root: Pid, recorder: &mut Recorder) -> io::Result<Exit> {
-    let mut tracer = Tracer { recorder, cwds: HashMap::new(), foreign_abi_seen: false, unreadable: 0 };
+    let mut tracer = Tracer {
+        recorder,
+        cwds: HashMap::new(),
+        foreign_abi_seen: false,
+        unreadable: 0,
+    };
     let mut exit = None;
     loop {
         let mut status = 0;
@@ -52,10 +57,16 @@ pub fn trace(root: Pid, recorder: &mut Recorder) -> io::Result<Exit> {
             if pid == root {
                 signals::root_gone();
                 exit = Some(if libc::WIFEXITED(status) {
-                    Exit { exit_code: libc::WEXITSTATUS(status), signal: None }
+                    Exit {
+                        exit_code: libc::WEXITSTATUS(status),
+                        signal: None,
+                    }
                 } else {
                     let sig = libc::WTERMSIG(status);
-                    Exit { exit_code: 128 + sig, signal: Some(sig) }
+                    Exit {
+                        exit_code: 128 + sig,
+                        signal: Some(sig),
+                    }
                 });
             }
             continue;
@@ -72,7 +83,9 @@ pub fn trace(root: Pid, recorder: &mut Recorder) -> io::Result<Exit> {
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 // The child starts with its parent's cwd; it reports its own
                 // first stop separately (possibly before this event).
-                if let (Ok(child), Some(cwd)) = (ptrace::event_msg(pid), tracer.cwds.get(&pid).cloned()) {
+                if let (Ok(child), Some(cwd)) =
+                    (ptrace::event_msg(pid), tracer.cwds.get(&pid).cloned())
+                {
                     tracer.cwds.insert(child as Pid, cwd);
                 }
                 0
@@ -89,7 +102,10 @@ pub fn trace(root: Pid, recorder: &mut Recorder) -> io::Result<Exit> {
             }
             libc::PTRACE_EVENT_EXIT => 0,
             libc::PTRACE_EVENT_STOP => {
-                if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
+                if matches!(
+                    sig,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                ) {
                     // Group-stop: stay stopped (Ctrl-Z works) but let us see
                     // the SIGCONT that ends it.
                     let _ = ptrace::listen(pid);
@@ -109,10 +125,16 @@ pub fn trace(root: Pid, recorder: &mut Recorder) -> io::Result<Exit> {
         let _ = ptrace::cont(pid, inject);
     }
     if tracer.foreign_abi_seen {
-        tracer.recorder.warnings.push("a 32-bit (foreign ABI) process ran; its file access was not recorded".into());
+        tracer
+            .recorder
+            .warnings
+            .push("a 32-bit (foreign ABI) process ran; its file access was not recorded".into());
     }
     if tracer.unreadable > 0 {
-        tracer.recorder.warnings.push(format!("{} path arguments could not be read", tracer.unreadable));
+        tracer.recorder.warnings.push(format!(
+            "{} path arguments could not be read",
+            tracer.unreadable
+        ));
     }
     exit.ok_or_else(|| io::Error::other("the command's exit status was never reported"))
 }
@@ -145,12 +167,18 @@ impl Tracer<'_, '_> {
         if raw.first() == Some(&b'/') {
             return Some(absolute(b"/", &raw));
         }
-        let base = if dirfd == libc::AT_FDCWD { self.cwd(pid)? } else { readlink(format!("/proc/{pid}/fd/{dirfd}"))? };
+        let base = if dirfd == libc::AT_FDCWD {
+            self.cwd(pid)?
+        } else {
+            readlink(format!("/proc/{pid}/fd/{dirfd}"))?
+        };
         Some(absolute(&base, &raw))
     }
 
     fn on_syscall(&mut self, pid: Pid) {
-        let Ok(stop) = ptrace::seccomp_stop(pid) else { return };
+        let Ok(stop) = ptrace::seccomp_stop(pid) else {
+            return;
+        };
         if stop.arch != AUDIT_ARCH_NATIVE {
             self.foreign_abi_seen = true;
             return;
@@ -160,7 +188,9 @@ impl Tracer<'_, '_> {
         let nr = (stop.nr & !0x4000_0000) as i64;
         #[cfg(not(target_arch = "x86_64"))]
         let nr = stop.nr as i64;
-        let Some(call) = syscalls::decode(nr, stop.args) else { return };
+        let Some(call) = syscalls::decode(nr, stop.args) else {
+            return;
+        };
         match call {
             Call::Open { dirfd, path, flags } => {
                 if let Some(p) = self.path(pid, dirfd, path) {
@@ -178,8 +208,16 @@ impl Tracer<'_, '_> {
                     self.recorder.truncate(p);
                 }
             }
-            Call::Rename { olddirfd, old, newdirfd, new, flags } => {
-                if let (Some(o), Some(n)) = (self.path(pid, olddirfd, old), self.path(pid, newdirfd, new)) {
+            Call::Rename {
+                olddirfd,
+                old,
+                newdirfd,
+                new,
+                flags,
+            } => {
+                if let (Some(o), Some(n)) =
+                    (self.path(pid, olddirfd, old), self.path(pid, newdirfd, new))
+                {
                     self.recorder.rename(o, n, flags);
                 }
             }

@@ -39,10 +39,20 @@ fn open_openat_and_openat2_reads_and_writes_are_all_seen() {
     );
     let out = ws.run(&[&prog]);
     assert_eq!(out.exit_code(), 0);
-    assert_eq!(out.inputs(), set(&[(ws.path("a.txt"), h1), (ws.path("b.txt"), h2), (ws.path("c.txt"), h3)]));
+    assert_eq!(
+        out.inputs(),
+        set(&[
+            (ws.path("a.txt"), h1),
+            (ws.path("b.txt"), h2),
+            (ws.path("c.txt"), h3)
+        ])
+    );
     assert_eq!(
         out.outputs(),
-        set(&[(ws.path("out1.txt"), hash(b"via open")), (ws.path("out2.txt"), hash(b"via openat2"))])
+        set(&[
+            (ws.path("out1.txt"), hash(b"via open")),
+            (ws.path("out2.txt"), hash(b"via openat2"))
+        ])
     );
 }
 
@@ -71,8 +81,17 @@ fn relative_and_dirfd_relative_paths_resolve_after_chdir() {
         &[],
     );
     let out = ws.run(&[&prog]);
-    assert_eq!(out.inputs(), set(&[(ws.path("sub/a.txt"), ha), (ws.path("other/b.txt"), hb)]));
-    assert_eq!(out.outputs(), set(&[(ws.path("other/c.txt"), hash(b"c")), (ws.path("sub/d.txt"), hash(b"d"))]));
+    assert_eq!(
+        out.inputs(),
+        set(&[(ws.path("sub/a.txt"), ha), (ws.path("other/b.txt"), hb)])
+    );
+    assert_eq!(
+        out.outputs(),
+        set(&[
+            (ws.path("other/c.txt"), hash(b"c")),
+            (ws.path("sub/d.txt"), hash(b"d"))
+        ])
+    );
 }
 
 #[test]
@@ -87,10 +106,19 @@ fn a_file_changed_in_place_is_an_input_with_its_old_content_and_an_output_with_i
         "open('cfg.txt.tmp', 'w').write(s)\n",
         "import os; os.replace('cfg.txt.tmp', 'cfg.txt')\n",
     ));
-    assert_eq!(out.inputs(), set(&[(ws.path("cfg.txt"), before_cfg), (ws.path("data.bin"), before)]));
+    assert_eq!(
+        out.inputs(),
+        set(&[
+            (ws.path("cfg.txt"), before_cfg),
+            (ws.path("data.bin"), before)
+        ])
+    );
     assert_eq!(
         out.outputs(),
-        set(&[(ws.path("cfg.txt"), hash(b"lr=0.2\n")), (ws.path("data.bin"), hash(b"01XY456789"))])
+        set(&[
+            (ws.path("cfg.txt"), hash(b"lr=0.2\n")),
+            (ws.path("data.bin"), hash(b"01XY456789"))
+        ])
     );
 }
 
@@ -99,7 +127,10 @@ fn write_to_temp_then_rename_records_only_the_target() {
     let ws = Workspace::new();
     let out = ws.py("import os\nopen('model.pt.tmp', 'wb').write(b'weights')\nos.rename('model.pt.tmp', 'model.pt')\n");
     assert_eq!(out.inputs(), set(&[]));
-    assert_eq!(out.outputs(), set(&[(ws.path("model.pt"), hash(b"weights"))]));
+    assert_eq!(
+        out.outputs(),
+        set(&[(ws.path("model.pt"), hash(b"weights"))])
+    );
 }
 
 #[test]
@@ -139,7 +170,10 @@ fn mmap_reads_and_writes_are_attributed_through_their_open() {
     );
     let out = ws.run(&[&prog]);
     assert_eq!(out.inputs(), set(&[(ws.path("in.bin"), h)]));
-    assert_eq!(out.outputs(), set(&[(ws.path("out.bin"), hash(&[8u8; 4096]))]));
+    assert_eq!(
+        out.outputs(),
+        set(&[(ws.path("out.bin"), hash(&[8u8; 4096]))])
+    );
 }
 
 #[test]
@@ -149,8 +183,14 @@ fn threads_opening_files_concurrently_are_all_seen() {
     let mut outputs = Vec::new();
     for i in 0..8 {
         let content = format!("shard {i}");
-        inputs.push((ws.path(&format!("in{i}")), ws.write(&format!("in{i}"), content.as_bytes())));
-        outputs.push((ws.path(&format!("out{i}")), hash(format!("shard {i}!").as_bytes())));
+        inputs.push((
+            ws.path(&format!("in{i}")),
+            ws.write(&format!("in{i}"), content.as_bytes()),
+        ));
+        outputs.push((
+            ws.path(&format!("out{i}")),
+            hash(format!("shard {i}!").as_bytes()),
+        ));
     }
     let prog = ws.cc(
         "threads",
@@ -213,10 +253,21 @@ fn fork_vfork_and_exec_chains_are_followed() {
     );
     let out = ws.run(&[&prog]);
     assert_eq!(out.exit_code(), 0);
-    assert_eq!(out.inputs(), set(&[(ws.path("a.txt"), ha.clone()), (ws.path("b.txt"), hb.clone()), (ws.path("c.txt"), hc.clone())]));
+    assert_eq!(
+        out.inputs(),
+        set(&[
+            (ws.path("a.txt"), ha.clone()),
+            (ws.path("b.txt"), hb.clone()),
+            (ws.path("c.txt"), hc.clone())
+        ])
+    );
     assert_eq!(
         out.outputs(),
-        set(&[(ws.path("from_exec.txt"), hc), (ws.path("from_fork.txt"), ha), (ws.path("from_vfork.txt"), hb)])
+        set(&[
+            (ws.path("from_exec.txt"), hc),
+            (ws.path("from_fork.txt"), ha),
+            (ws.path("from_vfork.txt"), hb)
+        ])
     );
 }
 
@@ -224,9 +275,16 @@ fn fork_vfork_and_exec_chains_are_followed() {
 fn shell_pipelines_record_every_stage() {
     let ws = Workspace::new();
     let h = ws.write("words.txt", b"b\na\nb\nc\n");
-    let hs = ws.write("script.sh", b"sort \"$1\" | uniq -c | sort -rn > counts.txt\nwc -l < \"$1\" > lines.txt\n");
-    let out = ws.sh("sh script.sh words.txt && cat words.txt | tr a-z A-Z | tee upper.txt > /dev/null");
-    assert_eq!(out.inputs(), set(&[(ws.path("script.sh"), hs), (ws.path("words.txt"), h)]));
+    let hs = ws.write(
+        "script.sh",
+        b"sort \"$1\" | uniq -c | sort -rn > counts.txt\nwc -l < \"$1\" > lines.txt\n",
+    );
+    let out =
+        ws.sh("sh script.sh words.txt && cat words.txt | tr a-z A-Z | tee upper.txt > /dev/null");
+    assert_eq!(
+        out.inputs(),
+        set(&[(ws.path("script.sh"), hs), (ws.path("words.txt"), h)])
+    );
     let counts = ws.read("counts.txt");
     assert_eq!(
         out.outputs(),
@@ -267,16 +325,26 @@ fn symlinks_are_recorded_as_the_files_they_resolve_to() {
     ws.write("real/model.bin", b"old");
     std::os::unix::fs::symlink(ws.path("real/data.csv"), ws.path("data.csv")).expect("symlink");
     std::os::unix::fs::symlink("real", ws.path("linkdir")).expect("symlink");
-    let out = ws.py("open('linkdir/model.bin', 'wb').write(open('data.csv').read().encode() * 2)\n");
+    let out =
+        ws.py("open('linkdir/model.bin', 'wb').write(open('data.csv').read().encode() * 2)\n");
     assert_eq!(out.inputs(), set(&[(ws.path("real/data.csv"), h)]));
-    assert_eq!(out.outputs(), set(&[(ws.path("real/model.bin"), hash(b"x,y\nx,y\n"))]));
+    assert_eq!(
+        out.outputs(),
+        set(&[(ws.path("real/model.bin"), hash(b"x,y\nx,y\n"))])
+    );
 }
 
 #[test]
 fn a_hard_link_is_an_output_with_the_same_hash() {
     let ws = Workspace::new();
     let out = ws.py("import os\nopen('w.bin', 'wb').write(b'w')\nos.link('w.bin', 'alias.bin')\n");
-    assert_eq!(out.outputs(), set(&[(ws.path("alias.bin"), hash(b"w")), (ws.path("w.bin"), hash(b"w"))]));
+    assert_eq!(
+        out.outputs(),
+        set(&[
+            (ws.path("alias.bin"), hash(b"w")),
+            (ws.path("w.bin"), hash(b"w"))
+        ])
+    );
     assert_eq!(out.inputs(), set(&[]));
 }
 
@@ -292,7 +360,10 @@ fn copy_file_range_and_sendfile_copies_are_seen_through_their_opens() {
         "n = 100000\nwhile n: n -= os.sendfile(s, i, None, n)\n",
     ));
     assert_eq!(out.inputs(), set(&[(ws.path("src.bin"), h.clone())]));
-    assert_eq!(out.outputs(), set(&[(ws.path("cfr.bin"), h.clone()), (ws.path("sf.bin"), h)]));
+    assert_eq!(
+        out.outputs(),
+        set(&[(ws.path("cfr.bin"), h.clone()), (ws.path("sf.bin"), h)])
+    );
 }
 
 #[test]
@@ -313,16 +384,35 @@ fn a_directory_written_as_a_dataset_is_one_tree_artifact() {
     ]
     .into_iter()
     .map(|(rel, data)| {
-        (rel.as_bytes().to_vec(), roar_tracer::hash::FileHash { hash: *blake3::hash(&data).as_bytes(), size: data.len() as u64 })
+        (
+            rel.as_bytes().to_vec(),
+            roar_tracer::hash::FileHash {
+                hash: *blake3::hash(&data).as_bytes(),
+                size: data.len() as u64,
+            },
+        )
     })
     .collect();
     let tree = roar_tracer::job::tree_object(&entries).expect("tree");
-    assert_eq!(out.outputs(), set(&[(ws.path("dataset"), tree.id()), (ws.path("summary.txt"), hash(b"3 shards"))]));
+    assert_eq!(
+        out.outputs(),
+        set(&[
+            (ws.path("dataset"), tree.id()),
+            (ws.path("summary.txt"), hash(b"3 shards"))
+        ])
+    );
     assert_eq!(out.kind_of(&ws.path("dataset")), "tree");
     let report = out.report.as_ref().expect("report");
     assert_eq!(report["trees"], serde_json::json!([tree.id()]));
     let id = tree.id();
-    assert!(out.store.join("objects").join(&id[..2]).join(&id[2..]).is_file(), "tree object stored");
+    assert!(
+        out.store
+            .join("objects")
+            .join(&id[..2])
+            .join(&id[2..])
+            .is_file(),
+        "tree object stored"
+    );
 }
 
 #[test]
@@ -337,7 +427,13 @@ fn a_dataset_written_under_a_temporary_name_and_renamed_is_one_tree() {
     let entries: Vec<(Vec<u8>, roar_tracer::hash::FileHash)> = (0..2u64)
         .map(|i| {
             let data = vec![b'x'; i as usize];
-            (format!("{i}.bin").into_bytes(), roar_tracer::hash::FileHash { hash: *blake3::hash(&data).as_bytes(), size: i })
+            (
+                format!("{i}.bin").into_bytes(),
+                roar_tracer::hash::FileHash {
+                    hash: *blake3::hash(&data).as_bytes(),
+                    size: i,
+                },
+            )
         })
         .collect();
     let tree = roar_tracer::job::tree_object(&entries).expect("tree");
@@ -355,8 +451,16 @@ fn reads_under_ignored_prefixes_are_filtered_and_the_store_is_never_an_artifact(
         s = store.display()
     );
     let lib = ws.path("lib");
-    let out = ws.run_with(&[common::python(), "-I", "-c", &script], &["--ignore-prefix", &lib]);
+    let out = ws.run_with(
+        &[common::python(), "-I", "-c", &script],
+        &["--ignore-prefix", &lib],
+    );
     assert_eq!(out.inputs(), set(&[(ws.path("in.txt"), h)]));
     assert_eq!(out.outputs(), set(&[]));
-    assert!(out.report.as_ref().expect("report")["filtered_count"].as_u64().expect("count") >= 1);
+    assert!(
+        out.report.as_ref().expect("report")["filtered_count"]
+            .as_u64()
+            .expect("count")
+            >= 1
+    );
 }

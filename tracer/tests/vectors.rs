@@ -17,7 +17,10 @@ fn vectors() -> Vec<Json> {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn to_value(j: &Json) -> Value {
@@ -47,23 +50,47 @@ fn artifact(j: &Json) -> Artifact {
         path: bytes(&j["path"]),
         hash: j["hash"].as_str().expect("hash").to_owned(),
         size: int(&j["size"]) as u64,
-        kind: if j["kind"] == "tree" { ArtifactKind::Tree } else { ArtifactKind::File },
+        kind: if j["kind"] == "tree" {
+            ArtifactKind::Tree
+        } else {
+            ArtifactKind::File
+        },
     }
 }
 
 fn job_from(v: &Json) -> Job {
     Job {
         job_type: v["type"].as_str().expect("type").to_owned(),
-        argv: v["argv"].as_array().expect("argv").iter().map(bytes).collect(),
+        argv: v["argv"]
+            .as_array()
+            .expect("argv")
+            .iter()
+            .map(bytes)
+            .collect(),
         cwd: bytes(&v["cwd"]),
         started_ns: int(&v["started_ns"]) as u64,
         ended_ns: int(&v["ended_ns"]) as u64,
         exit_code: int(&v["exit_code"]) as i64,
         signal: (!v["signal"].is_null()).then(|| int(&v["signal"]) as i64),
         interrupted: v["interrupted"].as_bool().expect("interrupted"),
-        inputs: v["inputs"].as_array().expect("inputs").iter().map(artifact).collect(),
-        outputs: v["outputs"].as_array().expect("outputs").iter().map(artifact).collect(),
-        filtered: v["filtered"].as_array().expect("filtered").iter().map(bytes).collect(),
+        inputs: v["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(artifact)
+            .collect(),
+        outputs: v["outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .map(artifact)
+            .collect(),
+        filtered: v["filtered"]
+            .as_array()
+            .expect("filtered")
+            .iter()
+            .map(bytes)
+            .collect(),
         context: encode(&to_value(&v["context"])).expect("context encodes"),
     }
 }
@@ -74,15 +101,26 @@ fn tree_from(v: &Json) -> Object {
         .expect("entries")
         .iter()
         .map(|e| {
-            let hash: [u8; 32] = unhex(e[1].as_str().expect("hash")).try_into().expect("32 bytes");
-            (bytes(&e[0]), FileHash { hash, size: int(&e[2]) as u64 })
+            let hash: [u8; 32] = unhex(e[1].as_str().expect("hash"))
+                .try_into()
+                .expect("32 bytes");
+            (
+                bytes(&e[0]),
+                FileHash {
+                    hash,
+                    size: int(&e[2]) as u64,
+                },
+            )
         })
         .collect();
     tree_object(&entries).expect("tree encodes")
 }
 
 fn kind_word(kind: &str) -> &'static str {
-    ["job", "tree", "session", "label", "env", "blob"].into_iter().find(|k| *k == kind).expect("known kind")
+    ["job", "tree", "session", "label", "env", "blob"]
+        .into_iter()
+        .find(|k| *k == kind)
+        .expect("known kind")
 }
 
 #[test]
@@ -94,11 +132,18 @@ fn every_vector_encodes_to_its_bytes_and_id_and_decodes_back() {
         let kind = kind_word(v["kind"].as_str().expect("kind"));
         let expected = unhex(v["object_hex"].as_str().expect("object_hex"));
         let object = if kind == "blob" {
-            Object { kind, body: bytes(&v["value"]) }
+            Object {
+                kind,
+                body: bytes(&v["value"]),
+            }
         } else {
             let value = to_value(&v["value"]);
             let object = Object::new(kind, &value).expect("encodes");
-            assert_eq!(decode(&object.body).expect("decodes"), sorted(value), "{name}: decode");
+            assert_eq!(
+                decode(&object.body).expect("decodes"),
+                sorted(value),
+                "{name}: decode"
+            );
             object
         };
         assert_eq!(object.bytes(), expected, "{name}: bytes");
@@ -117,7 +162,11 @@ fn job_and_tree_vectors_match_what_the_tracer_writes() {
             _ => continue,
         };
         seen += 1;
-        assert_eq!(object.bytes(), unhex(v["object_hex"].as_str().expect("hex")), "{name}");
+        assert_eq!(
+            object.bytes(),
+            unhex(v["object_hex"].as_str().expect("hex")),
+            "{name}"
+        );
         assert_eq!(object.id(), v["id"].as_str().expect("id"), "{name}");
     }
     assert!(seen >= 2, "the vector set has job and tree vectors");
@@ -129,7 +178,8 @@ fn sorted(v: Value) -> Value {
     match v {
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
         Value::Map(entries) => {
-            let mut entries: Vec<(String, Value)> = entries.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            let mut entries: Vec<(String, Value)> =
+                entries.into_iter().map(|(k, v)| (k, sorted(v))).collect();
             entries.sort_by(|a, b| (a.0.len(), a.0.as_bytes()).cmp(&(b.0.len(), b.0.as_bytes())));
             Value::Map(entries)
         }

@@ -12,7 +12,16 @@ use std::sync::OnceLock;
 pub const TRACER: &str = env!("CARGO_BIN_EXE_roar-tracer");
 
 /// System locations whose reads are not artifacts in these tests.
-const SYSTEM: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/root/.pyenv", "/opt"];
+const SYSTEM: &[&str] = &[
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/etc",
+    "/root/.pyenv",
+    "/opt",
+];
 
 pub struct Workspace {
     pub dir: tempfile::TempDir,
@@ -39,15 +48,24 @@ pub fn python() -> &'static str {
             .args(["-c", "import sys; print(sys.executable)"])
             .output()
             .expect("python3 runs");
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     })
 }
 
 impl Workspace {
     pub fn new() -> Workspace {
-        let dir = tempfile::Builder::new().prefix("roar-ws").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("roar-ws")
+            .tempdir()
+            .expect("tempdir");
         let root = std::fs::canonicalize(dir.path()).expect("canonical");
-        let bins = tempfile::Builder::new().prefix("roar-bins").tempdir().expect("tempdir");
+        let bins = tempfile::Builder::new()
+            .prefix("roar-bins")
+            .tempdir()
+            .expect("tempdir");
         Workspace { dir, root, bins }
     }
 
@@ -79,8 +97,19 @@ impl Workspace {
         let src = self.bins.path().join(format!("{name}.c"));
         let bin = self.bins.path().join(name);
         std::fs::write(&src, source).expect("write source");
-        let out = Command::new("cc").args(flags).arg("-O1").arg("-o").arg(&bin).arg(&src).output().expect("cc runs");
-        assert!(out.status.success(), "cc failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("cc")
+            .args(flags)
+            .arg("-O1")
+            .arg("-o")
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .expect("cc runs");
+        assert!(
+            out.status.success(),
+            "cc failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         bin.to_string_lossy().into_owned()
     }
 
@@ -90,8 +119,12 @@ impl Workspace {
 
     pub fn command(&self, argv: &[&str], extra: &[&str]) -> Command {
         let mut cmd = Command::new(TRACER);
-        cmd.current_dir(self.root()).arg("run").arg("--store").arg(self.store());
-        cmd.arg("--report").arg(self.bins.path().join("report.json"));
+        cmd.current_dir(self.root())
+            .arg("run")
+            .arg("--store")
+            .arg(self.store());
+        cmd.arg("--report")
+            .arg(self.bins.path().join("report.json"));
         for p in SYSTEM {
             cmd.args(["--ignore-prefix", p]);
         }
@@ -104,8 +137,14 @@ impl Workspace {
         let report_path = self.bins.path().join("report.json");
         let _ = std::fs::remove_file(&report_path);
         let output = self.command(argv, extra).output().expect("tracer runs");
-        let report = std::fs::read(&report_path).ok().map(|b| serde_json::from_slice(&b).expect("report is JSON"));
-        Outcome { output, report, store: self.store() }
+        let report = std::fs::read(&report_path)
+            .ok()
+            .map(|b| serde_json::from_slice(&b).expect("report is JSON"));
+        Outcome {
+            output,
+            report,
+            store: self.store(),
+        }
     }
 
     pub fn run(&self, argv: &[&str]) -> Outcome {
@@ -135,7 +174,12 @@ impl Outcome {
             .as_array()
             .expect("a list")
             .iter()
-            .map(|a| (a["path"].as_str().expect("utf-8 path").to_owned(), a["hash"].as_str().expect("hash").to_owned()))
+            .map(|a| {
+                (
+                    a["path"].as_str().expect("utf-8 path").to_owned(),
+                    a["hash"].as_str().expect("hash").to_owned(),
+                )
+            })
             .collect()
     }
 
@@ -148,7 +192,9 @@ impl Outcome {
     }
 
     pub fn exit_code(&self) -> i64 {
-        self.report.as_ref().expect("a report")["exit_code"].as_i64().expect("exit_code")
+        self.report.as_ref().expect("a report")["exit_code"]
+            .as_i64()
+            .expect("exit_code")
     }
 
     pub fn kind_of(&self, path: &str) -> String {
