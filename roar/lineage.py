@@ -2,17 +2,18 @@
 
 A step depends on an earlier step when it read an artifact (by hash, or a
 file inside a composite) that the earlier step wrote. Nothing is declared.
+Pure functions over a SessionView: no store access of their own.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from roar.objects.job import Job
-from roar.objects.tree import Tree
+from roar.index.session_index import SessionView
+from roar.objects.job import ArtifactRef, Job
 from roar.sessions import Step
-from roar.workspace import Workspace
 
 
 @dataclass
@@ -23,72 +24,63 @@ class Node:
     stale: bool = False
 
 
-def _produced_hashes(ws: Workspace, job: Job) -> dict[str, str]:
-    """hash -> the artifact hash it belongs to (itself, or its composite)."""
+def produced_hashes(view: SessionView, job: Job) -> dict[str, str]:
+    """hash -> the artifact it belongs to (itself, or the composite holding it)."""
     out = {}
     for art in job.outputs:
         out[art.hash] = art.hash
         if art.kind == "tree":
-            tree = ws.objects.read(art.hash)
-            assert isinstance(tree, Tree)
-            for e in tree.entries:
-                out.setdefault(e.hash, art.hash)
+            for member in view.members(art.hash):
+                out.setdefault(member, art.hash)
     return out
 
 
-def build_dag(ws: Workspace, steps: list[Step], *, expanded: bool = False) -> list[Node]:
-    """Nodes in session order with their parents; superseded steps only if expanded."""
-    nodes: list[Node] = []
-    producer: dict[str, tuple[str, int]] = {}  # hash -> (step label, producing job time)
-    step_time: dict[str, int] = {}
-    for s in steps:
-        job = ws.objects.read(s.job)
-        assert isinstance(job, Job)
-        node = Node(s, job)
-        for art in job.inputs:
-            hit = producer.get(art.hash)
-            if hit and hit[0] != s.label and hit[0] not in node.parents:
-                node.parents.append(hit[0])
-        # A superseded job still produced what later steps read at the time.
-        for h in _produced_hashes(ws, job):
-            producer[h] = (s.label, s.time_ns)
-        if not s.superseded:
-            step_time[s.label] = s.time_ns
-        if expanded or not s.superseded:
-            nodes.append(node)
-    # A step is stale when an upstream step was re-run after it.
-    live = {n.step.label: n for n in nodes if not n.step.superseded}
-    for n in nodes:
-        if n.step.superseded:
-            continue
-        todo, seen = list(n.parents), set()
-        while todo:
-            p = todo.pop()
-            if p in seen or p not in live:
-                continue
-            seen.add(p)
-            if step_time.get(p, 0) > n.step.time_ns:
-                n.stale = True
-            todo.extend(live[p].parents)
-    return nodes
+def build_dag(view: SessionView, *, expanded: bool = False) -> list[Node]:
+    """Nodes in session order with their parents; superseded steps only if expanded.
+
+    Edges come from the index, which computes them as steps arrive: a step
+    depends on the step that last wrote (at that time) a hash it read.
+    """
+    deps = view.index.deps(view.ref)
+    stale = stale_steps(
+        [(s.label, s.time_ns, s.superseded, deps.get(seq, [])) for seq, s in enumerate(view.steps)]
+    )
+    return [
+        Node(s, view.jobs[s.job], deps.get(seq, []), seq in stale)
+        for seq, s in enumerate(view.steps)
+        if expanded or not s.superseded
+    ]
 
 
-def artifact_producers(ws: Workspace, steps: list[Step]) -> dict[str, Step]:
+def stale_steps(steps: list[tuple[str, int, bool, list[str]]]) -> set[int]:
+    """Positions of live steps downstream of a step re-run after them.
+
+    `steps` holds (label, time_ns, superseded, parent labels) in session order.
+    """
+    live = [(i, label, t, parents) for i, (label, t, sup, parents) in enumerate(steps) if not sup]
+    time_of = {label: t for _, label, t, _ in live}
+    stale_labels: set[str] = set()
+    # In time order a parent is decided before its children, except a parent
+    # re-run later than the child, which makes the child stale by itself.
+    for _, label, t, parents in sorted(live, key=lambda x: x[2]):
+        if any(time_of.get(p, 0) > t or p in stale_labels for p in parents):
+            stale_labels.add(label)
+    return {i for i, label, _, _ in live if label in stale_labels}
+
+
+def artifact_producers(view: SessionView) -> dict[str, Step]:
     """artifact hash -> the live step that last wrote it."""
     result: dict[str, Step] = {}
-    for s in steps:
-        if s.superseded:
-            continue
-        job = ws.objects.read(s.job)
-        assert isinstance(job, Job)
-        for h in _produced_hashes(ws, job):
-            result[h] = s
+    for s in view.steps:
+        if not s.superseded:
+            for h in produced_hashes(view, view.jobs[s.job]):
+                result[h] = s
     return result
 
 
-def lineage(ws: Workspace, steps: list[Step], artifact: str) -> dict[str, Any]:
+def lineage(view: SessionView, artifact: str) -> dict[str, Any]:
     """The upstream jobs and artifacts of `artifact`, as JSON-ready data."""
-    producers = artifact_producers(ws, steps)
+    producers = artifact_producers(view)
     jobs: dict[str, dict[str, Any]] = {}
     artifacts: dict[str, dict[str, Any]] = {}
     todo = [artifact]
@@ -100,8 +92,7 @@ def lineage(ws: Workspace, steps: list[Step], artifact: str) -> dict[str, Any]:
         artifacts[h] = {"hash": h, "produced_by": step.job if step else None}
         if step is None or step.job in jobs:
             continue
-        job = ws.objects.read(step.job)
-        assert isinstance(job, Job)
+        job = view.jobs[step.job]
         jobs[step.job] = job_summary(step, job)
         todo.extend(a.hash for a in job.inputs)
     return {
@@ -112,8 +103,6 @@ def lineage(ws: Workspace, steps: list[Step], artifact: str) -> dict[str, Any]:
 
 
 def job_summary(step: Step | None, job: Job) -> dict[str, Any]:
-    import os
-
     return {
         "id": step.job if step else None,
         "step": step.label if step else None,
@@ -122,12 +111,10 @@ def job_summary(step: Step | None, job: Job) -> dict[str, Any]:
         "cwd": os.fsdecode(job.cwd),
         "exit_code": job.exit_code,
         "duration_s": round(job.duration_ns / 1e9, 3),
-        "inputs": [_art(a) for a in job.inputs],
-        "outputs": [_art(a) for a in job.outputs],
+        "inputs": [artifact_summary(a) for a in job.inputs],
+        "outputs": [artifact_summary(a) for a in job.outputs],
     }
 
 
-def _art(a: Any) -> dict[str, Any]:
-    import os
-
+def artifact_summary(a: ArtifactRef) -> dict[str, Any]:
     return {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}

@@ -47,6 +47,11 @@ def history(ws: Workspace, ref: str | None = None, head: str | None = None) -> l
         chain.append(Step(cur, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns))
         cur = obj.parent
     chain.reverse()
+    return mark_superseded(chain)
+
+
+def mark_superseded(chain: list[Step]) -> list[Step]:
+    """Mark each step replaced by a later re-run of the same step."""
     replaced = {s.supersedes for s in chain if s.supersedes}
     latest: dict[tuple[str, int], str] = {}
     for s in chain:

@@ -17,16 +17,17 @@ def _resolve(ws, target: str) -> str:  # type: ignore[no-untyped-def]
     """session (the active one), @N/@BN, a job id, or an artifact hash/path."""
     from roar import sessions
     from roar.cli.show import resolve_artifact
+    from roar.index.session_index import load_session
 
     if target == "session":
         head = ws.refs.read(sessions.active_ref(ws))
         if head is None:
             raise NotFound("the session is empty: nothing to label")
         return head  # type: ignore[no-any-return]
-    steps = sessions.history(ws)
+    view = load_session(ws)
     if target.startswith("@"):
-        return sessions.find_step(steps, target).job
-    artifact = resolve_artifact(ws, target, steps)
+        return sessions.find_step(view.steps, target).job
+    artifact = resolve_artifact(ws, view.index, target)
     if artifact is not None:
         return artifact  # type: ignore[no-any-return]
     return ws.objects.resolve_prefix(target)  # type: ignore[no-any-return]

@@ -59,6 +59,7 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     from roar.capture import environment, git, secrets, tracer
     from roar.capture.filters import ignore_prefixes
     from roar.cli.output import warn
+    from roar.index.session_index import load_session
     from roar.objects import encoding
     from roar.workspace import Workspace
 
@@ -67,7 +68,7 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     supersedes: str | None = None
     params = None
     if argv[0].startswith("@"):
-        target = sessions.find_step(sessions.history(ws), argv[0])
+        target = sessions.find_step(load_session(ws).steps, argv[0])
         job = ws.objects.read(target.job)
         command = apply_overrides(list(job.argv), argv[1:])  # type: ignore[attr-defined]
         cwd = Path(os.fsdecode(job.cwd))  # type: ignore[attr-defined]

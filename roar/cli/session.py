@@ -20,10 +20,11 @@ def status(as_json: bool) -> None:
     """Show a summary of the active session."""
     from roar import sessions
     from roar.cli.output import print_json
+    from roar.index.session_index import SessionIndex
 
     ws = _ws()
     ref = sessions.active_ref(ws)
-    steps = sessions.history(ws, ref)
+    steps = SessionIndex(ws).steps(ref)
     live = sessions.current_steps(steps)
     data = {
         "session": ref.removeprefix("refs/sessions/"),
@@ -47,36 +48,39 @@ def log(as_json: bool, limit: int) -> None:
     """Show recent job history of the active session, newest first."""
     from roar import sessions
     from roar.cli.output import print_json
-    from roar.objects.job import Job
+    from roar.index.session_index import SessionIndex
 
     ws = _ws()
-    steps = list(reversed(sessions.history(ws)))
+    rows = list(reversed(SessionIndex(ws).log_rows(sessions.active_ref(ws))))
     if limit:
-        steps = steps[:limit]
-    rows = []
-    for s in steps:
-        job = ws.objects.read(s.job)
-        assert isinstance(job, Job)
-        rows.append(
-            {
-                "step": s.label,
-                "job": s.job,
-                "command": " ".join(os.fsdecode(a) for a in job.argv),
-                "exit_code": job.exit_code,
-                "duration_s": round(job.duration_ns / 1e9, 3),
-                "time": _when(s.time_ns),
-                "superseded": s.superseded,
-            }
-        )
+        rows = rows[:limit]
     if as_json:
-        print_json(rows)
+        print_json(
+            [
+                {
+                    "step": r.label,
+                    "job": r.job,
+                    "command": r.command,
+                    "exit_code": r.exit_code,
+                    "duration_s": round(r.duration_ns / 1e9, 3),
+                    "time": r.when,
+                    "superseded": bool(r.superseded),
+                }
+                for r in rows
+            ]
+        )
         return
     if not rows:
         click.echo("no jobs in this session yet: prefix a command with `roar run`")
-    for r in rows:
-        mark = " (superseded)" if r["superseded"] else ""
-        code = "" if r["exit_code"] == 0 else f"  exit {r['exit_code']}"
-        click.echo(f"{r['step']:>5}  {r['job'][:12]}  {r['time']}  {r['command']}{code}{mark}")
+        return
+    _write_lines(
+        [
+            f"{r.label:>5}  {r.job[:12]}  {r.when}  {r.command}"
+            f"{'' if r.exit_code == 0 else f'  exit {r.exit_code}'}"
+            f"{' (superseded)' if r.superseded else ''}"
+            for r in rows
+        ]
+    )
 
 
 @click.command()
@@ -88,14 +92,15 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     """Display the pipeline DAG of the active session."""
     from roar import sessions
     from roar.cli.output import print_json
-    from roar.lineage import build_dag, job_summary
+    from roar.index.session_index import SessionIndex, load_session
+    from roar.lineage import build_dag, job_summary, stale_steps
 
     ws = _ws()
-    nodes = build_dag(ws, sessions.history(ws), expanded=expanded)
     if as_json:
+        view = load_session(ws)
         print_json(
             {
-                "session": sessions.active_ref(ws).removeprefix("refs/sessions/"),
+                "session": view.ref.removeprefix("refs/sessions/"),
                 "nodes": [
                     {
                         **job_summary(n.step, n.job),
@@ -103,34 +108,44 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
                         "stale": n.stale,
                         "superseded": n.step.superseded,
                     }
-                    for n in nodes
+                    for n in build_dag(view, expanded=expanded)
                 ],
             }
         )
         return
-    if not nodes:
+    # The text view needs no artifacts unless asked: it reads only the index.
+    index = SessionIndex(ws)
+    ref = sessions.active_ref(ws)
+    rows = index.log_rows(ref)
+    stale = stale_steps([(r.label, r.time_ns, bool(r.superseded), r.parent_labels) for r in rows])
+    outputs = index.jobs(r.job for r in rows) if show_artifacts else {}
+    if not rows:
         click.echo("the session is empty")
         return
     color = (
         not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
     )
-    for n in nodes:
-        cmd = " ".join(os.fsdecode(a) for a in n.job.argv)
-        deps = f"  <- {', '.join(n.parents)}" if n.parents else ""
+    lines = []
+    for r in rows:
+        if r.superseded and not expanded:
+            continue
+        arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
         flags = "".join(
             [
-                " [stale]" if n.stale else "",
-                " [superseded]" if n.step.superseded else "",
-                f" [exit {n.job.exit_code}]" if n.job.exit_code else "",
+                " [stale]" if r.seq in stale else "",
+                " [superseded]" if r.superseded else "",
+                f" [exit {r.exit_code}]" if r.exit_code else "",
             ]
         )
-        label = click.style(n.step.label, bold=True) if color else n.step.label
-        if color and flags:
-            flags = click.style(flags, fg="yellow")
-        click.echo(f"{label:>5} {cmd}{deps}{flags}")
+        label = f"{r.label:>5}"
+        if color:
+            label = click.style(label, bold=True)
+            flags = click.style(flags, fg="yellow") if flags else ""
+        lines.append(f"{label} {r.command}{arrow}{flags}")
         if show_artifacts:
-            for a in n.job.outputs:
-                click.echo(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
+            for a in outputs[r.job].outputs:
+                lines.append(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
+    _write_lines(lines)
 
 
 @click.command()
@@ -177,6 +192,17 @@ def reset(yes: bool) -> None:
     new = sessions.reset(ws)
     name, previous = new.removeprefix("refs/sessions/"), old.removeprefix("refs/sessions/")
     click.echo(f"new session {name} (previous: {previous})")
+
+
+def _write_lines(lines: list[str]) -> None:
+    # One write: a 10,000-step session prints in milliseconds, not per-line echo time.
+    import sys
+
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `roar log | head`
+        os._exit(0)
 
 
 def _when(ns: int) -> str:

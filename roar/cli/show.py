@@ -20,31 +20,58 @@ def _ws():  # type: ignore[no-untyped-def]
 def _hash_file(path: Path) -> str:
     import blake3
 
-    if path.is_dir():
-        raise NotFound(f"{path} is a directory; show its composite by hash or a file inside it")
     h = blake3.blake3(max_threads=blake3.blake3.AUTO)
     h.update_mmap(path)
     return h.hexdigest()
 
 
-def resolve_artifact(ws, text: str, steps) -> str | None:  # type: ignore[no-untyped-def]
-    """An artifact hash from a path or a hash prefix known to the session, else None."""
-    from roar.lineage import artifact_producers
+def hash_path(path: Path) -> str:
+    """A file's BLAKE3, or a directory's composite id (its tree object's id)."""
+    if not path.is_dir():
+        return _hash_file(path)
+    from roar.objects.tree import Tree, TreeEntry
 
+    entries = []
+    for dirpath, dirnames, files in os.walk(path):
+        dirnames[:] = [d for d in dirnames if d != ".roar"]
+        for f in files:
+            full = Path(dirpath) / f
+            rel = os.fsencode(full.relative_to(path).as_posix())
+            entries.append(TreeEntry(rel, _hash_file(full), full.stat().st_size))
+    return Tree.of(entries).id
+
+
+def resolve_artifact(ws, index, text: str) -> str | None:  # type: ignore[no-untyped-def]
+    """An artifact hash from a path or a hash prefix the index knows, else None."""
     if os.path.exists(text):
-        return _hash_file(Path(text))
-    known = set(artifact_producers(ws, steps))
-    for s in steps:
-        job = ws.objects.read(s.job)
-        known.update(a.hash for a in job.inputs)
-    matches = {h for h in known if h.startswith(text.lower())}
+        return hash_path(Path(text))
+    prefix = text.lower()
+    if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    matches = index.hashes_with_prefix(prefix)
     if len(matches) == 1:
-        return matches.pop()
+        return matches[0]  # type: ignore[no-any-return]
     if len(matches) > 1:
         from roar.errors import Ambiguous
 
-        raise Ambiguous(f"prefix {text} names {len(matches)} artifacts")
+        raise Ambiguous(f"prefix {text} names more than one artifact: use more characters")
     return None
+
+
+def artifact_data(index, ref: str, digest: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Who wrote and who read `digest` in the session."""
+    from roar.lineage import job_summary
+
+    touching = index.steps_touching(ref, digest)
+    writers = [s for s, role in touching if role == "out"]
+    producer = writers[-1] if writers else None
+    return {
+        "artifact": digest,
+        "produced_by": job_summary(producer, index.jobs([producer.job])[producer.job])
+        if producer
+        else None,
+        "consumed_by": [s.label for s, role in touching if role == "in"],
+    }
 
 
 @click.command()
@@ -54,48 +81,36 @@ def show(target: str | None, as_json: bool) -> None:
     """Show the session, a step (@N, @BN), a job id, or an artifact (hash or path)."""
     from roar import sessions
     from roar.cli.output import print_json
-    from roar.lineage import artifact_producers, job_summary
+    from roar.index.session_index import SessionIndex
     from roar.objects.job import Job
 
     ws = _ws()
-    steps = sessions.history(ws)
+    index = SessionIndex(ws)
+    ref = sessions.active_ref(ws)
     data: dict[str, Any]
     if target is None:
+        steps = index.steps(ref)
         live = sessions.current_steps(steps)
+        jobs = index.jobs(s.job for s in live)
         data = {
-            "session": sessions.active_ref(ws).removeprefix("refs/sessions/"),
-            "steps": [
-                {"step": s.label, "job": s.job, "command": _cmd(ws.objects.read(s.job))}
-                for s in live
-            ],
+            "session": ref.removeprefix("refs/sessions/"),
+            "steps": [{"step": s.label, "job": s.job, "command": _cmd(jobs[s.job])} for s in live],
         }
     elif target.startswith("@"):
-        step = sessions.find_step(steps, target)
-        data = _job_data(ws, step, ws.objects.read(step.job))
+        step = sessions.find_step(index.steps(ref), target)
+        data = _job_data(step, ws.objects.read(step.job))
     else:
-        artifact = resolve_artifact(ws, target, steps)
-        if artifact is not None:
-            producer = artifact_producers(ws, steps).get(artifact)
-            consumers = [
-                s.label
-                for s in steps
-                if not s.superseded
-                and any(a.hash == artifact for a in ws.objects.read(s.job).inputs)
-            ]
-            data = {
-                "artifact": artifact,
-                "produced_by": job_summary(producer, ws.objects.read(producer.job))
-                if producer
-                else None,
-                "consumed_by": consumers,
-            }
+        artifact = resolve_artifact(ws, index, target)
+        touched = artifact is not None and index.hashes_with_prefix(artifact)
+        if artifact is not None and (touched or os.path.exists(target)):
+            data = artifact_data(index, ref, artifact)
         else:
             oid = ws.objects.resolve_prefix(target)
             obj = ws.objects.read(oid)
             if not isinstance(obj, Job):
                 raise NotFound(f"{target} is a {obj.kind} object; try `roar cat-object {oid[:12]}`")
-            step = next((s for s in steps if s.job == oid), None)
-            data = _job_data(ws, step, obj, oid)
+            step = next((s for s in index.steps(ref) if s.job == oid), None)
+            data = _job_data(step, obj, oid)
     if as_json:
         print_json(data)
     else:
@@ -106,7 +121,7 @@ def _cmd(job: Any) -> str:
     return " ".join(os.fsdecode(a) for a in job.argv)
 
 
-def _job_data(ws, step, job, oid: str | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _job_data(step, job, oid: str | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from roar.lineage import job_summary
 
     data = job_summary(step, job)
@@ -137,16 +152,16 @@ def _print(data: dict[str, Any], indent: str = "") -> None:
 @click.argument("artifact")
 def lineage(artifact: str) -> None:
     """Print the upstream jobs and artifacts of ARTIFACT (hash or path) as JSON."""
-    from roar import sessions
     from roar.cli.output import print_json
+    from roar.index.session_index import load_session
     from roar.lineage import lineage as build
 
     ws = _ws()
-    steps = sessions.history(ws)
-    h = resolve_artifact(ws, artifact, steps)
+    view = load_session(ws)
+    h = resolve_artifact(ws, view.index, artifact)
     if h is None:
         raise NotFound(f"no artifact {artifact} in this session")
-    print_json(build(ws, steps, h))
+    print_json(build(view, h))
 
 
 @click.command()
@@ -156,17 +171,16 @@ def inputs(unsourced: bool, as_json: bool) -> None:
     """List the root inputs of the session (read, never written by a step)."""
     from roar import sessions
     from roar.cli.output import print_json
+    from roar.index.session_index import load_session
     from roar.lineage import artifact_producers
 
-    ws = _ws()
-    steps = sessions.current_steps(sessions.history(ws))
-    producers = artifact_producers(ws, steps)
+    view = load_session(_ws())
+    producers = artifact_producers(view)
     roots: dict[str, dict[str, Any]] = {}
-    for s in steps:
-        job = ws.objects.read(s.job)
-        for a in job.inputs:
+    for s in sessions.current_steps(view.steps):
+        for a in view.jobs[s.job].inputs:
             producer = producers.get(a.hash)
-            from_get = producer is not None and ws.objects.read(producer.job).type == "get"
+            from_get = producer is not None and view.jobs[producer.job].type == "get"
             if producer is None or (from_get and not unsourced):
                 roots.setdefault(
                     a.hash, {"hash": a.hash, "path": os.fsdecode(a.path), "size": a.size}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cbor2
-
 from roar.errors import CorruptObject
 
 _MIN_INT = -(2**64)
@@ -19,12 +17,16 @@ _MAX_INT = 2**64 - 1
 
 def encode(value: Any) -> bytes:
     """Encode `value` canonically; raises ValueError for anything outside the subset."""
+    import cbor2
+
     _check(value)
     return cbor2.dumps(value, canonical=True)
 
 
 def decode(data: bytes) -> Any:
     """Decode canonical bytes; raises CorruptObject when they are not canonical."""
+    import cbor2
+
     try:
         value = cbor2.loads(data)
     except Exception as e:  # cbor2 raises several types, all mean "malformed"

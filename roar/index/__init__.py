@@ -1,0 +1,1 @@
+"""Derived indexes: caches over objects and refs, rebuildable at any time."""
