@@ -174,9 +174,8 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
         if not is_id(req.want):
             raise HTTPException(400, "want must be a 64-character hex hash")
         closure = await run_in_threadpool(storage.closure, req.want, set(req.have), caller)
-        known = await run_in_threadpool(storage.lookup, req.want, caller)
-        if known is None:
-            raise HTTPException(404, f"{req.want} is not registered (or not visible to you)")
+        if closure.size == 0:
+            raise HTTPException(404, f"no lineage of {req.want} is registered where you can see it")
         entries = await run_in_threadpool(
             lambda: [PackEntry(i, bytes(f)) for i, f in storage.frames(closure.ids)]
         )

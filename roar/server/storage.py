@@ -65,8 +65,9 @@ class PushResult:
 
 @dataclass
 class Closure:
-    ids: list[str]
+    ids: list[str]  # what to send: the closure minus what the client has
     refs: list[dict[str, str]] = field(default_factory=list)
+    size: int = 0  # the whole closure, before `have` is taken off
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -528,7 +529,7 @@ class Storage:
                 frontier = self.visible_objects(conn, dst - result, caller)
                 result |= frontier
             result |= self._labels(conn, result | self._artifact_hashes(conn, jobs, caller), caller)
-        return Closure(sorted(result - have), refs)
+        return Closure(sorted(result - have), refs, len(result))
 
     def _column(
         self,
