@@ -46,6 +46,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("hash.primary", "blake3", "Primary hash algorithm"),
     Option("logging.level", "warning", "Log level (debug, info, warning, error)"),
     Option("run.require_clean", False, "Refuse to run when the git work tree is dirty"),
+    Option("tracer.path", "", "A roar-tracer binary to use instead of the installed one"),
     Option(
         "store.fsync", True, "fsync objects and refs as they are written (durable on power loss)"
     ),

@@ -35,6 +35,8 @@ def roar_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     ) -> CliResult:
         full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
         full_env.pop("ROAR_WORKSPACE", None)
+        # `python` in a recorded command is this interpreter, as in an activated venv.
+        full_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full_env.get("PATH", "")
         proc = subprocess.run(
             [sys.executable, "-m", "roar", *args],
             cwd=cwd or tmp_path,

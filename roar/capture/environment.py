@@ -165,3 +165,8 @@ def snapshot(argv: list[str], cache_dir: Path | None = None) -> Env:
         python=py_info,
         packages=tuple(packages),
     )
+
+
+def write_snapshot(argv: list[str], store: ObjectStore) -> str:
+    """Store (once) the env object for a run of argv; returns its id."""
+    return store.write(snapshot(argv, store.root.parent / "cache"))

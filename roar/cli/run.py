@@ -103,7 +103,7 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     started = time.monotonic()
     result = tracer.trace(
         [os.fsdecode(a) for a in command],
-        store=ws.objects.root,
+        store=ws.dir,
         context=encoding.encode(context),
         job_type=step_kind,
         ignore_prefixes=ignore_prefixes(ws.config, ws.root),

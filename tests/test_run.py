@@ -1,0 +1,229 @@
+"""`roar run` end to end: the real CLI, the real tracer, real processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import blake3
+import pytest
+
+from roar.objects.job import Job
+from roar.workspace import Workspace
+
+PREPROCESS = """
+import argparse
+p = argparse.ArgumentParser(); p.add_argument("--input"); p.add_argument("--output")
+a = p.parse_args()
+rows = open(a.input).read().splitlines()
+open(a.output, "w").write("\\n".join(r.upper() for r in rows))
+"""
+TRAIN = """
+import argparse
+p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--output")
+p.add_argument("--epochs", default="1")
+a = p.parse_args()
+open(a.output, "w").write(f"epochs={a.epochs}\\n" + open(a.data).read())
+"""
+EVALUATE = """
+import argparse, json
+p = argparse.ArgumentParser(); p.add_argument("--model"); p.add_argument("--output")
+a = p.parse_args()
+json.dump({"size": len(open(a.model).read())}, open(a.output, "w"))
+"""
+
+PIPELINE = [
+    "python preprocess.py --input data.csv --output features.parquet",
+    "python train.py --data features.parquet --output model.pt",
+    "python evaluate.py --model model.pt --output metrics.json",
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "preprocess.py").write_text(PREPROCESS)
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "evaluate.py").write_text(EVALUATE)
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    return tmp_path
+
+
+def b3(path: Path) -> str:
+    return blake3.blake3(path.read_bytes()).hexdigest()
+
+
+def run_pipeline(roar_cli) -> None:  # type: ignore[no-untyped-def]
+    for command in PIPELINE:
+        result = roar_cli("run", *command.split())
+        assert result.returncode == 0, result.stderr
+
+
+def test_five_minute_first_experience(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    assert roar_cli("init").returncode == 0
+    run_pipeline(roar_cli)
+    log = roar_cli("log")
+    assert log.returncode == 0
+    assert [line.split()[0] for line in log.stdout.splitlines()] == ["@3", "@2", "@1"]
+    assert "python evaluate.py --model model.pt --output metrics.json" in log.stdout
+    dag_text = roar_cli("dag")
+    assert dag_text.stdout.splitlines() == [
+        f"   @1 {PIPELINE[0]}",
+        f"   @2 {PIPELINE[1]}  <- @1",
+        f"   @3 {PIPELINE[2]}  <- @2",
+    ]
+    show = roar_cli("show", "model.pt")
+    assert show.returncode == 0 and "step: @2" in show.stdout
+
+    nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    assert [(n["step"], n["depends_on"]) for n in nodes] == [
+        ("@1", []),
+        ("@2", ["@1"]),
+        ("@3", ["@2"]),
+    ]
+    inputs = {Path(a["path"]).name: a["hash"] for a in nodes[1]["inputs"]}
+    assert inputs == {
+        "features.parquet": b3(project / "features.parquet"),
+        "train.py": b3(project / "train.py"),
+    }
+    outputs = {Path(a["path"]).name: a["hash"] for a in nodes[1]["outputs"]}
+    assert outputs == {"model.pt": b3(project / "model.pt")}
+    shown = json.loads(roar_cli("show", "model.pt", "--json").stdout)
+    assert shown["artifact"] == b3(project / "model.pt")
+    assert shown["produced_by"]["step"] == "@2" and shown["consumed_by"] == ["@3"]
+
+
+def test_exit_code_is_mirrored_and_the_failed_job_recorded(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    result = roar_cli("run", "python", "-c", "import sys; sys.exit(3)")
+    assert result.returncode == 3
+    log = json.loads(roar_cli("log", "--json").stdout)
+    assert [(r["step"], r["exit_code"]) for r in log] == [("@1", 3)]
+
+
+def test_rerun_with_override_supersedes_and_marks_downstream_stale(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    run_pipeline(roar_cli)
+    result = roar_cli("run", "@2", "--epochs=5")
+    assert result.returncode == 0, result.stderr
+    assert (project / "model.pt").read_text().startswith("epochs=5\n")
+    nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    assert [(n["step"], n["stale"]) for n in nodes] == [("@1", False), ("@3", True), ("@2", False)]
+    assert nodes[2]["command"][-1] == "--epochs=5"
+    expanded = json.loads(roar_cli("dag", "--json", "--expanded").stdout)["nodes"]
+    assert [(n["step"], n["superseded"]) for n in expanded] == [
+        ("@1", False),
+        ("@2", True),
+        ("@3", False),
+        ("@2", False),
+    ]
+
+
+def test_build_steps_are_numbered_apart(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    assert roar_cli("build", "python", "-c", "open('lib.so','w').write('x')").returncode == 0
+    run_pipeline(roar_cli)
+    steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
+    assert steps == ["@3", "@2", "@1", "@B1"]
+    assert json.loads(roar_cli("show", "@B1", "--json").stdout)["type"] == "build"
+
+
+def test_pop_removes_the_step_and_with_yes_its_outputs(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    run_pipeline(roar_cli)
+    result = roar_cli("pop", "-y")
+    assert result.returncode == 0 and "popped @3" in result.stdout
+    assert not (project / "metrics.json").exists()
+    assert (project / "model.pt").exists()
+    assert [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)] == ["@2", "@1"]
+
+
+def test_directory_written_as_a_unit_is_one_composite(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    shard = (
+        "import os; os.makedirs('shards');"
+        "[open(f'shards/part-{i}.bin','w').write(str(i) * 100) for i in range(3)]"
+    )
+    assert roar_cli("run", "python", "-c", shard).returncode == 0
+    assert (
+        roar_cli(
+            "run", "python", "-c", "open('sum.txt','w').write(open('shards/part-1.bin').read())"
+        ).returncode
+        == 0
+    )
+    nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    (out,) = nodes[0]["outputs"]
+    assert out["kind"] == "tree" and Path(out["path"]).name == "shards" and out["size"] == 300
+    ws = Workspace(project)
+    tree = ws.objects.read(out["hash"])
+    assert [e.path for e in tree.entries] == [b"part-0.bin", b"part-1.bin", b"part-2.bin"]
+    assert [e.hash for e in tree.entries] == [
+        b3(project / f"shards/part-{i}.bin") for i in range(3)
+    ]
+    assert nodes[1]["depends_on"] == ["@1"]
+    shown = json.loads(roar_cli("show", "shards", "--json").stdout)
+    assert shown["artifact"] == out["hash"] and shown["produced_by"]["step"] == "@1"
+
+
+def test_secrets_in_the_environment_never_enter_the_store(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    token = "ghp_" + "a1B2" * 9
+    env = {"MY_API_TOKEN": "hunter2", "INNOCENT": token, "PLAIN": "visible"}
+    assert roar_cli("run", "python", "-c", "pass", env=env).returncode == 0
+    ws = Workspace(project)
+    job_id = json.loads(roar_cli("log", "--json").stdout)[0]["job"]
+    job = ws.objects.read(job_id)
+    assert isinstance(job, Job)
+    env_vars = {k: v for k, v in job.context["env_vars"]}
+    assert env_vars[b"MY_API_TOKEN"] == b"<redacted>"
+    assert env_vars[b"INNOCENT"] == b"<redacted>"
+    assert env_vars[b"PLAIN"] == b"visible"
+    for path in (project / ".roar/objects").rglob("*"):
+        if path.is_file():
+            raw = ws.objects.decompress(path.read_bytes()) if path.parent.name != "cache" else b""
+            assert b"hunter2" not in raw and token.encode() not in raw
+
+
+def test_dirty_git_tree_warns_records_patch_or_refuses(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "train.py"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "train"], cwd=project, check=True)
+    roar_cli("init", "-n")
+    (project / "train.py").write_text(TRAIN + "\n# tweak\n")
+    result = roar_cli("run", "python", "-c", "pass")
+    assert result.returncode == 0
+    assert "warning: git work tree is dirty" in result.stderr
+    ws = Workspace(project)
+    job = ws.objects.read(json.loads(roar_cli("log", "--json").stdout)[0]["job"])
+    git_ctx = job.context["git"]
+    assert git_ctx["dirty"] is True and git_ctx["branch"] in ("master", "main")
+    patch = ws.objects.read(git_ctx["patch"]).data
+    assert b"+# tweak" in patch and b"train.py" in patch
+    roar_cli("config", "set", "run.require_clean", "true")
+    refused = roar_cli("run", "python", "-c", "open('never','w')")
+    assert refused.returncode == 2 and "uncommitted changes" in refused.stderr
+    assert not (project / "never").exists()
+
+
+def test_env_set_is_injected_into_runs(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    assert roar_cli("env", "set", "GREETING", "hello").returncode == 0
+    assert roar_cli("env", "get", "GREETING").stdout == "hello\n"
+    code = "import os; open('out.txt','w').write(os.environ['GREETING'])"
+    assert roar_cli("run", "python", "-c", code).returncode == 0
+    assert (project / "out.txt").read_text() == "hello"
+    assert roar_cli("env", "unset", "GREETING").returncode == 0
+    assert json.loads(roar_cli("env", "list", "--json").stdout) == {}
+
+
+def test_missing_tracer_stops_before_running_the_command(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    result = roar_cli(
+        "run", "python", "-c", "open('ran','w')", env={"ROAR_TRACER": "/nonexistent/roar-tracer"}
+    )
+    assert result.returncode == 7
+    assert result.stderr.startswith(
+        "error: tracer /nonexistent/roar-tracer is not an executable file"
+    )
+    assert not (project / "ran").exists()
