@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pipeline import EVALUATE, PREPROCESS, TRAIN
 
 from roar.workspace import Workspace
 
@@ -49,3 +50,13 @@ def roar_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A directory holding the pipeline's scripts and its input data."""
+    (tmp_path / "preprocess.py").write_text(PREPROCESS)
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "evaluate.py").write_text(EVALUATE)
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    return tmp_path

@@ -6,57 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
-import blake3
-import pytest
+from pipeline import PIPELINE, TRAIN, b3, run_pipeline
 
 from roar.objects.job import Job
 from roar.workspace import Workspace
-
-PREPROCESS = """
-import argparse
-p = argparse.ArgumentParser(); p.add_argument("--input"); p.add_argument("--output")
-a = p.parse_args()
-rows = open(a.input).read().splitlines()
-open(a.output, "w").write("\\n".join(r.upper() for r in rows))
-"""
-TRAIN = """
-import argparse
-p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--output")
-p.add_argument("--epochs", default="1")
-a = p.parse_args()
-open(a.output, "w").write(f"epochs={a.epochs}\\n" + open(a.data).read())
-"""
-EVALUATE = """
-import argparse, json
-p = argparse.ArgumentParser(); p.add_argument("--model"); p.add_argument("--output")
-a = p.parse_args()
-json.dump({"size": len(open(a.model).read())}, open(a.output, "w"))
-"""
-
-PIPELINE = [
-    "python preprocess.py --input data.csv --output features.parquet",
-    "python train.py --data features.parquet --output model.pt",
-    "python evaluate.py --model model.pt --output metrics.json",
-]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "preprocess.py").write_text(PREPROCESS)
-    (tmp_path / "train.py").write_text(TRAIN)
-    (tmp_path / "evaluate.py").write_text(EVALUATE)
-    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
-    return tmp_path
-
-
-def b3(path: Path) -> str:
-    return blake3.blake3(path.read_bytes()).hexdigest()
-
-
-def run_pipeline(roar_cli) -> None:  # type: ignore[no-untyped-def]
-    for command in PIPELINE:
-        result = roar_cli("run", *command.split())
-        assert result.returncode == 0, result.stderr
 
 
 def test_five_minute_first_experience(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from roar.objects.env import Env
+from roar.objects.store import ObjectStore
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.(dist|egg)-info$")
 

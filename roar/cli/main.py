@@ -30,6 +30,7 @@ COMMANDS = {
     "lineage": "roar.cli.show:lineage",
     "inputs": "roar.cli.show:inputs",
     "label": "roar.cli.label:label",
+    "diff": "roar.cli.diff:diff",
     "remote": "roar.cli.remote:remote",
     "register": "roar.cli.register:register",
     "fetch": "roar.cli.register:fetch",

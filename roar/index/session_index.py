@@ -313,6 +313,27 @@ class SessionIndex:
                     result[oid] = job
         return result
 
+    def sync_all(self) -> None:
+        """Bring every session ref up to date (for queries across sessions)."""
+        for ref in self.ws.refs.list("refs/sessions/"):
+            self.sync(ref)
+
+    def producer_of(self, digest: str, before_ns: int | None = None) -> str | None:
+        """The latest indexed job (any session) that wrote `digest`, directly or in a
+        composite, and ended before `before_ns` if given."""
+        rows = self.db.execute(
+            "SELECT j.id, j.ended_ns FROM jobs j JOIN ("
+            "  SELECT job FROM artifacts WHERE hash = ?1 AND role = 'out' UNION "
+            "  SELECT a.job FROM tree_entries t JOIN artifacts a ON a.hash = t.tree "
+            "  WHERE t.hash = ?1 AND a.role = 'out') x ON x.job = j.id "
+            "ORDER BY j.ended_ns DESC",
+            (digest,),
+        ).fetchall()
+        for job, ended in rows:
+            if before_ns is None or ended <= before_ns:
+                return str(job)
+        return None
+
     def tree_members(self, tree: str) -> list[str]:
         rows = self.db.execute("SELECT hash FROM tree_entries WHERE tree=?", (tree,)).fetchall()
         return [r[0] for r in rows]

@@ -1,0 +1,207 @@
+"""What differs between two lineages, and which difference is the likely cause.
+
+Both sides are walked upstream (job -> the jobs that produced its inputs).
+Jobs are paired by what they run (the program and its script), so a
+re-run with other parameters pairs with the original. Differences are
+grouped as code, data, params, environment and pipeline; the root cause is
+the most upstream one. Intermediate artifacts that differ only because
+something upstream differed are consequences, not causes, so data counts
+only root inputs (ones no job in the lineage produced).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from roar.objects.job import ArtifactRef, Job
+
+CATEGORIES = ("code", "data", "params", "environment", "pipeline")
+# At equal depth, the order in which differences explain each other.
+_PRIORITY = {"code": 0, "data": 1, "params": 2, "pipeline": 3, "environment": 4}
+CODE_SUFFIXES = {
+    ".py", ".ipynb", ".sh", ".bash", ".r", ".jl", ".c", ".cc", ".cpp", ".h", ".rs", ".go",
+    ".js", ".ts", ".java", ".scala", ".pl", ".rb", ".lua", ".m", ".sql",
+}  # fmt: skip
+_NOISY_VARS = {b"_", b"PWD", b"OLDPWD", b"SHLVL", b"TERM_SESSION_ID", b"SSH_CLIENT", b"SSH_TTY"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    category: str
+    step: str  # the job's name: program and script
+    detail: str
+    depth: int  # 0 = a root job (nothing upstream of it)
+    a: Any = None
+    b: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "step": self.step,
+            "detail": self.detail,
+            "depth": self.depth,
+            "a": self.a,
+            "b": self.b,
+        }
+
+
+@dataclass
+class Lineage:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    depth: dict[str, int] = field(default_factory=dict)
+    produced_here: set[str] = field(default_factory=set)  # hashes written inside the lineage
+
+
+def job_key(job: Job) -> str:
+    """What a job runs: the program, and its script when it starts one."""
+    names = [os.path.basename(os.fsdecode(a)) for a in job.argv[:3]]
+    if not names:
+        return job.type
+    program = names[0]
+    script = next((n for n in names[1:] if n and not n.startswith("-")), "")
+    if program.startswith("python") and script:
+        return f"python {script}"
+    return f"{program} {script}".strip() if script and "." in script else program
+
+
+def walk(
+    start: list[str], read: Callable[[str], Job], producer: Callable[[Job, str], str | None]
+) -> Lineage:
+    """The lineage of `start` jobs: every job upstream, with its depth from the roots."""
+    lin = Lineage()
+    todo = list(start)
+    parents: dict[str, list[str]] = {}
+    while todo:
+        oid = todo.pop()
+        if oid in lin.jobs:
+            continue
+        job = read(oid)
+        lin.jobs[oid] = job
+        parents[oid] = []
+        for art in job.inputs:
+            up = producer(job, art.hash)
+            if up is not None and up != oid:
+                parents[oid].append(up)
+                todo.append(up)
+        lin.produced_here.update(a.hash for a in job.outputs)
+
+    def depth(oid: str, seen: frozenset[str] = frozenset()) -> int:
+        if oid in lin.depth:
+            return lin.depth[oid]
+        ups = [p for p in parents[oid] if p not in seen]
+        d = 0 if not ups else 1 + max(depth(p, seen | {oid}) for p in ups)
+        lin.depth[oid] = d
+        return d
+
+    for oid in lin.jobs:
+        depth(oid)
+    return lin
+
+
+def _by_name(arts: tuple[ArtifactRef, ...]) -> dict[str, ArtifactRef]:
+    return {os.path.basename(os.fsdecode(a.path)): a for a in arts}
+
+
+def _is_code(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in CODE_SUFFIXES
+
+
+def compare_jobs(
+    name: str, depth: int, a: Job, b: Job, a_lin: Lineage, b_lin: Lineage,
+    env_of: Callable[[str | None], dict[str, Any] | None],
+) -> list[Difference]:  # fmt: skip
+    diffs: list[Difference] = []
+
+    def add(category: str, detail: str, va: Any = None, vb: Any = None) -> None:
+        diffs.append(Difference(category, name, detail, depth, va, vb))
+
+    # params: the command line, argument by argument
+    argv_a = [os.fsdecode(x) for x in a.argv]
+    argv_b = [os.fsdecode(x) for x in b.argv]
+    if argv_a != argv_b:
+        changed = [x for x in argv_b if x not in argv_a] or argv_b
+        add("params", f"arguments differ: {' '.join(changed)}", argv_a, argv_b)
+
+    # code: commit, patch, and the scripts read
+    ga, gb = a.context.get("git") or {}, b.context.get("git") or {}
+    if ga.get("commit") != gb.get("commit"):
+        add("code", "git commit differs", ga.get("commit"), gb.get("commit"))
+    elif ga.get("patch") != gb.get("patch"):
+        add("code", "uncommitted changes differ", ga.get("patch"), gb.get("patch"))
+    ins_a, ins_b = _by_name(a.inputs), _by_name(b.inputs)
+    for fname in sorted(set(ins_a) | set(ins_b)):
+        x, y = ins_a.get(fname), ins_b.get(fname)
+        if x is not None and y is not None and x.hash == y.hash:
+            continue
+        if _is_code(fname):
+            add("code", f"{fname} differs", x and x.hash, y and y.hash)
+        elif not ((x and x.hash in a_lin.produced_here) or (y and y.hash in b_lin.produced_here)):
+            add("data", f"input {fname} differs", x and x.hash, y and y.hash)
+
+    # environment: packages, interpreter, hardware, variables
+    env_a, env_b = a.context.get("env"), b.context.get("env")
+    if env_a != env_b:
+        ea, eb = env_of(env_a) or {}, env_of(env_b) or {}
+        pa, pb = dict(ea.get("packages", [])), dict(eb.get("packages", []))
+        for pkg in sorted(set(pa) | set(pb)):
+            if pa.get(pkg) != pb.get(pkg):
+                add(
+                    "environment",
+                    f"package {pkg}: {pa.get(pkg)} -> {pb.get(pkg)}",
+                    pa.get(pkg),
+                    pb.get(pkg),
+                )
+        for key in ("python", "cpu", "os", "gpus", "memory"):
+            if ea.get(key) != eb.get(key):
+                add("environment", f"{key} differs", _plain(ea.get(key)), _plain(eb.get(key)))
+    va = {k: v for k, v in a.context.get("env_vars", []) if k not in _NOISY_VARS}
+    vb = {k: v for k, v in b.context.get("env_vars", []) if k not in _NOISY_VARS}
+    changed_vars = sorted(k for k in set(va) | set(vb) if va.get(k) != vb.get(k))
+    if changed_vars:
+        names = ", ".join(os.fsdecode(k) for k in changed_vars[:5])
+        more = f" (+{len(changed_vars) - 5} more)" if len(changed_vars) > 5 else ""
+        add("environment", f"variables differ: {names}{more}")
+    return diffs
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return os.fsdecode(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def diff_lineages(
+    a_lin: Lineage, b_lin: Lineage, env_of: Callable[[str | None], dict[str, Any] | None]
+) -> dict[str, Any]:
+    def named(lin: Lineage) -> dict[str, str]:
+        # One job per name: the most downstream one wins a name clash.
+        out: dict[str, str] = {}
+        for oid in sorted(lin.jobs, key=lambda o: lin.depth[o]):
+            out[job_key(lin.jobs[oid])] = oid
+        return out
+
+    na, nb = named(a_lin), named(b_lin)
+    diffs: list[Difference] = []
+    for name in sorted(set(na) | set(nb)):
+        if name not in nb:
+            diffs.append(Difference("pipeline", name, "step only in A", a_lin.depth[na[name]]))
+        elif name not in na:
+            diffs.append(Difference("pipeline", name, "step only in B", b_lin.depth[nb[name]]))
+        else:
+            ja, jb = a_lin.jobs[na[name]], b_lin.jobs[nb[name]]
+            depth = max(a_lin.depth[na[name]], b_lin.depth[nb[name]])
+            diffs.extend(compare_jobs(name, depth, ja, jb, a_lin, b_lin, env_of))
+    diffs.sort(key=lambda d: (d.depth, _PRIORITY[d.category]))
+    root = diffs[0] if diffs else None
+    return {
+        "identical": not diffs,
+        "root_cause": root.to_json() if root else None,
+        "differences": {c: [d.to_json() for d in diffs if d.category == c] for c in CATEGORIES},
+    }
