@@ -420,19 +420,40 @@ impl Resolver {
         resolved
     }
 
-    fn path(&mut self, path: &[u8]) -> Vec<u8> {
-        match split_parent(path) {
-            Some((parent, name)) if name != b".." => {
-                let joined = join(&self.dir(parent), name);
-                match fs::symlink_metadata(as_path(&joined)) {
+    /// Resolves many paths: parents sequentially through the memo (few
+    /// distinct ones), then one lstat per path in parallel.
+    fn paths(&mut self, paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let joined: Vec<Option<Vec<u8>>> = paths
+            .iter()
+            .map(|path| match split_parent(path) {
+                Some((parent, name)) if name != b".." => Some(join(&self.dir(parent), name)),
+                _ => None,
+            })
+            .collect();
+        let dirs: Vec<Vec<u8>> = paths
+            .iter()
+            .zip(&joined)
+            .map(|(path, j)| {
+                if j.is_none() {
+                    self.dir(path)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        joined
+            .into_par_iter()
+            .zip(dirs)
+            .map(|(joined, dir)| match joined {
+                Some(joined) => match fs::symlink_metadata(as_path(&joined)) {
                     Ok(m) if m.file_type().is_symlink() => fs::canonicalize(as_path(&joined))
                         .map(|p| to_bytes(&p))
                         .unwrap_or(joined),
                     _ => joined,
-                }
-            }
-            _ => self.dir(path),
-        }
+                },
+                None => dir,
+            })
+            .collect()
     }
 }
 
@@ -489,8 +510,10 @@ impl Recorder<'_> {
         let mut changed: HashSet<Vec<u8>> = HashSet::new();
         let mut written: BTreeMap<Vec<u8>, Vec<Option<Identity>>> = BTreeMap::new();
 
-        for (key, rec) in std::mem::take(&mut self.records) {
-            let path = resolver.path(&key);
+        let (keys, recs): (Vec<Vec<u8>>, Vec<PathRecord>) =
+            std::mem::take(&mut self.records).into_iter().unzip();
+        let resolved = resolver.paths(&keys);
+        for (path, rec) in resolved.into_iter().zip(recs) {
             match self.route(&path) {
                 Route::Never => continue,
                 Route::Filtered => {
