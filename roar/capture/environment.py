@@ -8,7 +8,6 @@ and is cached in `.roar/cache/` keyed on what could change it.
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shutil
 from pathlib import Path
@@ -21,6 +20,8 @@ _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.(dist|egg)-info$")
 
 
 def _cpu_model() -> str:
+    import platform
+
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -152,12 +153,17 @@ def installed_packages(dirs: list[Path]) -> list[tuple[str, str]]:
 
 def snapshot(argv: list[str], cache_dir: Path | None = None) -> Env:
     python = resolve_python(argv)
-    info = probe_python(python, cache_dir) if python is not None else None
+    return _snapshot(probe_python(python, cache_dir) if python is not None else None)
+
+
+def _snapshot(info: dict[str, Any] | None) -> Env:
     py_info = None
     packages: list[tuple[str, str]] = []
     if info is not None:
         packages = installed_packages([Path(p) for p in info["paths"]])
         py_info = {"version": info["version"], "executable": os.fsencode(info["executable"])}
+    import platform
+
     return Env(
         os={"system": platform.system(), "release": platform.release(), "distro": _distro()},
         cpu={"model": _cpu_model(), "cores": os.cpu_count() or 1},
@@ -169,5 +175,38 @@ def snapshot(argv: list[str], cache_dir: Path | None = None) -> Env:
 
 
 def write_snapshot(argv: list[str], store: ObjectStore) -> str:
-    """Store (once) the env object for a run of argv; returns its id."""
-    return store.write(snapshot(argv, store.root.parent / "cache"))
+    """Store (once) the env object for a run of argv; returns its id.
+
+    The snapshot is remembered under what could change it (interpreter,
+    its site-packages directories' mtimes, kernel, core count), so a run
+    on an unchanged machine pays a few stat calls, not a rescan.
+    """
+    import json
+
+    from roar.atomic import write_atomic
+
+    cache_dir = store.root.parent / "cache"
+    python = resolve_python(argv)
+    info = probe_python(python, cache_dir) if python is not None else None
+    key_parts: list[Any] = [os.uname().release, os.cpu_count(), info and info["executable"]]
+    for d in info["paths"] if info else []:
+        try:
+            key_parts.append(os.stat(d).st_mtime_ns)
+        except OSError:
+            key_parts.append(None)
+    key = json.dumps(key_parts)
+    cache = cache_dir / "env-snapshots.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    oid = known.get(key)
+    if oid and store.contains(oid):
+        return str(oid)
+    oid = store.write(_snapshot(info))
+    known[key] = oid
+    try:
+        write_atomic(cache, json.dumps(known).encode(), fsync=False)
+    except OSError:
+        pass
+    return oid

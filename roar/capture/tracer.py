@@ -10,7 +10,8 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def trace(
 ) -> TraceResult:
     """Run argv under the tracer with the caller's stdio; return its report."""
     tracer = tracer or find_tracer()
-    with tempfile.TemporaryDirectory(prefix="roar-run-") as tmp:
+    with _scratch_dir(store) as tmp:
         context_path = Path(tmp) / "context.cbor"
         context_path.write_bytes(context)
         report_path = Path(tmp) / "report.json"
@@ -108,6 +109,17 @@ def trace(
         except (FileNotFoundError, ValueError):
             report = {}
     return TraceResult(exit_code, report.get("job"), report)
+
+
+@contextmanager
+def _scratch_dir(store: Path) -> Iterator[Path]:
+    """A private directory under .roar/tmp for one run's context and report."""
+    path = store / "tmp" / f"run-{os.getpid()}-{os.urandom(4).hex()}"
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _wait(proc: subprocess.Popen) -> int:  # type: ignore[type-arg]

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-ENV_FILE = "env.json"
-
-
-def load_env(ws) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    try:
-        return dict(json.loads((ws.dir / ENV_FILE).read_text()))
-    except FileNotFoundError:
-        return {}
-
-
-def _save(ws, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    from roar.atomic import write_atomic
-
-    write_atomic(ws.dir / ENV_FILE, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
+from roar.run_env import load_env, save_env
 
 
 def _ws():  # type: ignore[no-untyped-def]
@@ -45,7 +30,7 @@ def set_(name: str, value: str) -> None:
     ws = _ws()
     values = load_env(ws)
     values[name] = value
-    _save(ws, values)
+    save_env(ws, values)
 
 
 @env.command("get")
@@ -81,4 +66,4 @@ def unset(name: str) -> None:
     ws = _ws()
     values = load_env(ws)
     values.pop(name, None)
-    _save(ws, values)
+    save_env(ws, values)

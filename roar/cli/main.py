@@ -8,7 +8,6 @@ import sys
 import click
 
 from roar import __version__
-from roar.errors import RoarError
 
 # name -> "module:attribute", so `roar fsck` never imports the tracer glue.
 COMMANDS = {
@@ -17,8 +16,8 @@ COMMANDS = {
     "cat-object": "roar.cli.plumbing:cat_object",
     "fsck": "roar.cli.plumbing:fsck",
     "gc": "roar.cli.plumbing:gc",
-    "run": "roar.cli.run:run",
-    "build": "roar.cli.run:build",
+    "run": "roar.cli.run_command:run",
+    "build": "roar.cli.run_command:build",
     "env": "roar.cli.env:env",
     "tracer": "roar.cli.tracer:tracer",
     "status": "roar.cli.session:status",
@@ -39,6 +38,9 @@ COMMANDS = {
     "logout": "roar.cli.auth:logout",
     "whoami": "roar.cli.auth:whoami",
     "scope": "roar.cli.scope:scope",
+    "get": "roar.cli.transfer:get",
+    "put": "roar.cli.transfer:put",
+    "reproduce": "roar.cli.reproduce:reproduce",
 }
 
 
@@ -61,18 +63,18 @@ def cli() -> None:
 
 
 def run() -> None:
+    from roar.cli.edge import guarded
+
+    sys.exit(guarded(_click_main))
+
+
+def _click_main() -> int:
     try:
         cli.main(standalone_mode=False)
-    except RoarError as e:
-        from roar.cli.output import error
-
-        error(str(e))
-        sys.exit(e.exit_code)
     except click.exceptions.Abort:
         sys.stderr.write("Aborted.\n")
-        sys.exit(130)
+        return 130
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
+        return e.exit_code
+    return 0

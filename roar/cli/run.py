@@ -1,4 +1,8 @@
-"""`roar run` and `roar build`: run a command under the tracer, record the job."""
+"""`roar run` and `roar build`: run a command under the tracer, record the job.
+
+No click here: `roar run` parses its own three flags (run_command.py holds
+the click wrappers for help and for `roar --help`'s listing).
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,41 @@ import sys
 import time
 from pathlib import Path
 
-import click
-
 from roar.errors import UsageError
 
 
-def _command(step_kind: str):  # type: ignore[no-untyped-def]
-    @click.command(
-        name=step_kind,
-        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-    )
-    @click.option("-q", "--quiet", is_flag=True, help="Print no report after the run.")
-    @click.option("-v", "--verbose", is_flag=True, help="List every file read and written.")
-    @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
-    def command(quiet: bool, verbose: bool, argv: tuple[str, ...]) -> None:
-        sys.exit(record(step_kind, list(argv), quiet=quiet, verbose=verbose))
+def parse_run_args(args: list[str]) -> tuple[bool, bool, list[str]]:
+    """(quiet, verbose, argv) of `roar run [-q] [-v] COMMAND...`, as click parses them."""
+    quiet = verbose = False
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        flag = args[i]
+        if flag == "--":
+            i += 1
+            break
+        if flag in ("-q", "--quiet"):
+            quiet = True
+        elif flag in ("-v", "--verbose"):
+            verbose = True
+        elif flag in ("-qv", "-vq"):
+            quiet = verbose = True
+        else:
+            raise UsageError(f"unknown option {flag!r} for roar run (see roar run --help)")
+        i += 1
+    if i >= len(args):
+        raise UsageError("roar run needs a command to run, e.g. `roar run python train.py`")
+    return quiet, verbose, args[i:]
 
-    command.help = (
-        "Run a command with provenance tracking (`roar run @N --k=v` re-runs step N)."
-        if step_kind == "run"
-        else "Run a build step (compiling, installing); build steps run first on reproduce."
-    )
-    return command
 
+def main_fast(step_kind: str, args: list[str]) -> None:
+    """`roar run`/`roar build` without click, with the same error edge as the CLI."""
+    from roar.cli.edge import guarded
 
-run = _command("run")
-build = _command("build")
+    def go() -> int:
+        quiet, verbose, argv = parse_run_args(args)
+        return record(step_kind, argv, quiet=quiet, verbose=verbose)
+
+    sys.exit(guarded(go))
 
 
 def apply_overrides(argv: list[bytes], overrides: list[str]) -> list[bytes]:
@@ -59,16 +72,18 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     from roar.capture import environment, git, secrets, tracer
     from roar.capture.filters import ignore_prefixes
     from roar.cli.output import warn
-    from roar.index.session_index import load_session
     from roar.objects import encoding
     from roar.workspace import Workspace
 
     ws = Workspace.find()
+    tracer_path = tracer.find_tracer(ws.config.get("tracer.path"))
     step: int | None = None
     supersedes: str | None = None
     params = None
     if argv[0].startswith("@"):
-        target = sessions.find_step(load_session(ws).steps, argv[0])
+        from roar.index.session_index import SessionIndex
+
+        target = sessions.find_step(SessionIndex(ws).steps(sessions.active_ref(ws)), argv[0])
         job = ws.objects.read(target.job)
         command = apply_overrides(list(job.argv), argv[1:])  # type: ignore[attr-defined]
         cwd = Path(os.fsdecode(job.cwd))  # type: ignore[attr-defined]
@@ -99,7 +114,6 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
         "step": step or sessions.next_step_number(ws, head, step_kind),
         "params": params,
     }
-    tracer_path = tracer.find_tracer(ws.config.get("tracer.path"))
     started = time.monotonic()
     result = tracer.trace(
         [os.fsdecode(a) for a in command],
@@ -113,7 +127,10 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     )
     elapsed = time.monotonic() - started
     if result.job is None:
-        warn("the tracer recorded no job for this run")
+        # The tracer already said why (command not found, not executable,
+        # bad setup); anything else means the run was not recorded.
+        if result.exit_code not in (2, 126, 127):
+            warn("the tracer recorded no job for this run")
         return result.exit_code
     recorded = sessions.append(ws, result.job, step_kind, step=step, supersedes=supersedes)
     if not (quiet or ws.config.get("output.quiet")):
@@ -122,7 +139,7 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
 
 
 def _persistent_env(ws) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from roar.cli.env import load_env
+    from roar.run_env import load_env
 
     return load_env(ws)
 
