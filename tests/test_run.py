@@ -180,3 +180,18 @@ def test_missing_tracer_stops_before_running_the_command(roar_cli, project: Path
         "error: tracer /nonexistent/roar-tracer is not an executable file"
     )
     assert not (project / "ran").exists()
+
+
+def test_show_names_the_installed_packages_a_job_read(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    import importlib.metadata
+
+    roar_cli("init", "-n")
+    # click is installed in this interpreter as a distribution with files
+    # under site-packages; importing it reads them.
+    assert roar_cli("run", "python", "-c", "import click").returncode == 0
+    shown = json.loads(roar_cli("show", "@1", "--json").stdout)
+    assert f"click=={importlib.metadata.version('click')}" in shown["packages_read"]["pip"]
+    assert "blake3" not in " ".join(shown["packages_read"]["pip"])  # not imported
+    dpkg = shown["packages_read"]["dpkg"]
+    if Path("/var/lib/dpkg/status").exists():
+        assert any(p.startswith("libc6=") for p in dpkg)  # the dynamic loader and libc

@@ -126,9 +126,16 @@ def _job_data(step, job, oid: str | None = None) -> dict[str, Any]:  # type: ign
 
     data = job_summary(step, job)
     data["id"] = oid or (step.job if step else None)
+    from roar.capture.packages import packages_read
+
     data["git"] = job.context.get("git")
     data["env"] = job.context.get("env")
     data["interrupted"] = job.interrupted
+    read = packages_read(list(job.filtered))
+    data["packages_read"] = {
+        "pip": [f"{n}=={v}" for n, v in read.pip],
+        "dpkg": [f"{n}={v}" for n, v in read.dpkg],
+    }
     return data
 
 
