@@ -195,3 +195,26 @@ def test_show_names_the_installed_packages_a_job_read(roar_cli, project: Path) -
     dpkg = shown["packages_read"]["dpkg"]
     if Path("/var/lib/dpkg/status").exists():
         assert any(p.startswith("libc6=") for p in dpkg)  # the dynamic loader and libc
+
+
+def test_traced_diamond_has_fan_out_and_fan_in(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    steps = [
+        "open('clean.csv','w').write(open('data.csv').read().strip())",
+        "open('feats.txt','w').write(open('clean.csv').read()[::-1])",
+        "open('stats.txt','w').write(str(len(open('clean.csv').read())))",
+        "open('model.pt','w').write(open('feats.txt').read() + open('stats.txt').read())",
+    ]
+    for code in steps:
+        assert roar_cli("run", "python", "-c", code).returncode == 0
+    nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    assert [(n["step"], n["depends_on"]) for n in nodes] == [
+        ("@1", []),
+        ("@2", ["@1"]),
+        ("@3", ["@1"]),
+        ("@4", ["@2", "@3"]),
+    ]
+    lineage = json.loads(roar_cli("lineage", "model.pt").stdout)
+    assert sorted(j["step"] for j in lineage["jobs"]) == ["@1", "@2", "@3", "@4"]
+    roots = json.loads(roar_cli("inputs", "--json").stdout)
+    assert [Path(r["path"]).name for r in roots] == ["data.csv"]
