@@ -218,3 +218,20 @@ def test_traced_diamond_has_fan_out_and_fan_in(roar_cli, project: Path) -> None:
     assert sorted(j["step"] for j in lineage["jobs"]) == ["@1", "@2", "@3", "@4"]
     roots = json.loads(roar_cli("inputs", "--json").stdout)
     assert [Path(r["path"]).name for r in roots] == ["data.csv"]
+
+
+def test_report_is_short_quiet_or_verbose(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    normal = roar_cli("run", *PIPELINE[0].split())
+    first, *rest = normal.stderr.splitlines()
+    assert first.startswith("roar: @1 job ") and first.endswith("read 2  wrote 1")
+    assert rest == [
+        f"  out {b3(project / 'features.parquet')[:12]}  {project / 'features.parquet'}"
+    ]
+    assert roar_cli("run", "-q", *PIPELINE[1].split()).stderr == ""
+    verbose = roar_cli("run", "-v", *PIPELINE[2].split()).stderr.splitlines()[1:]
+    assert verbose == [
+        f"  in  {b3(project / 'evaluate.py')[:12]}  {project / 'evaluate.py'}",
+        f"  in  {b3(project / 'model.pt')[:12]}  {project / 'model.pt'}",
+        f"  out {b3(project / 'metrics.json')[:12]}  {project / 'metrics.json'}",
+    ]

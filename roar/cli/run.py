@@ -154,9 +154,10 @@ def _report(step, report: dict, elapsed: float, verbose: bool) -> None:  # type:
         f"roar: {step.label} job {step.job[:12]}  {status}  {elapsed:.2f}s  "
         f"read {len(inputs)}  wrote {len(outputs)}"
     ]
-    shown = outputs if not verbose else inputs + outputs
-    for art in shown if verbose else outputs[:10]:
-        role = "in " if verbose and art in inputs else "out"
+    listed = [("in ", a) for a in inputs] + [("out", a) for a in outputs]
+    if not verbose:  # outputs only, the first ten
+        listed = [("out", a) for a in outputs[:10]]
+    for role, art in listed:
         lines.append(f"  {role} {art['hash'][:12]}  {_path_text(art['path'])}")
     if not verbose and len(outputs) > 10:
         lines.append(f"  ... {len(outputs) - 10} more (roar show {step.label})")
