@@ -4,10 +4,11 @@
 //!   roar-tracer --preflight [--json]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
 //!                   [--ignore-prefix P]... [--no-hash-cache] -- COMMAND [ARGS...]
+//!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
 
 use lexopt::prelude::*;
 use roar_tracer::run::{RunOptions, SETUP_FAILED};
-use roar_tracer::{preflight, run};
+use roar_tracer::{hash, preflight, run};
 use std::path::PathBuf;
 
 fn main() {
@@ -49,9 +50,29 @@ fn parse() -> Result<i32, lexopt::Error> {
             Ok(if result.ready() { 0 } else { 1 })
         }
         Some(Value(cmd)) if cmd == "run" => parse_run(parser).map(run::run),
+        Some(Value(cmd)) if cmd == "hash" => parse_hash(parser),
         Some(other) => Err(other.unexpected()),
         None => Err("missing command: run, --preflight or --version".into()),
     }
+}
+
+fn parse_hash(mut parser: lexopt::Parser) -> Result<i32, lexopt::Error> {
+    let mut threads = None;
+    let mut files = Vec::new();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("num-threads") => threads = Some(parser.value()?.parse::<usize>()?),
+            Value(file) => files.push(PathBuf::from(file)),
+            other => return Err(other.unexpected()),
+        }
+    }
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(hash::print_b3sum(&files))
 }
 
 fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {

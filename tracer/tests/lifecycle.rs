@@ -265,6 +265,28 @@ fn version_and_preflight_speak_the_contract() {
 }
 
 #[test]
+fn hash_prints_what_b3sum_prints() {
+    let ws = Workspace::new();
+    let big_bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let (small_hash, big_hash) = (ws.write("small", b"hello"), ws.write("big", &big_bytes));
+    let (small, big) = (ws.path("small"), ws.path("big"));
+    let out = Command::new(TRACER)
+        .args(["hash", "--num-threads", "2", &small, &big])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{small_hash}  {small}\n{big_hash}  {big}\n")
+    );
+    let missing = Command::new(TRACER)
+        .args(["hash", &ws.path("nope")])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
 fn unchanged_inputs_are_answered_from_the_hash_cache_and_changed_ones_are_not() {
     let ws = Workspace::new();
     for i in 0..50 {
