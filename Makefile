@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
 
-.PHONY: install test test-python test-rust demo bench lint clean postgresql
+.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql
 
 install: $(STAMP)
 
@@ -39,6 +39,11 @@ demo: install
 
 bench: install
 	$(PY) -m pytest -q benchmarks --benchmark-columns=min,median,max,rounds
+
+# Tracing overhead against strace, roar-cli and reprozip (their venvs:
+# benchmarks/tracing/setup_peers.sh); prints one markdown table.
+bench-tracing: install
+	$(PY) -m benchmarks.tracing.compare $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check roar tests benchmarks
