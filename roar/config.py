@@ -46,6 +46,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("hash.primary", "blake3", "Primary hash algorithm"),
     Option("logging.level", "warning", "Log level (debug, info, warning, error)"),
     Option("run.require_clean", False, "Refuse to run when the git work tree is dirty"),
+    Option("s3.endpoint_url", "", "S3-compatible endpoint for s3:// URLs (empty: AWS)"),
+    Option("s3.region", "", "Region for s3:// URLs (empty: boto3's default)"),
     Option("tracer.path", "", "A roar-tracer binary to use instead of the installed one"),
     Option(
         "store.fsync", True, "fsync objects and refs as they are written (durable on power loss)"

@@ -63,3 +63,15 @@ class SecretsFound(RoarError):
     """What would be sent holds secrets and the user did not confirm sending them redacted."""
 
     exit_code = 9
+
+
+class TransferError(RoarError):
+    """A get or put could not move the bytes, or they were not the expected ones."""
+
+    exit_code = 10
+
+
+class ReproduceError(RoarError):
+    """A reproduction cannot start or could not finish; nothing it made is a result."""
+
+    exit_code = 11

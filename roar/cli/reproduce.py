@@ -1,0 +1,180 @@
+"""`roar reproduce <hash>`: print the plan; with --run, make the artifact again and verify it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+SHOWN_PACKAGES = 10
+STATUS_TEXT = {
+    "available": "available",
+    "obtainable": "obtainable",
+    "repository": "in repository",
+    "missing": "MISSING",
+}
+
+
+@click.command()
+@click.argument("digest")
+@click.option("--lineage", is_flag=True, help="DIGEST is a session: reproduce all its steps.")
+@click.option("--run", "run_it", is_flag=True, help="Run the plan after showing it.")
+@click.option("-y", "--yes", is_flag=True, help="Run without asking.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path),
+              help="Where to reproduce (default: ./reproduce-<hash>).")  # fmt: skip
+@click.option("--inputs", "search", multiple=True, type=click.Path(path_type=Path, exists=True),
+              help="Another directory to look for root inputs in (repeatable).")  # fmt: skip
+@click.option("--pip-any-version", is_flag=True, help="Install recorded packages at any version.")
+@click.option("--package-sync", is_flag=True, help="Check and install system packages too.")
+@click.option("--list-requirements", is_flag=True, help="Print every recorded package and exit.")
+@click.option("--script", "script", type=click.Path(path_type=Path),
+              help="Write the plan as an editable shell script instead of running it.")  # fmt: skip
+@click.option("--remote", "remote_name", help="Remote to fetch the lineage from.")
+@click.option("--json", "as_json", is_flag=True)
+def reproduce(
+    digest: str,
+    lineage: bool,
+    run_it: bool,
+    yes: bool,
+    directory: Path | None,
+    search: tuple[Path, ...],
+    pip_any_version: bool,
+    package_sync: bool,
+    list_requirements: bool,
+    script: Path | None,
+    remote_name: str | None,
+    as_json: bool,
+) -> None:
+    """Show how DIGEST (an artifact hash) was made; with --run, make it again."""
+    from roar.cli.output import print_json, warn
+    from roar.errors import ReproduceError
+    from roar.reproduce.plan import make_plan
+    from roar.reproduce.script import shell_script
+    from roar.workspace import Workspace
+
+    ws = Workspace.find()
+    plan = make_plan(
+        ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name)
+    )
+    if list_requirements:
+        _print_requirements(plan, as_json)
+        return
+    if script is not None:
+        patch = (
+            ws.objects.read(plan.source.patch).data if plan.source and plan.source.patch else None
+        )
+        script.write_text(shell_script(plan, patch))
+        script.chmod(0o755)
+        click.echo(f"wrote {script}")
+        return
+    if as_json and not run_it:
+        print_json(plan.to_json())
+        return
+    _print_plan(plan, out=sys.stderr if as_json else sys.stdout)
+    for w in plan.warnings:
+        warn(w)
+    if not run_it:
+        if plan.missing:
+            sys.exit(ReproduceError.exit_code)
+        return
+    if not yes and not (sys.stdin.isatty() and click.confirm("Run this plan?", default=False)):
+        raise ReproduceError("not run (confirm on a terminal, or pass -y)")
+    from roar.reproduce.run import reproduce as run_plan
+
+    target = (directory or Path.cwd() / f"reproduce-{plan.target[:12]}").absolute()
+    result = run_plan(
+        ws, plan, target, any_version=pip_any_version, package_sync=package_sync,
+        say=lambda line: click.echo(line, err=True),
+    )  # fmt: skip
+    if as_json:
+        print_json({"plan": plan.to_json(), "result": result.to_json()})
+    else:
+        _print_result(result)
+    if not result.identical:
+        sys.exit(1)
+
+
+def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
+    """Fetch a lineage from the remote, for a hash the workspace does not know."""
+
+    def fetch(digest: str) -> int:
+        from roar.errors import NotFound, RemoteError
+        from roar.objects.base import is_id
+        from roar.remote.client import connect
+        from roar.remote.fetch import fetch as fetch_closure
+
+        if not is_id(digest):
+            raise NotFound(f"{digest} is not known here; give the full hash to fetch it")
+        remote, client = connect(ws, remote_name)
+        click.echo(f"fetching the lineage of {digest[:12]} from {remote.url}", err=True)
+        try:
+            return fetch_closure(ws, remote, client, digest).received
+        except RemoteError as e:
+            raise NotFound(f"{digest[:12]} is not known here, and {e}") from None
+
+    return fetch
+
+
+def _print_requirements(plan, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from roar.cli.output import print_json
+
+    if as_json:
+        print_json({"python": plan.to_json()["python"], "packages": plan.to_json()["packages"]})
+        return
+    if plan.python:
+        click.echo(f"# python {plan.python.version}")
+    for name, version in plan.packages:
+        click.echo(f"{name}=={version}")
+
+
+def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
+    def say(text: str = "") -> None:
+        click.echo(text, file=out)
+
+    say(f"reproduce {plan.target_kind} {plan.target}")
+    if plan.fetched:
+        say(f"  (fetched {plan.fetched} objects of its lineage)")
+    if plan.source:
+        s = plan.source
+        say(f"repository: {s.url}")
+        say(f"  commit {s.commit}" + (f" ({s.branch})" if s.branch else ""))
+        if s.patch:
+            say(f"  uncommitted changes recorded: patch {s.patch[:12]} is applied")
+    say("steps:")
+    for step in plan.steps:
+        kind = "build" if step.type == "build" else "run  "
+        say(f"  {step.label:>5} {kind} {step.command}")
+    if plan.python:
+        say(f"python: {plan.python.version} ({plan.python.executable})")
+    shown = plan.packages[:SHOWN_PACKAGES]
+    more = len(plan.packages) - len(shown)
+    say(
+        f"packages: {len(plan.packages)}"
+        + (": " + ", ".join(f"{n}=={v}" for n, v in shown) if shown else "")
+        + (f", ... {more} more (--list-requirements)" if more > 0 else "")
+    )
+    say("inputs:")
+    for ri in plan.inputs:
+        where = ""
+        if ri.status == "available" and ri.found:
+            where = f"  at {os.path.relpath(ri.found)}"
+        elif ri.status == "obtainable" and ri.getter:
+            where = f"  from {ri.getter.url}"
+        say(f"  {STATUS_TEXT[ri.status]:<13} {ri.hash[:12]}  {os.fsdecode(ri.path)}{where}")
+    if not plan.inputs:
+        say("  (none)")
+
+
+def _print_result(result) -> None:  # type: ignore[no-untyped-def]
+    click.echo(f"reproduced in {result.directory} ({result.seconds:.1f}s)")
+    for c in result.checks:
+        mark = "identical" if c.identical else "DIFFERS  " if c.actual else "NOT MADE "
+        got = "" if c.identical else f"  got {c.actual[:12] if c.actual else '-'}"
+        click.echo(f"  {mark} {c.expected[:12]}  {c.step:>5} {c.path}{got}")
+    d = result.first_divergence
+    if d is None:
+        click.echo(f"all {len(result.checks)} artifacts are byte-identical")
+    else:
+        click.echo(f"first divergence: step {d.label} ({d.command})")

@@ -1,0 +1,252 @@
+"""Running a plan: clone, prepare, place inputs, re-run each step under `roar run`, verify.
+
+The reproduction lives in its own directory with its own workspace, so the
+new jobs are recorded there and compared, artifact by artifact, with the
+recorded ones. Anything that stops a reproduction before its steps ran
+removes the directory; a failed step leaves it, named as incomplete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from roar.errors import ReproduceError
+from roar.objects.blob import Blob
+from roar.objects.job import Job
+from roar.reproduce import checkout, environment
+from roar.reproduce.plan import Plan, PlannedStep, RootInput
+from roar.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ArtifactCheck:
+    step: str
+    path: str  # in the reproduction directory
+    expected: str
+    actual: str | None  # None: the step did not write it
+
+    @property
+    def identical(self) -> bool:
+        return self.actual == self.expected
+
+
+@dataclass
+class Result:
+    directory: Path
+    env: environment.Prepared
+    checks: list[ArtifactCheck] = field(default_factory=list)
+    first_divergence: PlannedStep | None = None
+    seconds: float = 0.0
+
+    @property
+    def identical(self) -> bool:
+        return all(c.identical for c in self.checks)
+
+    def to_json(self) -> dict[str, object]:
+        d = self.first_divergence
+        return {
+            "directory": str(self.directory),
+            "identical": self.identical,
+            "environment": {"mode": self.env.mode, "note": self.env.note},
+            "artifacts": [
+                {"step": c.step, "path": c.path, "expected": c.expected, "actual": c.actual,
+                 "identical": c.identical}
+                for c in self.checks
+            ],
+            "first_divergence": None if d is None else {"step": d.label, "job": d.job,
+                                                        "command": d.command},
+            "seconds": round(self.seconds, 3),
+        }  # fmt: skip
+
+
+class Relocation:
+    """Recorded paths under the recorded repository, moved into the new directory."""
+
+    def __init__(self, old_root: str | None, new_root: Path):
+        self.old = os.fsencode(old_root.rstrip("/")) if old_root else None
+        self.new = os.fsencode(new_root)
+
+    def path(self, recorded: bytes) -> bytes:
+        if self.old and (recorded == self.old or recorded.startswith(self.old + b"/")):
+            return self.new + recorded[len(self.old) :]
+        return recorded
+
+    def arg(self, arg: bytes) -> bytes:
+        # Absolute paths into the old work tree, alone or in --k=/path, must not
+        # make a reproduction read or overwrite the original files.
+        return arg.replace(self.old + b"/", self.new + b"/") if self.old else arg
+
+
+def reproduce(
+    ws: Workspace,
+    plan: Plan,
+    directory: Path,
+    *,
+    any_version: bool = False,
+    package_sync: bool = False,
+    say: Callable[[str], None] = lambda _: None,
+) -> Result:
+    started = time.monotonic()
+    _refuse_unrunnable(plan, directory, package_sync)
+    relocate = Relocation(plan.source.repo if plan.source else None, directory)
+    try:
+        prepared = _set_up(ws, plan, directory, relocate, any_version, say)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    result = Result(directory, prepared)
+    env = _step_env(prepared)
+    new_ws = Workspace(directory)
+    for step in plan.steps:
+        say(f"== {step.label} {step.command}")
+        job = _run_step(step, relocate, env, new_ws)
+        checks = _compare(step, job, relocate, directory)
+        result.checks.extend(checks)
+        if result.first_divergence is None and not all(c.identical for c in checks):
+            result.first_divergence = step
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _refuse_unrunnable(plan: Plan, directory: Path, package_sync: bool) -> None:
+    if plan.missing:
+        listed = ", ".join(f"{os.fsdecode(i.path)} ({i.hash[:12]})" for i in plan.missing)
+        raise ReproduceError(
+            f"missing input{'s' if len(plan.missing) > 1 else ''}: {listed}; put a copy anywhere "
+            "in this workspace (or pass --inputs DIR) and run again"
+        )
+    if plan.source is None and plan.steps:
+        raise ReproduceError("the steps were not recorded in a git repository; nothing to clone")
+    if not plan.steps:
+        raise ReproduceError("no run or build step wrote this artifact; nothing to re-run")
+    if directory.exists() and any(directory.iterdir()):
+        raise ReproduceError(f"{directory} already exists and is not empty; pass another --dir")
+    if package_sync:
+        missing = environment.missing_system_files([p for s in plan.steps for p in s.filtered])
+        if missing:
+            raise ReproduceError(
+                "system files the steps read are missing here (install the packages that provide "
+                f"them): {', '.join(missing)}"
+            )
+
+
+def _set_up(
+    ws: Workspace,
+    plan: Plan,
+    directory: Path,
+    relocate: Relocation,
+    any_version: bool,
+    say: Callable[[str], None],
+) -> environment.Prepared:
+    assert plan.source is not None
+    say(f"== clone {plan.source.url} at {plan.source.commit[:12]} into {directory}")
+    checkout.clone_at(plan.source.url, plan.source.commit, directory)
+    if plan.source.patch:
+        blob = ws.objects.read(plan.source.patch)
+        assert isinstance(blob, Blob)
+        changed = checkout.apply_patch(directory, blob.data)
+        say(f"== applied the recorded patch to {', '.join(changed)}")
+    Workspace.create(directory)
+    _keep_roar_out_of_git(directory)
+    _place_inputs(plan.inputs, relocate, directory, say)
+    prepared = environment.prepare(
+        plan.python, plan.packages, directory, any_version=any_version,
+        log=directory / ".roar" / "reproduce-setup.log",
+    )  # fmt: skip
+    say(f"== environment: {prepared.note}")
+    return prepared
+
+
+def _keep_roar_out_of_git(directory: Path) -> None:
+    # The new .roar/ and .venv/ must not count as changes to the checked-out commit.
+    exclude = directory / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    with open(exclude, "a") as f:
+        f.write("\n.roar/\n.venv/\n")
+
+
+def _place_inputs(
+    inputs: list[RootInput], relocate: Relocation, directory: Path, say: Callable[[str], None]
+) -> None:
+    from roar.transfer.boundary import hash_file
+
+    fetched: set[str] = set()
+    for ri in inputs:
+        dest = Path(os.fsdecode(relocate.path(ri.path)))
+        if dest.is_file() and hash_file(dest) == ri.hash:
+            continue
+        if ri.status == "repository":
+            raise ReproduceError(
+                f"input {os.fsdecode(ri.path)} ({ri.hash[:12]}) is not in the repository at the "
+                "commit (an untracked file?); put a copy in this workspace and run again"
+            )
+        if ri.status == "available" and ri.found is not None:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ri.found, dest)
+            say(f"== placed {ri.found} -> {dest.relative_to(directory)}")
+        elif ri.status == "obtainable" and ri.getter is not None:
+            if ri.getter.job in fetched:
+                continue
+            fetched.add(ri.getter.job)
+            where = os.fsdecode(relocate.path(ri.getter.path))
+            say(f"== roar get {ri.getter.url}")
+            proc = subprocess.run(
+                [sys.executable, "-m", "roar", "get", "-q", ri.getter.url, where,
+                 "--hash", ri.getter.hash],
+                cwd=directory, capture_output=True, text=True,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                raise ReproduceError(
+                    f"cannot obtain input {os.fsdecode(ri.path)}: {proc.stderr.strip()}"
+                )
+        else:
+            raise ReproduceError(f"input {os.fsdecode(ri.path)} ({ri.hash[:12]}) is missing")
+
+
+def _step_env(prepared: environment.Prepared) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("ROAR_WORKSPACE", "VIRTUAL_ENV")}
+    if prepared.bin_dir is not None:
+        env["PATH"] = f"{prepared.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        if prepared.mode == "venv":
+            env["VIRTUAL_ENV"] = str(prepared.bin_dir.parent)
+    return env
+
+
+def _run_step(step: PlannedStep, relocate: Relocation, env: dict[str, str], ws: Workspace) -> Job:
+    from roar import sessions
+
+    argv = [relocate.arg(a) for a in step.argv]
+    cwd = Path(os.fsdecode(relocate.path(step.cwd)))
+    before = ws.refs.read(sessions.active_ref(ws))
+    proc = subprocess.run(
+        [os.fsencode(sys.executable), b"-m", b"roar", step.type.encode(), b"-q", *argv],
+        cwd=cwd, env=env, stdout=sys.stderr.fileno(),
+    )  # fmt: skip
+    head = ws.refs.read(sessions.active_ref(ws))
+    if proc.returncode != 0 or head == before or head is None:
+        raise ReproduceError(
+            f"step {step.label} ({step.command}) exited with code {proc.returncode}; "
+            f"{ws.root} is incomplete and is not a reproduction"
+        )
+    job = ws.objects.read(sessions.history(ws)[-1].job)
+    assert isinstance(job, Job)
+    return job
+
+
+def _compare(step: PlannedStep, job: Job, relocate: Relocation, root: Path) -> list[ArtifactCheck]:
+    produced = {a.path: a.hash for a in job.outputs}
+    checks = []
+    for art in step.outputs:
+        path = relocate.path(art.path)
+        shown = os.fsdecode(path)
+        if shown.startswith(str(root) + "/"):
+            shown = shown[len(str(root)) + 1 :]
+        checks.append(ArtifactCheck(step.label, shown, art.hash, produced.get(path)))
+    return checks
