@@ -336,8 +336,12 @@ def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None
             f"the steps ran at {len(commits)} different commits; reproducing at the newest, "
             f"{newest['commit'][:12]}"
         )
+    url = newest.get("remote") or newest["repo"]
+    if url.startswith(("./", "../")):
+        # git resolves a relative remote against the work tree, not the caller's cwd.
+        url = os.path.normpath(os.path.join(newest["repo"], url))
     return Source(
-        url=newest.get("remote") or newest["repo"],
+        url=url,
         repo=newest["repo"],
         commit=newest["commit"],
         branch=newest.get("branch"),
