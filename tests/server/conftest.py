@@ -10,29 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from glaas_fixtures import free_port, start_server, stop  # noqa: E402
 
-from roar.objects.job import ArtifactRef, Job
-from roar.sessions import append
 from roar.workspace import Workspace
 
 PG_BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14", "13")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg_bin(name: str) -> str | None:
@@ -131,40 +122,6 @@ class Glaas:
         )
 
 
-def start_server(database_url: str, log: Path) -> tuple[str, subprocess.Popen]:
-    import requests
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "roar.server", "serve", "--port", str(port)],
-        env={**os.environ, "GLAAS_DATABASE_URL": database_url},
-        stdout=open(log, "ab"),  # noqa: SIM115 - the process owns it
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"glaas-server exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(url + "/api/v1", timeout=1).ok:
-                return url, proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("glaas-server did not start within 30 s")
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def glaas(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -233,30 +190,3 @@ def cli_as(roar_cli):  # type: ignore[no-untyped-def]
         return roar_cli(*args, cwd=user.ws.root, env=user.env, input=input)
 
     return run
-
-
-def record_pipeline(ws: Workspace, tag: str | None = None) -> dict[str, str]:
-    """A 3-step diamond: prep writes a.csv; train reads a.csv, writes model.pt;
-    eval reads model.pt and a.csv, writes metrics.json. Returns artifact hashes by name."""
-    import blake3
-
-    tag = tag or uuid.uuid4().hex
-    root = bytes(ws.root)
-    files = {n: blake3.blake3(f"{n}:{tag}".encode()).hexdigest() for n in ("a", "model", "metrics")}
-    now = time.time_ns()
-
-    def art(name: str, rel: str) -> ArtifactRef:
-        return ArtifactRef(root + b"/" + rel.encode(), files[name], 100)
-
-    steps = [
-        Job("run", (b"python", b"prep.py", tag.encode()), root, now, now + 1, 0,
-            outputs=(art("a", "a.csv"),)),
-        Job("run", (b"python", b"train.py"), root, now + 2, now + 3, 0,
-            inputs=(art("a", "a.csv"),), outputs=(art("model", "model.pt"),)),
-        Job("run", (b"python", b"eval.py"), root, now + 4, now + 5, 0,
-            inputs=(art("a", "a.csv"), art("model", "model.pt")),
-            outputs=(art("metrics", "metrics.json"),)),
-    ]  # fmt: skip
-    for job in steps:
-        append(ws, ws.objects.write(job), "run")
-    return files

@@ -97,6 +97,6 @@ def test_secrets_in_argv_are_refused_then_sent_redacted_with_yes(make_user, cli_
 
 
 def record_pipeline_into(user):  # type: ignore[no-untyped-def]
-    from conftest import record_pipeline
+    from glaas_fixtures import record_pipeline
 
     return record_pipeline(user.ws)

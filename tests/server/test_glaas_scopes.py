@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import record_pipeline, start_server, stop
+from glaas_fixtures import record_pipeline, start_server, stop
 
 from roar.objects.env import Env
 from roar.objects.job import ArtifactRef, Job

@@ -1,0 +1,192 @@
+"""GLaaS lookup under load: a million registered artifacts on SQLite, 200 lookups/s.
+
+Seeds the rows straight into the server's SQLite database (through the
+server's own schema), starts `glaas-server` on 127.0.0.1, then drives
+lookups by hash at a fixed rate from a few keep-alive connections and
+prints the latency percentiles. Bounded: `--requests` lookups, at most
+`--seconds` of driving.
+
+    .venv/bin/python benchmarks/glaas_load.py --artifacts 1000000 --rate 200 --requests 6000
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ARTIFACTS_PER_JOB = 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(database_url: str, log: Path) -> tuple[str, subprocess.Popen]:
+    """`glaas-server serve` on a free loopback port, once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roar.server", "serve", "--port", str(port)],
+        env={**os.environ, "GLAAS_DATABASE_URL": database_url},
+        stdout=open(log, "ab"),  # noqa: SIM115 - the process owns it
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"glaas-server exited: {log.read_text()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/api/v1")
+            if conn.getresponse().status == 200:
+                return f"http://127.0.0.1:{port}", proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("glaas-server did not start within 30 s")
+
+
+def seed(db_path: Path, artifacts: int) -> list[str]:
+    """Register `artifacts` hashes, each written by one of artifacts/10 public jobs."""
+    from roar.server.storage import Storage
+
+    Storage(f"sqlite:///{db_path}").close()  # the schema, exactly as the server makes it
+    rng = random.Random(42)
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    now = time.time_ns()
+    hashes: list[str] = []
+    batch = 50_000
+    for start in range(0, artifacts, batch):
+        n = min(batch, artifacts - start)
+        chunk = [rng.randbytes(32).hex() for _ in range(n)]
+        hashes.extend(chunk)
+        job_ids = {}
+        for i in range(n):
+            job_no = (start + i) // ARTIFACTS_PER_JOB
+            job_ids.setdefault(job_no, f"{job_no:064x}")
+        conn.executemany("INSERT INTO artifacts VALUES (?, ?)", [(h, now) for h in chunk])
+        conn.executemany(
+            "INSERT INTO artifact_jobs VALUES (?, ?, 'out', ?, 100, 'file', 'anon', 1)",
+            [
+                (h, job_ids[(start + i) // ARTIFACTS_PER_JOB], f"/data/out/{start + i}.bin")
+                for i, h in enumerate(chunk)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO jobs VALUES (?, 'anon', 1, NULL, ?, 'run', ?, ?, 0, NULL)",
+            [(j, f"python step.py --shard {n}", now, now + 1) for n, j in job_ids.items()],
+        )
+        conn.executemany(
+            "INSERT INTO sessions VALUES (?, 'anon', 1, ?, NULL, 1, ?)",
+            [(f"{n:064x}"[::-1], j, now) for n, j in job_ids.items()],
+        )
+        conn.commit()
+    conn.close()
+    return hashes
+
+
+def drive(url: str, hashes: list[str], rate: float, requests: int, seconds: float, workers: int):
+    """Open-loop lookups at `rate`/s; latencies in ms, measured from the scheduled time."""
+    host, port = url.split("//")[1].split(":")
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = time.monotonic() + 0.2
+    deadline = start + seconds
+    rng = random.Random(7)
+    picks = [rng.choice(hashes) for _ in range(requests)]
+
+    def worker(k: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        for i in range(k, requests, workers):
+            due = start + i / rate
+            if due > deadline:
+                return
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            conn.request("GET", f"/api/v1/lookup/{picks[i]}")
+            resp = conn.getresponse()
+            body = resp.read()
+            took = (time.monotonic() - due) * 1000
+            with lock:
+                latencies.append(took)
+                if resp.status != 200 or not json.loads(body)["artifact"]["produced_by"]:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    return latencies, errors[0], elapsed
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--artifacts", type=int, default=1_000_000)
+    ap.add_argument("--rate", type=float, default=200)
+    ap.add_argument("--requests", type=int, default=6000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--db", type=Path, help="Keep the seeded database here; reuse it if present.")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="glaas-load-") as tmp:
+        db = args.db or Path(tmp) / "glaas.sqlite3"
+        t0 = time.monotonic()
+        if db.exists():
+            hashes = [h for (h,) in sqlite3.connect(db).execute("SELECT hash FROM artifacts")]
+        else:
+            hashes = seed(db, args.artifacts)
+        seeded = time.monotonic() - t0
+        url, proc = start_server(f"sqlite:///{db}", Path(tmp) / "server.log")
+        try:
+            drive(url, hashes, args.rate, min(200, args.requests), 5, args.workers)  # warm up
+            lat, errors, elapsed = drive(
+                url, hashes, args.rate, args.requests, args.seconds, args.workers
+            )
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    result = {
+        "artifacts": len(hashes),
+        "seed_s": round(seeded, 1),
+        "requests": len(lat),
+        "errors": errors,
+        "achieved_rate": round(len(lat) / elapsed, 1),
+        "p50_ms": round(statistics.median(lat), 2),
+        "p90_ms": round(percentile(lat, 90), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
+        "max_ms": round(max(lat), 2),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>14}: {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Helpers the GLaaS tests share: server processes and a recorded pipeline.
+
+A module of its own (not conftest.py) so test files can import it by a name
+no other directory's conftest shadows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from roar.objects.job import ArtifactRef, Job
+from roar.sessions import append
+from roar.workspace import Workspace
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(database_url: str, log: Path) -> tuple[str, subprocess.Popen]:
+    import requests
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roar.server", "serve", "--port", str(port)],
+        env={**os.environ, "GLAAS_DATABASE_URL": database_url},
+        stdout=open(log, "ab"),  # noqa: SIM115 - the process owns it
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"glaas-server exited: {log.read_text()[-2000:]}")
+        try:
+            if requests.get(url + "/api/v1", timeout=1).ok:
+                return url, proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("glaas-server did not start within 30 s")
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def record_pipeline(ws: Workspace, tag: str | None = None) -> dict[str, str]:
+    """A 3-step diamond: prep writes a.csv; train reads a.csv, writes model.pt;
+    eval reads model.pt and a.csv, writes metrics.json. Returns artifact hashes by name."""
+    import blake3
+
+    tag = tag or uuid.uuid4().hex
+    root = bytes(ws.root)
+    files = {n: blake3.blake3(f"{n}:{tag}".encode()).hexdigest() for n in ("a", "model", "metrics")}
+    now = time.time_ns()
+
+    def art(name: str, rel: str) -> ArtifactRef:
+        return ArtifactRef(root + b"/" + rel.encode(), files[name], 100)
+
+    steps = [
+        Job("run", (b"python", b"prep.py", tag.encode()), root, now, now + 1, 0,
+            outputs=(art("a", "a.csv"),)),
+        Job("run", (b"python", b"train.py"), root, now + 2, now + 3, 0,
+            inputs=(art("a", "a.csv"),), outputs=(art("model", "model.pt"),)),
+        Job("run", (b"python", b"eval.py"), root, now + 4, now + 5, 0,
+            inputs=(art("a", "a.csv"), art("model", "model.pt")),
+            outputs=(art("metrics", "metrics.json"),)),
+    ]  # fmt: skip
+    for job in steps:
+        append(ws, ws.objects.write(job), "run")
+    return files
