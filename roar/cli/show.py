@@ -77,8 +77,18 @@ def artifact_data(index, ref: str, digest: str) -> dict[str, Any]:  # type: igno
 @click.command()
 @click.argument("target", required=False)
 @click.option("--json", "as_json", is_flag=True)
-def show(target: str | None, as_json: bool) -> None:
+@click.option("--remote", "remote", is_flag=True, help="Ask the default GLaaS remote instead.")
+@click.pass_context
+def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) -> None:
     """Show the session, a step (@N, @BN), a job id, or an artifact (hash or path)."""
+    if remote:
+        from roar.cli.remote import lookup
+        from roar.errors import UsageError
+
+        if not target:
+            raise UsageError("roar show --remote needs a hash")
+        ctx.invoke(lookup, digest=target, remote_name=None, as_json=as_json)
+        return
     from roar import sessions
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex

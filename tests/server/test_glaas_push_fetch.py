@@ -52,6 +52,8 @@ def test_register_an_artifact_sends_its_upstream_jobs_only(make_user, cli_as):
     assert out["url"].endswith(f"/artifacts/{files['model']}")
     look = json.loads(cli_as(alice, "remote", "lookup", files["model"], "--json").stdout)
     assert [p["path"].endswith("model.pt") for p in look["artifact"]["produced_by"]] == [True]
+    shown = json.loads(cli_as(alice, "show", files["model"], "--remote", "--json").stdout)
+    assert shown == look
 
 
 def test_dry_run_sends_nothing(make_user, cli_as, glaas):
