@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import click
 
-
-def _workspace():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 @click.group()
@@ -23,7 +19,7 @@ def get(key: str, as_json: bool) -> None:
     """Print the value of KEY."""
     from roar.cli.output import print_json
 
-    value = _workspace().config.get(key)
+    value = Workspace.find().config.get(key)
     if as_json:
         print_json({"key": key, "value": value})
     else:
@@ -35,7 +31,7 @@ def get(key: str, as_json: bool) -> None:
 @click.argument("value")
 def set_(key: str, value: str) -> None:
     """Set KEY to VALUE in .roar/config.toml."""
-    stored = _workspace().config.set(key, value)
+    stored = Workspace.find().config.set(key, value)
     click.echo(f"{key} = {_text(stored)}")
 
 
@@ -46,7 +42,7 @@ def list_(as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.config import BY_KEY
 
-    items = _workspace().config.items()
+    items = Workspace.find().config.items()
     if as_json:
         print_json(
             [

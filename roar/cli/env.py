@@ -5,12 +5,7 @@ from __future__ import annotations
 import click
 
 from roar.run_env import load_env, save_env
-
-
-def _ws():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 @click.group()
@@ -27,7 +22,7 @@ def set_(name: str, value: str) -> None:
 
     if not name or "=" in name or "\0" in name:
         raise UsageError(f"not a variable name: {name!r}")
-    ws = _ws()
+    ws = Workspace.find()
     values = load_env(ws)
     values[name] = value
     save_env(ws, values)
@@ -39,7 +34,7 @@ def get(name: str) -> None:
     """Print the value of NAME."""
     from roar.errors import NotFound
 
-    values = load_env(_ws())
+    values = load_env(Workspace.find())
     if name not in values:
         raise NotFound(f"{name} is not set (see `roar env list`)")
     click.echo(values[name])
@@ -51,7 +46,7 @@ def list_(as_json: bool) -> None:
     """List every variable."""
     from roar.cli.output import print_json
 
-    values = load_env(_ws())
+    values = load_env(Workspace.find())
     if as_json:
         print_json(values)
         return
@@ -63,7 +58,7 @@ def list_(as_json: bool) -> None:
 @click.argument("name")
 def unset(name: str) -> None:
     """Remove NAME."""
-    ws = _ws()
+    ws = Workspace.find()
     values = load_env(ws)
     values.pop(name, None)
     save_env(ws, values)

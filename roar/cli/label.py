@@ -11,6 +11,7 @@ import time
 import click
 
 from roar.errors import NotFound, UsageError
+from roar.workspace import Workspace
 
 
 def _resolve(ws, target: str) -> str:  # type: ignore[no-untyped-def]
@@ -52,12 +53,6 @@ def _write(ws, target: str, labels: dict) -> None:  # type: ignore[no-untyped-de
             continue
 
 
-def _ws():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
-
-
 def _parse(pair: str) -> tuple[str, str | int | bool]:
     key, eq, value = pair.partition("=")
     if not eq or not key:
@@ -79,7 +74,7 @@ def label() -> None:
 @click.argument("pairs", nargs=-1, required=True)
 def set_(target: str, pairs: tuple[str, ...]) -> None:
     """Set labels on TARGET (session, @N, job id, artifact hash or path)."""
-    ws = _ws()
+    ws = Workspace.find()
     oid = _resolve(ws, target)
     _, current = _current(ws, oid)
     labels = dict(current.labels) if current else {}
@@ -92,7 +87,7 @@ def set_(target: str, pairs: tuple[str, ...]) -> None:
 @click.argument("keys", nargs=-1, required=True)
 def unset(target: str, keys: tuple[str, ...]) -> None:
     """Remove labels from TARGET."""
-    ws = _ws()
+    ws = Workspace.find()
     oid = _resolve(ws, target)
     _, current = _current(ws, oid)
     labels = {k: v for k, v in (current.labels if current else {}).items() if k not in keys}
@@ -106,7 +101,7 @@ def show(target: str, as_json: bool) -> None:
     """Show the current labels of TARGET."""
     from roar.cli.output import print_json
 
-    ws = _ws()
+    ws = Workspace.find()
     oid = _resolve(ws, target)
     _, current = _current(ws, oid)
     labels = dict(current.labels) if current else {}
@@ -124,7 +119,7 @@ def history(target: str, as_json: bool) -> None:
     """Show every change to TARGET's labels, newest first."""
     from roar.cli.output import print_json
 
-    ws = _ws()
+    ws = Workspace.find()
     oid = _resolve(ws, target)
     head, _ = _current(ws, oid)
     entries = []

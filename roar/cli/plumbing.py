@@ -6,11 +6,7 @@ import sys
 
 import click
 
-
-def _workspace():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 @click.command("cat-object")
@@ -24,7 +20,7 @@ def cat_object(oid: str, show_type: bool, show_size: bool, raw: bool) -> None:
     from roar.objects import encoding
     from roar.objects.base import split_header
 
-    store = _workspace().objects
+    store = Workspace.find().objects
     full = store.resolve_prefix(oid)
     data = store.read_raw(full)
     kind, body = split_header(data)
@@ -48,7 +44,7 @@ def fsck(as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.fsck import fsck as run_fsck
 
-    report = run_fsck(_workspace())
+    report = run_fsck(Workspace.find())
     if as_json:
         print_json(
             {
@@ -79,7 +75,7 @@ def gc(as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.gc import gc as run_gc
 
-    report = run_gc(_workspace())
+    report = run_gc(Workspace.find())
     if as_json:
         print_json(asdict(report))
     else:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import click
 
-
-def _ws():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 @click.group()
@@ -23,7 +19,7 @@ def add(name: str, url: str) -> None:
     """Add remote NAME at URL."""
     from roar.remote.remotes import add_remote
 
-    r = add_remote(_ws(), name, url)
+    r = add_remote(Workspace.find(), name, url)
     click.echo(f"added remote {r.name} -> {r.url}")
 
 
@@ -34,7 +30,7 @@ def list_(as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.remote.remotes import get_remote, list_remotes
 
-    ws = _ws()
+    ws = Workspace.find()
     default = get_remote(ws)
     remotes = list_remotes(ws) or [default]
     if as_json:
@@ -53,7 +49,7 @@ def remove(name: str) -> None:
     """Remove remote NAME and its remote-tracking refs."""
     from roar.remote.remotes import remove_remote
 
-    remove_remote(_ws(), name)
+    remove_remote(Workspace.find(), name)
     click.echo(f"removed remote {name}")
 
 
@@ -66,7 +62,7 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.remote.client import connect
 
-    _, client = connect(_ws(), remote_name)
+    _, client = connect(Workspace.find(), remote_name)
     found = client.lookup(digest.lower())
     if as_json:
         print_json(found)
@@ -112,7 +108,7 @@ def search(
     from roar.cli.output import print_json
     from roar.remote.client import connect
 
-    _, client = connect(_ws(), remote_name)
+    _, client = connect(Workspace.find(), remote_name)
     jobs = client.search(
         command=command_text,
         gpu=gpu,

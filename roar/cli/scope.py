@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import click
 
-
-def _ws():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 @click.group()
@@ -22,7 +18,7 @@ def use(name: str) -> None:
     """Use scope NAME: anonymous, public, private or owner/project."""
     from roar.remote.scope import check_scope
 
-    ws = _ws()
+    ws = Workspace.find()
     ws.config.set("scope.current", check_scope(name))
     click.echo(f"scope: {name}")
 
@@ -30,7 +26,7 @@ def use(name: str) -> None:
 @scope.command("clear")
 def clear() -> None:
     """Back to the automatic scope (private when logged in, else anonymous)."""
-    _ws().config.set("scope.current", "")
+    Workspace.find().config.set("scope.current", "")
     click.echo("scope: automatic")
 
 
@@ -43,7 +39,7 @@ def status(remote_name: str | None, as_json: bool) -> None:
     from roar.remote.remotes import get_remote
     from roar.remote.scope import effective_scope
 
-    ws = _ws()
+    ws = Workspace.find()
     r = get_remote(ws, remote_name)
     s = effective_scope(ws, r.url)
     if as_json:
@@ -64,7 +60,7 @@ def list_(remote_name: str | None, as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.remote.client import connect
 
-    _, client = connect(_ws(), remote_name)
+    _, client = connect(Workspace.find(), remote_name)
     names = ["anonymous"]
     if client.scope != "anonymous":
         names += ["public", "private"] + [p["project"] for p in client.projects()]

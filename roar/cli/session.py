@@ -7,11 +7,7 @@ import time
 
 import click
 
-
-def _ws():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 @click.command()
@@ -22,7 +18,7 @@ def status(as_json: bool) -> None:
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex
 
-    ws = _ws()
+    ws = Workspace.find()
     ref = sessions.active_ref(ws)
     steps = SessionIndex(ws).steps(ref)
     live = sessions.current_steps(steps)
@@ -50,7 +46,7 @@ def log(as_json: bool, limit: int) -> None:
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex
 
-    ws = _ws()
+    ws = Workspace.find()
     rows = list(reversed(SessionIndex(ws).log_rows(sessions.active_ref(ws))))
     if limit:
         rows = rows[:limit]
@@ -95,7 +91,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     from roar.index.session_index import SessionIndex, load_session
     from roar.lineage import build_dag, job_summary, stale_steps
 
-    ws = _ws()
+    ws = Workspace.find()
     if as_json:
         view = load_session(ws)
         print_json(
@@ -155,7 +151,7 @@ def pop(yes: bool) -> None:
     from roar import sessions
     from roar.objects.job import Job
 
-    ws = _ws()
+    ws = Workspace.find()
     removed = sessions.pop(ws)
     job = ws.objects.read(removed.job)
     assert isinstance(job, Job)
@@ -185,7 +181,7 @@ def reset(yes: bool) -> None:
     """Start a fresh session; the previous one is kept."""
     from roar import sessions
 
-    ws = _ws()
+    ws = Workspace.find()
     if not yes and click.get_text_stream("stdin").isatty():
         click.confirm("Start a new session?", default=True, abort=True)
     old = sessions.active_ref(ws)

@@ -9,12 +9,7 @@ from typing import Any
 import click
 
 from roar.errors import NotFound
-
-
-def _ws():  # type: ignore[no-untyped-def]
-    from roar.workspace import Workspace
-
-    return Workspace.find()
+from roar.workspace import Workspace
 
 
 def _hash_file(path: Path) -> str:
@@ -94,7 +89,7 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
     from roar.index.session_index import SessionIndex
     from roar.objects.job import Job
 
-    ws = _ws()
+    ws = Workspace.find()
     index = SessionIndex(ws)
     ref = sessions.active_ref(ws)
     data: dict[str, Any]
@@ -173,7 +168,7 @@ def lineage(artifact: str) -> None:
     from roar.index.session_index import load_session
     from roar.lineage import lineage as build
 
-    ws = _ws()
+    ws = Workspace.find()
     view = load_session(ws)
     h = resolve_artifact(ws, view.index, artifact)
     if h is None:
@@ -191,7 +186,7 @@ def inputs(unsourced: bool, as_json: bool) -> None:
     from roar.index.session_index import load_session
     from roar.lineage import artifact_producers
 
-    view = load_session(_ws())
+    view = load_session(Workspace.find())
     producers = artifact_producers(view)
     roots: dict[str, dict[str, Any]] = {}
     for s in sessions.current_steps(view.steps):
