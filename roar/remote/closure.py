@@ -15,6 +15,7 @@ from roar.errors import NotFound
 from roar.objects.base import RoarObject, is_id
 from roar.objects.job import Job
 from roar.objects.session import Session
+from roar.objects.tree import Tree
 from roar.workspace import Workspace
 
 
@@ -145,6 +146,11 @@ def _producers(ws: Workspace) -> dict[str, list[str]]:
             assert isinstance(job, Job)
             for art in job.outputs:
                 out.setdefault(art.hash, []).append(session.job)
+                if art.kind == "tree":  # a step may read one file of a composite
+                    tree = ws.objects.read(art.hash)
+                    assert isinstance(tree, Tree)
+                    for entry in tree.entries:
+                        out.setdefault(entry.hash, []).append(session.job)
     return out
 
 
