@@ -421,8 +421,10 @@ impl Resolver {
     }
 
     /// Resolves many paths: parents sequentially through the memo (few
-    /// distinct ones), then one lstat per path in parallel.
-    fn paths(&mut self, paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    /// distinct ones), then one lstat per path in parallel. That lstat is
+    /// returned when the path is not a symlink (it is then also the path's
+    /// stat), so the hasher need not take another.
+    fn paths(&mut self, paths: &[Vec<u8>]) -> Vec<(Vec<u8>, Option<fs::Metadata>)> {
         let joined: Vec<Option<Vec<u8>>> = paths
             .iter()
             .map(|path| match split_parent(path) {
@@ -446,12 +448,16 @@ impl Resolver {
             .zip(dirs)
             .map(|(joined, dir)| match joined {
                 Some(joined) => match fs::symlink_metadata(as_path(&joined)) {
-                    Ok(m) if m.file_type().is_symlink() => fs::canonicalize(as_path(&joined))
-                        .map(|p| to_bytes(&p))
-                        .unwrap_or(joined),
-                    _ => joined,
+                    Ok(m) if m.file_type().is_symlink() => {
+                        let real = fs::canonicalize(as_path(&joined))
+                            .map(|p| to_bytes(&p))
+                            .unwrap_or(joined);
+                        (real, None)
+                    }
+                    Ok(m) => (joined, Some(m)),
+                    Err(_) => (joined, None),
                 },
-                None => dir,
+                None => (dir, None),
             })
             .collect()
     }
@@ -505,7 +511,8 @@ impl Recorder<'_> {
             dirs: HashMap::new(),
         };
         let mut filtered: BTreeSet<Vec<u8>> = BTreeSet::new();
-        let mut pending: BTreeSet<Vec<u8>> = BTreeSet::new();
+        // Pending reads, with the stat taken while resolving (if any).
+        let mut pending: BTreeMap<Vec<u8>, Option<fs::Metadata>> = BTreeMap::new();
         let mut known: BTreeMap<Vec<u8>, FileHash> = BTreeMap::new();
         let mut changed: HashSet<Vec<u8>> = HashSet::new();
         let mut written: BTreeMap<Vec<u8>, Vec<Option<Identity>>> = BTreeMap::new();
@@ -513,7 +520,7 @@ impl Recorder<'_> {
         let (keys, recs): (Vec<Vec<u8>>, Vec<PathRecord>) =
             std::mem::take(&mut self.records).into_iter().unzip();
         let resolved = resolver.paths(&keys);
-        for (path, rec) in resolved.into_iter().zip(recs) {
+        for ((path, stat), rec) in resolved.into_iter().zip(recs) {
             match self.route(&path) {
                 Route::Never => continue,
                 Route::Filtered => {
@@ -526,7 +533,7 @@ impl Recorder<'_> {
             }
             match rec.read {
                 Read::Pending => {
-                    pending.insert(path.clone());
+                    pending.insert(path.clone(), stat);
                 }
                 Read::Before(h) => {
                     known.insert(path.clone(), h);
@@ -542,7 +549,7 @@ impl Recorder<'_> {
         }
         // A read of a path the job had already changed (under another name)
         // saw the job's own content: not an input.
-        pending.retain(|p| !changed.contains(p) && !known.contains_key(p));
+        pending.retain(|p, _| !changed.contains(p) && !known.contains_key(p));
 
         let filtered_paths: Vec<Vec<u8>> = std::mem::take(&mut self.filtered).into_iter().collect();
         filtered.extend(
@@ -555,12 +562,12 @@ impl Recorder<'_> {
         // Outputs: regular files at the end that are not what was there
         // before the job's first change.
         let written: Vec<(Vec<u8>, Vec<Option<Identity>>)> = written.into_iter().collect();
-        let outputs: Vec<Vec<u8>> = written
+        let outputs: Vec<(Vec<u8>, fs::Metadata)> = written
             .into_par_iter()
             .filter_map(|(path, befores)| {
                 let meta = fs::metadata(as_path(&path)).ok().filter(|m| m.is_file())?;
                 let now = Identity::of(&meta);
-                befores.iter().any(|b| *b != Some(now)).then_some(path)
+                befores.iter().any(|b| *b != Some(now)).then_some((path, meta))
             })
             .collect();
 
@@ -574,23 +581,29 @@ impl Recorder<'_> {
                     && fs::metadata(as_path(d)).is_ok_and(|m| m.is_dir())
             })
             .collect();
-        let composites = topmost_composites(&created, &outputs);
+        let output_paths: Vec<Vec<u8>> = outputs.iter().map(|(p, _)| p.clone()).collect();
+        let composites = topmost_composites(&created, &output_paths);
 
         // One parallel hashing pass over everything still to hash.
-        let mut to_hash: Vec<PathBuf> = Vec::new();
-        let pending: Vec<Vec<u8>> = pending.into_iter().collect();
-        to_hash.extend(pending.iter().map(|p| as_path(p).to_path_buf()));
-        let loose_outputs: Vec<Vec<u8>> = outputs
-            .into_iter()
-            .filter(|o| !composites.iter().any(|c| is_under(o, c)))
-            .collect();
-        to_hash.extend(loose_outputs.iter().map(|p| as_path(p).to_path_buf()));
+        let mut to_hash: Vec<(PathBuf, Option<fs::Metadata>)> = Vec::new();
+        let mut pending_paths = Vec::with_capacity(pending.len());
+        for (path, stat) in pending {
+            to_hash.push((as_path(&path).to_path_buf(), stat));
+            pending_paths.push(path);
+        }
+        let mut loose_outputs = Vec::new();
+        for (path, stat) in outputs {
+            if !composites.iter().any(|c| is_under(&path, c)) {
+                to_hash.push((as_path(&path).to_path_buf(), Some(stat)));
+                loose_outputs.push(path);
+            }
+        }
         let trees: Vec<(Vec<u8>, Vec<TreeFile>)> =
             composites.iter().map(|c| (c.clone(), walk(c))).collect();
         for (_, files) in &trees {
-            to_hash.extend(files.iter().map(|(_, abs)| as_path(abs).to_path_buf()));
+            to_hash.extend(files.iter().map(|(_, abs)| (as_path(abs).to_path_buf(), None)));
         }
-        let mut hashes = self.hasher.hash_many(&to_hash).into_iter();
+        let mut hashes = self.hasher.hash_many_known(to_hash).into_iter();
         let mut next = |path: &[u8], warnings: &mut Vec<String>| match hashes.next() {
             Some(Ok(Some(h))) => Some(h),
             Some(Ok(None)) | None => None,
@@ -604,7 +617,7 @@ impl Recorder<'_> {
             .into_iter()
             .map(|(p, h)| Artifact::file(p, &h))
             .collect();
-        for path in pending {
+        for path in pending_paths {
             if let Some(h) = next(&path, &mut self.warnings) {
                 inputs.push(Artifact::file(path, &h));
             }

@@ -50,7 +50,21 @@ impl Hasher {
     /// Hashes one file; Ok(None) if the path is not a regular file (after
     /// following symlinks).
     pub fn hash_path(&self, path: &Path) -> io::Result<Option<FileHash>> {
-        let meta = fs::metadata(path)?;
+        self.hash_known(path, None)
+    }
+
+    /// Like `hash_path`, reusing `stat`, a stat of `path` (following
+    /// symlinks) the caller already took: a cache hit then costs no system
+    /// call at all, a miss costs open, read and one fstat.
+    pub fn hash_known(
+        &self,
+        path: &Path,
+        stat: Option<fs::Metadata>,
+    ) -> io::Result<Option<FileHash>> {
+        let meta = match stat {
+            Some(meta) => meta,
+            None => fs::metadata(path)?,
+        };
         if !meta.is_file() {
             return Ok(None);
         }
@@ -66,20 +80,20 @@ impl Hasher {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(path)?;
-        let opened = file.metadata()?;
-        if !opened.is_file() {
-            return Ok(None);
-        }
         let read_at = now_ns();
-        let (hash, size) = hash_open_file(&file, opened.len())?;
+        let hashed = hash_open_file(&file, before.size);
+        // One fstat after reading tells both whether we read a regular file
+        // (the path may have been swapped for a FIFO or a directory since the
+        // stat: their reads fail) and whether it is still the file we stat'ed,
+        // unchanged: only then may the hash be cached.
+        let after = Identity::of_file(&file)?;
+        let Some(after) = after else {
+            return Ok(None);
+        };
+        let (hash, size) = hashed?;
         if let Some(cache) = &self.cache {
-            let identity = Identity::of(&opened);
-            let unchanged = file
-                .metadata()
-                .map(|m| Identity::of(&m) == identity)
-                .unwrap_or(false);
-            if unchanged && identity.size == size && identity.ctime_ns < read_at - SETTLED_NS {
-                cache.put(identity, hash);
+            if after == before && after.size == size && after.ctime_ns < read_at - SETTLED_NS {
+                cache.put(after, hash);
             }
         }
         Ok(Some(FileHash { hash, size }))
@@ -88,6 +102,17 @@ impl Hasher {
     /// Hashes all `paths` in parallel, results in the same order.
     pub fn hash_many(&self, paths: &[PathBuf]) -> Vec<io::Result<Option<FileHash>>> {
         paths.par_iter().map(|p| self.hash_path(p)).collect()
+    }
+
+    /// `hash_many` with the stats the caller already has (see `hash_known`).
+    pub fn hash_many_known(
+        &self,
+        files: Vec<(PathBuf, Option<fs::Metadata>)>,
+    ) -> Vec<io::Result<Option<FileHash>>> {
+        files
+            .into_par_iter()
+            .map(|(p, stat)| self.hash_known(&p, stat))
+            .collect()
     }
 
     pub fn flush_cache(&self) -> io::Result<()> {
@@ -128,11 +153,24 @@ fn hash_open_file(file: &File, len: u64) -> io::Result<([u8; 32], u64)> {
         hasher.update_rayon(&map);
         return Ok((*hasher.finalize().as_bytes(), map.len() as u64));
     }
-    let mut buf = Vec::with_capacity(len as usize + 1);
+    // Not read_to_end: it stats the file again for a size hint. One byte of
+    // room past the expected size lets the usual case end after two reads.
+    let mut buf = vec![0u8; len as usize + 1];
+    let mut filled = 0;
     let mut reader = file;
-    reader.read_to_end(&mut buf)?;
-    hasher.update(&buf);
-    Ok((*hasher.finalize().as_bytes(), buf.len() as u64))
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    hasher.update(&buf[..filled]);
+    Ok((*hasher.finalize().as_bytes(), filled as u64))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! docs/hash-cache.md; Python reads it with `struct.unpack("<QQQqq32s8s")`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -38,6 +39,12 @@ impl Identity {
             ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
         }
     }
+
+    /// The identity of an open file; None if it is not a regular file.
+    pub fn of_file(file: &File) -> io::Result<Option<Identity>> {
+        let meta = file.metadata()?;
+        Ok(meta.is_file().then(|| Identity::of(&meta)))
+    }
 }
 
 pub fn encode_record(id: &Identity, hash: &[u8; 32]) -> [u8; RECORD_LEN] {
@@ -58,14 +65,7 @@ pub fn decode_record(r: &[u8]) -> Option<(Identity, [u8; 32])> {
     if r.len() != RECORD_LEN || blake3::hash(&r[..72]).as_bytes()[..8] != r[72..80] {
         return None;
     }
-    let u = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap_or([0; 8]));
-    let id = Identity {
-        dev: u(0),
-        ino: u(8),
-        size: u(16),
-        mtime_ns: u(24) as i64,
-        ctime_ns: u(32) as i64,
-    };
+    let id = identity_at(r);
     let mut hash = [0u8; 32];
     hash.copy_from_slice(&r[40..72]);
     Some((id, hash))
@@ -83,9 +83,80 @@ pub fn decode_file(bytes: &[u8]) -> Vec<(Identity, [u8; 32])> {
         .collect()
 }
 
+/// Identity keys are hashed with a multiply-rotate mix (FxHash's) rather
+/// than SipHash: a lookup per input is on every job's critical path, and
+/// inode numbers are not an input anyone can use to flood the table.
+#[derive(Default, Clone, Copy)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IdentityMap<V> = HashMap<Identity, V, BuildHasherDefault<IdentityHasher>>;
+
+/// The records of the cache file, indexed by identity. Checksums are
+/// verified on lookup, not on load: a run looks up a few thousand files but
+/// the file may hold 500,000 records.
+struct Loaded {
+    bytes: Vec<u8>,
+    /// Identity -> offset of its last record in `bytes`.
+    offsets: IdentityMap<usize>,
+}
+
+fn identity_at(r: &[u8]) -> Identity {
+    let u = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap_or([0; 8]));
+    Identity {
+        dev: u(0),
+        ino: u(8),
+        size: u(16),
+        mtime_ns: u(24) as i64,
+        ctime_ns: u(32) as i64,
+    }
+}
+
+impl Loaded {
+    fn from_bytes(bytes: Vec<u8>) -> Loaded {
+        let mut offsets = IdentityMap::default();
+        if bytes.len() >= MAGIC.len() && &bytes[..MAGIC.len()] == MAGIC {
+            let records = (bytes.len() - MAGIC.len()) / RECORD_LEN;
+            offsets.reserve(records);
+            for i in 0..records {
+                let at = MAGIC.len() + i * RECORD_LEN;
+                offsets.insert(identity_at(&bytes[at..at + RECORD_LEN]), at);
+            }
+        }
+        Loaded { bytes, offsets }
+    }
+
+    /// The cached hash of `id`, if its last record is intact. A torn or
+    /// corrupt last record hides an older one: a miss, which only costs
+    /// hashing the file again.
+    fn get(&self, id: &Identity) -> Option<[u8; 32]> {
+        let at = *self.offsets.get(id)?;
+        let (found, hash) = decode_record(&self.bytes[at..at + RECORD_LEN])?;
+        (found == *id).then_some(hash)
+    }
+}
+
 pub struct HashCache {
     path: PathBuf,
-    known: OnceLock<HashMap<Identity, [u8; 32]>>,
+    known: OnceLock<Loaded>,
     fresh: Mutex<Vec<(Identity, [u8; 32])>>,
 }
 
@@ -99,15 +170,13 @@ impl HashCache {
     }
 
     /// Loaded on first use, so a run that hashes nothing never reads it.
-    fn known(&self) -> &HashMap<Identity, [u8; 32]> {
-        self.known.get_or_init(|| match fs::read(&self.path) {
-            Ok(bytes) => decode_file(&bytes).into_iter().collect(),
-            Err(_) => HashMap::new(),
-        })
+    fn known(&self) -> &Loaded {
+        self.known
+            .get_or_init(|| Loaded::from_bytes(fs::read(&self.path).unwrap_or_default()))
     }
 
     pub fn get(&self, id: &Identity) -> Option<[u8; 32]> {
-        self.known().get(id).copied()
+        self.known().get(id)
     }
 
     pub fn put(&self, id: Identity, hash: [u8; 32]) {
@@ -224,5 +293,21 @@ mod tests {
         assert_eq!(cache.get(&id(1)), Some([1; 32]));
         assert_eq!(cache.get(&id(2)), Some([2; 32]));
         assert!((fs::metadata(&path).unwrap().len() - 8).is_multiple_of(RECORD_LEN as u64));
+    }
+
+    #[test]
+    fn a_corrupt_record_is_a_miss_never_a_wrong_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = HashCache::at(dir.path());
+        cache.put(id(1), [1; 32]);
+        cache.put(id(2), [2; 32]);
+        cache.flush().unwrap();
+        let path = dir.path().join("cache/hashes");
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[8 + 50] ^= 1; // inside the hash of id(1)'s record
+        fs::write(&path, &bytes).unwrap();
+        let cache = HashCache::at(dir.path());
+        assert_eq!(cache.get(&id(1)), None);
+        assert_eq!(cache.get(&id(2)), Some([2; 32]));
     }
 }
