@@ -60,4 +60,4 @@ def test_kill_9_during_writes_never_damages_the_store(workspace: Workspace) -> N
             reachable.add(cur)
             cur = fresh.objects.read(cur).parent
         assert set(completed) <= reachable
-    assert len(completed) > 100  # every writer completed steps before its kill
+    assert len(completed) >= 100  # every writer completed a step before its kill
