@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(TRACER_SOURCES)
 	@command -v cargo >/dev/null || { echo "cargo is required to build the tracer (install Rust with rustup)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,server]'
+	$(PY) -m pip install -q -e '.[dev,server,s3]'
 	@test -x roar/roar-tracer || { echo "the tracer did not build"; exit 1; }
 	touch $@
 
