@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import click
 
@@ -20,21 +19,21 @@ def status(as_json: bool) -> None:
 
     ws = Workspace.find()
     ref = sessions.active_ref(ws)
-    steps = SessionIndex(ws).steps(ref)
-    live = sessions.current_steps(steps)
+    index = SessionIndex(ws)
+    counts = index.counts(ref)
     data = {
         "session": ref.removeprefix("refs/sessions/"),
         "head": ws.refs.read(ref),
-        "steps": len(live),
-        "jobs": len(steps),
-        "builds": sum(1 for s in live if s.step_kind == "build"),
+        "steps": counts.steps,
+        "jobs": counts.jobs,
+        "builds": counts.builds,
     }
     if as_json:
         print_json(data)
         return
     click.echo(f"session {data['session']}: {data['steps']} steps ({data['jobs']} jobs recorded)")
-    if live:
-        click.echo(f"last: {live[-1].label} at {_when(live[-1].time_ns)}")
+    if counts.last_label:
+        click.echo(f"last: {counts.last_label} at {counts.last_time}")
 
 
 @click.command()
@@ -47,33 +46,27 @@ def log(as_json: bool, limit: int) -> None:
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
-    rows = list(reversed(SessionIndex(ws).log_rows(sessions.active_ref(ws))))
-    if limit:
-        rows = rows[:limit]
-    if as_json:
-        print_json(
-            [
-                {
-                    "step": r.label,
-                    "job": r.job,
-                    "command": r.command,
-                    "exit_code": r.exit_code,
-                    "duration_s": round(r.duration_ns / 1e9, 3),
-                    "time": r.when,
-                    "superseded": bool(r.superseded),
-                }
-                for r in rows
-            ]
+    index, ref = SessionIndex(ws), sessions.active_ref(ws)
+    if not as_json:
+        text = index.log_text(ref, limit)
+        _write_lines(
+            [text] if text else ["no jobs in this session yet: prefix a command with `roar run`"]
         )
         return
-    if not rows:
-        click.echo("no jobs in this session yet: prefix a command with `roar run`")
-        return
-    _write_lines(
+    rows = list(reversed(index.log_rows(ref)))
+    if limit:
+        rows = rows[:limit]
+    print_json(
         [
-            f"{r.label:>5}  {r.job[:12]}  {r.when}  {r.command}"
-            f"{'' if r.exit_code == 0 else f'  exit {r.exit_code}'}"
-            f"{' (superseded)' if r.superseded else ''}"
+            {
+                "step": r.label,
+                "job": r.job,
+                "command": r.command,
+                "exit_code": r.exit_code,
+                "duration_s": round(r.duration_ns / 1e9, 3),
+                "time": r.when,
+                "superseded": bool(r.superseded),
+            }
             for r in rows
         ]
     )
@@ -113,7 +106,13 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     index = SessionIndex(ws)
     ref = sessions.active_ref(ws)
     rows = index.log_rows(ref)
-    stale = stale_steps([(r.label, r.time_ns, bool(r.superseded), r.parent_labels) for r in rows])
+    # Only a re-run can make a step stale: without one, skip the walk.
+    rerun = any(r.superseded for r in rows)
+    stale = (
+        stale_steps([(r.label, r.time_ns, bool(r.superseded), r.parent_labels) for r in rows])
+        if rerun
+        else set()
+    )
     outputs = index.jobs(r.job for r in rows) if show_artifacts else {}
     if not rows:
         click.echo("the session is empty")
@@ -126,13 +125,15 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
         if r.superseded and not expanded:
             continue
         arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
-        flags = "".join(
-            [
-                " [stale]" if r.seq in stale else "",
-                " [superseded]" if r.superseded else "",
-                f" [exit {r.exit_code}]" if r.exit_code else "",
-            ]
-        )
+        flags = ""
+        if r.exit_code or r.superseded or r.seq in stale:
+            flags = "".join(
+                [
+                    " [stale]" if r.seq in stale else "",
+                    " [superseded]" if r.superseded else "",
+                    f" [exit {r.exit_code}]" if r.exit_code else "",
+                ]
+            )
         label = f"{r.label:>5}"
         if color:
             label = click.style(label, bold=True)
@@ -199,7 +200,3 @@ def _write_lines(lines: list[str]) -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # `roar log | head`
         os._exit(0)
-
-
-def _when(ns: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))

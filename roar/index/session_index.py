@@ -22,7 +22,7 @@ from roar.objects.session import Session
 from roar.sessions import Step
 from roar.workspace import Workspace
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS steps (
     step INTEGER NOT NULL, step_kind TEXT NOT NULL, supersedes TEXT, time_ns INTEGER NOT NULL,
     label TEXT NOT NULL, command TEXT NOT NULL, exit_code INTEGER NOT NULL,
     duration_ns INTEGER NOT NULL, time_text TEXT NOT NULL, superseded INTEGER NOT NULL,
-    parents TEXT NOT NULL,
+    parents TEXT NOT NULL, line TEXT NOT NULL,
     PRIMARY KEY (ref, seq));
 CREATE INDEX IF NOT EXISTS steps_by_object ON steps (ref, session_object);
 CREATE INDEX IF NOT EXISTS steps_by_step ON steps (ref, step_kind, step, seq);
@@ -96,6 +96,14 @@ class LogRow(NamedTuple):
         return self.parents.split(",") if self.parents else []
 
 
+class Counts(NamedTuple):
+    steps: int  # live steps (superseded executions excluded)
+    jobs: int  # every recorded execution
+    builds: int  # live build steps
+    last_label: str | None
+    last_time: str | None
+
+
 class SessionIndex:
     def __init__(self, ws: Workspace):
         self.ws = ws
@@ -104,8 +112,14 @@ class SessionIndex:
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is rebuilt
+        try:  # the common case: an index of this version exists, nothing to create
+            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is not None and row[0] == SCHEMA_VERSION:
+                return db
+        except sqlite3.OperationalError:
+            pass
+        db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
@@ -205,12 +219,14 @@ class SessionIndex:
             ).fetchone()
             if hit and hit[0] != label and hit[0] not in parents:
                 parents.append(hit[0])
+        command = _display(job.argv)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
+        exit_note = "" if job.exit_code == 0 else f"  exit {job.exit_code}"
+        line = f"{label:>5}  {obj.job[:12]}  {when}  {command}{exit_note}"
         self.db.execute(
-            "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?)",
+            "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
             (ref, seq, oid, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns, label,
-             _display(job.argv), job.exit_code, job.duration_ns,
-             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9)),
-             ",".join(parents)),
+             command, job.exit_code, job.duration_ns, when, ",".join(parents), line),
         )  # fmt: skip
         for art in job.outputs:
             self._produced(ref, label, art.hash, art.kind)
@@ -256,6 +272,31 @@ class SessionIndex:
         self.sync(ref)
         rows = self.db.execute(_LOG_QUERY, (ref,)).fetchall()
         return list(map(LogRow._make, rows))
+
+    def counts(self, ref: str) -> Counts:
+        self.sync(ref)
+        steps, jobs, builds = self.db.execute(
+            "SELECT coalesce(sum(superseded = 0), 0), count(*),"
+            " coalesce(sum(superseded = 0 AND step_kind = 'build'), 0) FROM steps WHERE ref=?",
+            (ref,),
+        ).fetchone()
+        last = self.db.execute(
+            "SELECT label, time_text FROM steps WHERE ref=? AND superseded=0"
+            " ORDER BY seq DESC LIMIT 1",
+            (ref,),
+        ).fetchone()
+        return Counts(steps, jobs, builds, *(last or (None, None)))
+
+    def log_text(self, ref: str, limit: int = 0) -> str:
+        """`roar log` as one string, newest first, built by SQLite (no per-row Python)."""
+        self.sync(ref)
+        row = self.db.execute(
+            "SELECT group_concat(line || CASE WHEN superseded THEN ' (superseded)' ELSE '' END,"
+            " char(10)) FROM (SELECT line, superseded FROM steps WHERE ref=?"
+            " ORDER BY seq DESC LIMIT ?)",
+            (ref, limit if limit > 0 else -1),
+        ).fetchone()
+        return row[0] or ""
 
     def deps(self, ref: str) -> dict[int, list[str]]:
         """seq -> labels of the steps it read from (call after sync)."""
