@@ -138,3 +138,14 @@ def test_labels_keep_their_history(workspace: Workspace, roar_cli) -> None:  # t
     assert json.loads(roar_cli("label", "show", "@3", "--json").stdout)["labels"] == {
         "owner": "ana"
     }
+
+
+def test_unknown_targets_say_what_was_tried(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    diamond(workspace)
+    for argv in (["show", "nothere.txt"], ["diff", "nothere.txt", "@1"], ["label", "show", "zz"]):
+        result = roar_cli(*argv)
+        assert result.returncode == 4
+        assert result.stderr.endswith(
+            "no such file, and not a step (@N), job id or artifact hash\n"
+        )
+    assert roar_cli("show", "beefbeef").stderr == "error: no object starts with beefbeef\n"

@@ -13,7 +13,7 @@ from roar.errors import NotFound
 def _start_jobs(ws, index, text: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     """(what it is, the jobs whose lineage to walk) for a diff operand."""
     from roar import sessions
-    from roar.cli.show import resolve_artifact
+    from roar.cli.show import resolve_artifact, resolve_object
     from roar.objects.job import Job
     from roar.objects.session import Session
 
@@ -28,7 +28,7 @@ def _start_jobs(ws, index, text: str) -> tuple[str, list[str]]:  # type: ignore[
         if producer is None:
             raise NotFound(f"no recorded job produced {text}")
         return "artifact", [producer]
-    oid = ws.objects.resolve_prefix(text)
+    oid = resolve_object(ws, text)
     obj = ws.objects.read(oid)
     if isinstance(obj, Job):
         return "job", [oid]

@@ -17,7 +17,7 @@ from roar.workspace import Workspace
 def _resolve(ws, target: str) -> str:  # type: ignore[no-untyped-def]
     """session (the active one), @N/@BN, a job id, or an artifact hash/path."""
     from roar import sessions
-    from roar.cli.show import resolve_artifact
+    from roar.cli.show import resolve_artifact, resolve_object
     from roar.index.session_index import load_session
 
     if target == "session":
@@ -31,7 +31,7 @@ def _resolve(ws, target: str) -> str:  # type: ignore[no-untyped-def]
     artifact = resolve_artifact(ws, view.index, target)
     if artifact is not None:
         return artifact  # type: ignore[no-any-return]
-    return ws.objects.resolve_prefix(target)  # type: ignore[no-any-return]
+    return resolve_object(ws, target)
 
 
 def _current(ws, target: str):  # type: ignore[no-untyped-def]

@@ -53,6 +53,13 @@ def resolve_artifact(ws, index, text: str) -> str | None:  # type: ignore[no-unt
     return None
 
 
+def resolve_object(ws, text: str) -> str:  # type: ignore[no-untyped-def]
+    """The object a hash prefix names, with an error that says what was tried."""
+    if len(text) < 4 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise NotFound(f"{text}: no such file, and not a step (@N), job id or artifact hash")
+    return ws.objects.resolve_prefix(text)  # type: ignore[no-any-return]
+
+
 def artifact_data(index, ref: str, digest: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Who wrote and who read `digest` in the session."""
     from roar.lineage import job_summary
@@ -110,7 +117,7 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
         if artifact is not None and (touched or os.path.exists(target)):
             data = artifact_data(index, ref, artifact)
         else:
-            oid = ws.objects.resolve_prefix(target)
+            oid = resolve_object(ws, target)
             obj = ws.objects.read(oid)
             if not isinstance(obj, Job):
                 raise NotFound(f"{target} is a {obj.kind} object; try `roar cat-object {oid[:12]}`")
