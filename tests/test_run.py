@@ -26,7 +26,7 @@ def test_five_minute_first_experience(roar_cli, project: Path) -> None:  # type:
         f"   @3 {PIPELINE[2]}  <- @2",
     ]
     show = roar_cli("show", "model.pt")
-    assert show.returncode == 0 and "step: @2" in show.stdout
+    assert show.returncode == 0 and "written by @2 python train.py" in show.stdout
 
     nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
     assert [(n["step"], n["depends_on"]) for n in nodes] == [

@@ -151,20 +151,46 @@ def _job_data(step, job, oid: str | None = None) -> dict[str, Any]:  # type: ign
     return data
 
 
-def _print(data: dict[str, Any], indent: str = "") -> None:
-    for k, v in data.items():
-        if isinstance(v, dict):
-            click.echo(f"{indent}{k}:")
-            _print(v, indent + "  ")
-        elif isinstance(v, list):
-            click.echo(f"{indent}{k}:")
-            for item in v:
-                if isinstance(item, dict):
-                    click.echo(f"{indent}  - " + "  ".join(f"{ik}={iv}" for ik, iv in item.items()))
-                else:
-                    click.echo(f"{indent}  - {item}")
+def _print(data: dict[str, Any]) -> None:
+    """The text view of what --json prints: one screen, most useful first."""
+    if "artifact" in data:
+        lines = [f"artifact {data['artifact']}"]
+        producer = data["produced_by"]
+        if producer:
+            lines.append(f"  written by {_job_line(producer)}")
+            lines += [f"    read {_art_line(a)}" for a in producer["inputs"]]
         else:
-            click.echo(f"{indent}{k}: {v}")
+            lines.append("  written by no recorded job (a root input)")
+        readers = ", ".join(data["consumed_by"]) or "no recorded job"
+        lines.append(f"  read by {readers}")
+    elif "steps" in data:
+        lines = [f"session {data['session']}: {len(data['steps'])} steps"]
+        lines += [f"  {s['step']:>5}  {s['job'][:12]}  {s['command']}" for s in data["steps"]]
+    else:
+        lines = [_job_line(data), f"  job      {data['id']}", f"  cwd      {data['cwd']}"]
+        git = data.get("git")
+        if git:
+            dirty = " (dirty: patch recorded)" if git.get("dirty") else ""
+            lines.append(f"  git      {git.get('branch') or '-'} @ {git['commit'][:12]}{dirty}")
+        lines += [f"  read     {_art_line(a)}" for a in data["inputs"]]
+        lines += [f"  wrote    {_art_line(a)}" for a in data["outputs"]]
+        read = data.get("packages_read", {})
+        if read.get("pip"):
+            lines.append(f"  pip      {' '.join(read['pip'])}")
+        if read.get("dpkg"):
+            lines.append(f"  dpkg     {' '.join(read['dpkg'])}")
+    click.echo("\n".join(lines))
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    step = f"{job['step']} " if job.get("step") else ""
+    status = "ok" if job["exit_code"] == 0 else f"exit {job['exit_code']}"
+    return f"{step}{' '.join(job['command'])}  ({status}, {job['duration_s']}s, {job['type']})"
+
+
+def _art_line(art: dict[str, Any]) -> str:
+    kind = " [composite]" if art["kind"] == "tree" else ""
+    return f"{art['hash'][:12]}  {art['path']}{kind}"
 
 
 @click.command()
