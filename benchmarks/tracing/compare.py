@@ -40,7 +40,7 @@ from benchmarks.tracing.workloads import (
 TARGETS = {
     "trivial": "+60 ms",
     "many": "1.5x",
-    "many, cold cache": "1.5x",
+    "many cold-cache": "1.5x",
     "big": "1.25x",
     "procs": "2x",
 }

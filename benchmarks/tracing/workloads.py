@@ -125,7 +125,7 @@ def workloads(sets: dict[str, Path], python: str) -> list[Workload]:
             (python, "-c", MANY, str(sets["many"])),
         ),
         Workload(
-            "many, cold cache",
+            "many cold-cache",
             "the same, hash cache emptied before each run",
             (python, "-c", MANY, str(sets["many"])),
             cold_cache=True,
