@@ -32,7 +32,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("filters.ignore_torch_cache", True, "Ignore torch/triton cache"),
     Option("filters.ignore_tmp_files", True, "Ignore /tmp files"),
     Option(
-        "filters.ignore_patterns", [], "Project-level glob patterns never recorded as artifacts"
+        "filters.ignore_patterns", [], "Paths or globs (comma-separated, .gitignore-like) never recorded as artifacts"
     ),
     Option("glaas.url", "https://api.glaas.ai", "GLaaS server URL"),
     Option("glaas.web_url", "https://glaas.ai", "GLaaS web UI URL"),

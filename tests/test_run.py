@@ -235,3 +235,26 @@ def test_report_is_short_quiet_or_verbose(roar_cli, project: Path) -> None:  # t
         f"  in  {b3(project / 'model.pt')[:12]}  {project / 'model.pt'}",
         f"  out {b3(project / 'metrics.json')[:12]}  {project / 'metrics.json'}",
     ]
+
+
+def test_project_ignore_patterns_keep_files_out_of_the_lineage(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    assert (
+        roar_cli("config", "set", "filters.ignore_patterns", "wandb,*.log,cache/*.bin").returncode
+        == 0
+    )
+    (project / "old.log").write_text("read, but ignored")
+    code = (
+        "import os; open('data.csv').read(); open('old.log').read();"
+        "os.makedirs('wandb/run-1'); open('wandb/run-1/events','w').write('e');"
+        "os.makedirs('deep/er'); open('deep/er/train.log','w').write('l');"
+        "os.makedirs('cache'); open('cache/a.bin','w').write('c');"
+        "open('cache/keep.txt','w').write('k'); open('model.pt','w').write('m')"
+    )
+    assert roar_cli("run", "python", "-c", code).returncode == 0
+    (node,) = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    assert [Path(a["path"]).name for a in node["inputs"]] == ["data.csv"]
+    assert sorted(Path(a["path"]).relative_to(project).as_posix() for a in node["outputs"]) == [
+        "cache/keep.txt",
+        "model.pt",
+    ]

@@ -59,3 +59,31 @@ def ignore_prefixes(config: Config, workspace_root: Path) -> list[str]:
         if p not in result:
             result.append(p)
     return result
+
+
+_GLOB_CHARS = set("*?[")
+
+
+def project_patterns(config: Config, workspace_root: Path) -> tuple[list[str], list[str]]:
+    """(prefixes, globs) from `filters.ignore_patterns`, made absolute.
+
+    A pattern without wildcards is a path under the workspace (a file or a
+    whole directory); `*.log` matches at any depth; `logs/*.txt` is
+    anchored at the workspace root, as in .gitignore.
+    """
+    root = str(workspace_root.resolve())
+    prefixes: list[str] = []
+    globs: list[str] = []
+    for raw in config.get("filters.ignore_patterns") or []:
+        pattern = str(raw).strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        anchored = "/" in pattern.strip("/")
+        pattern = pattern.strip("/")
+        if not _GLOB_CHARS & set(pattern):
+            prefixes.append(f"{root}/{pattern}")
+        elif anchored:
+            globs.append(f"{root}/{pattern}")
+        else:
+            globs.append(f"{root}/**/{pattern}")
+    return prefixes, globs

@@ -77,6 +77,7 @@ def trace(
     context: bytes,
     job_type: str,
     ignore_prefixes: list[str],
+    ignore_globs: tuple[str, ...] | list[str] = (),
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     tracer: Path | None = None,
@@ -101,6 +102,8 @@ def trace(
         ]
         for prefix in ignore_prefixes:
             cmd += ["--ignore-prefix", prefix]
+        for pattern in ignore_globs:
+            cmd += ["--ignore-glob", pattern]
         cmd += ["--", *argv]
         proc = subprocess.Popen(cmd, env=env, cwd=cwd)
         exit_code = _wait(proc)

@@ -70,7 +70,7 @@ def apply_overrides(argv: list[bytes], overrides: list[str]) -> list[bytes]:
 def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> int:
     from roar import sessions
     from roar.capture import environment, git, secrets, tracer
-    from roar.capture.filters import ignore_prefixes
+    from roar.capture.filters import ignore_prefixes, project_patterns
     from roar.cli.output import warn
     from roar.objects import encoding
     from roar.workspace import Workspace
@@ -114,13 +114,15 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
         "step": step or sessions.next_step_number(ws, head, step_kind),
         "params": params,
     }
+    project_prefixes, project_globs = project_patterns(ws.config, ws.root)
     started = time.monotonic()
     result = tracer.trace(
         [os.fsdecode(a) for a in command],
         store=ws.dir,
         context=encoding.encode(context),
         job_type=step_kind,
-        ignore_prefixes=ignore_prefixes(ws.config, ws.root),
+        ignore_prefixes=ignore_prefixes(ws.config, ws.root) + project_prefixes,
+        ignore_globs=project_globs,
         env=run_env,
         cwd=cwd,
         tracer=tracer_path,

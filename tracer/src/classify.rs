@@ -63,6 +63,7 @@ pub struct Recorder<'h> {
     read_inodes: HashMap<(u64, u64), Vec<Vec<u8>>>,
     filtered: HashSet<Vec<u8>>,
     created_dirs: HashSet<Vec<u8>>,
+    ignore_globs: Vec<glob::Pattern>,
     pub warnings: Vec<String>,
 }
 
@@ -91,8 +92,31 @@ impl<'h> Recorder<'h> {
             read_inodes: HashMap::new(),
             filtered: HashSet::new(),
             created_dirs: HashSet::new(),
+            ignore_globs: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// Absolute glob patterns whose matches are filtered like the prefixes
+    /// (`*` stays within one path component, `**` crosses them).
+    pub fn with_ignore_globs(mut self, globs: Vec<glob::Pattern>) -> Recorder<'h> {
+        self.ignore_globs = globs;
+        self
+    }
+
+    fn glob_ignored(&self, path: &[u8]) -> bool {
+        if self.ignore_globs.is_empty() {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(path) else {
+            return false; // patterns are text; a non-UTF-8 path cannot match one
+        };
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        self.ignore_globs.iter().any(|g| g.matches_with(text, options))
     }
 
     fn route(&self, path: &[u8]) -> Route {
@@ -102,7 +126,8 @@ impl<'h> Recorder<'h> {
         }
         if NEVER.iter().any(|p| is_under(path, p)) {
             Route::Never
-        } else if self.filtered_prefixes.iter().any(|p| is_under(path, p)) {
+        } else if self.filtered_prefixes.iter().any(|p| is_under(path, p)) || self.glob_ignored(path)
+        {
             Route::Filtered
         } else {
             Route::Tracked

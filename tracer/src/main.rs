@@ -3,7 +3,7 @@
 //!   roar-tracer --version
 //!   roar-tracer --preflight [--json]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
-//!                   [--ignore-prefix P]... [--no-hash-cache] -- COMMAND [ARGS...]
+//!                   [--ignore-prefix P]... [--ignore-glob G]... [--no-hash-cache] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
 
 use lexopt::prelude::*;
@@ -16,7 +16,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("roar-tracer: {e}");
-            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--no-hash-cache] -- COMMAND [ARGS...]");
+            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--no-hash-cache] -- COMMAND [ARGS...]");
             SETUP_FAILED
         }
     };
@@ -83,6 +83,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         job_type: "run".into(),
         report: None,
         ignore_prefixes: Vec::new(),
+        ignore_globs: Vec::new(),
         hash_cache: true,
         command: Vec::new(),
     };
@@ -93,6 +94,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
             Long("type") => opts.job_type = parser.value()?.string()?,
             Long("report") => opts.report = Some(parser.value()?.into()),
             Long("ignore-prefix") => opts.ignore_prefixes.push(parser.value()?.into()),
+            Long("ignore-glob") => opts.ignore_globs.push(parser.value()?.string()?),
             Long("no-hash-cache") => opts.hash_cache = false,
             Value(first) => {
                 // Everything from the command on is the command's, even

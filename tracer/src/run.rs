@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub job_type: String,
     pub report: Option<PathBuf>,
     pub ignore_prefixes: Vec<PathBuf>,
+    /// Absolute glob patterns (a project's ignore patterns) filtered like prefixes.
+    pub ignore_globs: Vec<String>,
     pub hash_cache: bool,
     pub command: Vec<OsString>,
 }
@@ -108,7 +110,12 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
     signals::set_root(child.pid);
 
     let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store)));
-    let mut recorder = Recorder::new(&hasher, prefixes);
+    let globs = opts
+        .ignore_globs
+        .iter()
+        .map(|g| glob::Pattern::new(g).with_context(|| format!("bad --ignore-glob {g:?}")))
+        .collect::<Result<Vec<_>>>()?;
+    let mut recorder = Recorder::new(&hasher, prefixes).with_ignore_globs(globs);
     let exit = tracer::trace(child.pid, &mut recorder).context("tracing failed")?;
     let ended_ns = now_ns();
     if let Some(errno) = child.exec_error() {

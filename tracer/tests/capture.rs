@@ -464,3 +464,26 @@ fn reads_under_ignored_prefixes_are_filtered_and_the_store_is_never_an_artifact(
             >= 1
     );
 }
+
+#[test]
+fn paths_matching_an_ignore_glob_are_filtered_like_prefixes() {
+    let ws = Workspace::new();
+    let h = ws.write("in.txt", b"real input");
+    ws.write("old.log", b"read but ignored");
+    let script = "open('in.txt').read(); open('old.log').read(); import os; \
+        os.makedirs('sub', exist_ok=True); open('sub/new.log', 'w').write('l'); \
+        open('x.tmp', 'w').write('t'); open('out.txt', 'w').write('o')";
+    let root = ws.path("");
+    let root = root.trim_end_matches('/');
+    let any_log = format!("{root}/**/*.log");
+    let top_tmp = format!("{root}/*.tmp");
+    let out = ws.run_with(
+        &[common::python(), "-I", "-c", script],
+        &["--ignore-glob", &any_log, "--ignore-glob", &top_tmp],
+    );
+    assert_eq!(out.inputs(), set(&[(ws.path("in.txt"), h)]));
+    assert_eq!(
+        out.outputs(),
+        set(&[(ws.path("out.txt"), blake3::hash(b"o").to_hex().to_string())])
+    );
+}
