@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
 
-.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql
+.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium
 
 install: $(STAMP)
 
@@ -16,17 +16,23 @@ $(STAMP): pyproject.toml $(TRACER_SOURCES)
 	@command -v cargo >/dev/null || { echo "cargo is required to build the tracer (install Rust with rustup)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,server,s3]'
+	$(PY) -m pip install -q -e '.[dev,server,s3]' --config-settings editable_mode=compat
 	@test -x roar/roar-tracer || { echo "the tracer did not build"; exit 1; }
 	touch $@
 
-test: install postgresql test-rust test-python
+test: install postgresql chromium test-rust test-python
 
 # The GLaaS tests start a real PostgreSQL of their own (initdb + pg_ctl).
 postgresql:
 	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
 	  || dpkg -s postgresql >/dev/null 2>&1 \
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
+# The web UI's browser tests drive Debian's Chromium with Playwright
+# (Playwright's own browser downloads are not used).
+chromium:
+	@test -x /usr/bin/chromium || dpkg -s chromium >/dev/null 2>&1 \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider

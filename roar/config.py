@@ -6,6 +6,7 @@ comments `roar init` wrote survive `roar config set`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("filters.ignore_torch_cache", True, "Ignore torch/triton cache"),
     Option("filters.ignore_tmp_files", True, "Ignore /tmp files"),
     Option(
-        "filters.ignore_patterns", [], "Paths or globs (comma-separated, .gitignore-like) never recorded as artifacts"
+        "filters.ignore_patterns",
+        [],
+        "Paths or globs (comma-separated, .gitignore-like) never recorded as artifacts",
     ),
     Option("glaas.url", "https://api.glaas.ai", "GLaaS server URL"),
     Option("glaas.web_url", "https://glaas.ai", "GLaaS web UI URL"),
@@ -87,18 +90,55 @@ class Config:
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            try:
-                with open(self.path, "rb") as f:
-                    self._data = tomllib.load(f)
-            except FileNotFoundError:
-                self._data = {}
-            except tomllib.TOMLDecodeError as e:
-                raise UsageError(f"{self.path} is not valid TOML: {e}") from None
+            self._data = self._cached() or self._parse()
         return self._data
+
+    # The parsed file is kept as JSON beside the cache, keyed on the file's
+    # mtime and size: json is already loaded on every run, tomllib is not.
+    def _cache_path(self) -> Path:
+        return self.path.parent / "cache" / "config.json"
+
+    def _stamp(self) -> str | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+    def _cached(self) -> dict[str, Any] | None:
+        import json
+
+        try:
+            cached = json.loads(self._cache_path().read_text())
+        except (OSError, ValueError):
+            return None
+        if cached.get("stamp") != self._stamp() or not isinstance(cached.get("data"), dict):
+            return None
+        return cached["data"]  # type: ignore[no-any-return]
+
+    def _parse(self) -> dict[str, Any]:
+        import json
+
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        stamp = self._stamp()
+        try:
+            with open(self.path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            return {}
+        except tomllib.TOMLDecodeError as e:
+            raise UsageError(f"{self.path} is not valid TOML: {e}") from None
+        try:
+            from roar.atomic import write_atomic
+
+            record = {"stamp": stamp, "data": data}
+            write_atomic(self._cache_path(), json.dumps(record).encode(), fsync=False)
+        except (OSError, TypeError, ValueError):
+            pass  # no cache directory, or a value JSON cannot hold: parse next time
+        return data
 
     def get(self, key: str) -> Any:
         node: Any = self._load()

@@ -111,19 +111,26 @@ def check_id(text: Any, what: str = "id") -> str:
     return text
 
 
-# kind name -> class; filled on first use because the kind modules import this one.
+# kind name -> "module:class"; a kind's module is imported the first time an
+# object of that kind is parsed (they import this one, and `roar run` only
+# ever needs the session kind).
+_KIND_CLASSES = {
+    "blob": "roar.objects.blob:Blob",
+    "tree": "roar.objects.tree:Tree",
+    "job": "roar.objects.job:Job",
+    "session": "roar.objects.session:Session",
+    "label": "roar.objects.label:Label",
+    "env": "roar.objects.env:Env",
+}
+KIND_NAMES = tuple(_KIND_CLASSES)
 _KINDS: dict[str, type[RoarObject]] = {}
-KIND_NAMES = ("blob", "tree", "job", "session", "label", "env")
 
 
 def kind_class(kind: str) -> type[RoarObject]:
-    if not _KINDS:
-        from roar.objects.blob import Blob
-        from roar.objects.env import Env
-        from roar.objects.job import Job
-        from roar.objects.label import Label
-        from roar.objects.session import Session
-        from roar.objects.tree import Tree
+    cls = _KINDS.get(kind)
+    if cls is None:
+        import importlib
 
-        _KINDS.update({k.kind: k for k in (Blob, Tree, Job, Session, Label, Env)})
-    return _KINDS[kind]
+        module, name = _KIND_CLASSES[kind].split(":")
+        cls = _KINDS[kind] = getattr(importlib.import_module(module), name)
+    return cls
