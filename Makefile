@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml $(TRACER_SOURCES)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,server,s3]' --config-settings editable_mode=compat
 	@test -x roar/roar-tracer || { echo "the tracer did not build"; exit 1; }
+	$(PY) -m compileall -q roar  # as a regular install does: start-up without recompiling
 	touch $@
 
 test: install postgresql chromium test-rust test-python
