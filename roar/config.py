@@ -7,15 +7,13 @@ comments `roar init` wrote survive `roar config set`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from roar.errors import UsageError
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     key: str
     default: Any
     help: str

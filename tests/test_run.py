@@ -258,3 +258,18 @@ def test_project_ignore_patterns_keep_files_out_of_the_lineage(roar_cli, project
         "cache/keep.txt",
         "model.pt",
     ]
+
+
+def test_steps_keep_counting_after_gc_packs_the_session(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    roar_cli("init", "-n")
+    assert roar_cli("build", "python", "-c", "pass").returncode == 0
+    assert roar_cli("run", "python", "-c", "pass").returncode == 0
+    assert json.loads(roar_cli("gc", "--json").stdout)["loose_removed"] > 0
+    # The tracer appends the next steps reading the packed session head.
+    assert roar_cli("run", "python", "-c", "pass").returncode == 0
+    assert roar_cli("build", "python", "-c", "pass").returncode == 0
+    steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
+    assert steps == ["@B2", "@2", "@1", "@B1"]
+    assert roar_cli("fsck").returncode == 0
+    reflog = (project / ".roar/logs/refs/sessions/main").read_text().splitlines()
+    assert len(reflog) == 4

@@ -11,10 +11,11 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from roar.objects.env import Env
-from roar.objects.store import ObjectStore
+if TYPE_CHECKING:
+    from roar.objects.env import Env
+    from roar.objects.store import ObjectStore
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.(dist|egg)-info$")
 
@@ -157,6 +158,8 @@ def snapshot(argv: list[str], cache_dir: Path | None = None) -> Env:
 
 
 def _snapshot(info: dict[str, Any] | None) -> Env:
+    from roar.objects.env import Env
+
     py_info = None
     packages: list[tuple[str, str]] = []
     if info is not None:

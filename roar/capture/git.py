@@ -8,16 +8,14 @@ run stays reproducible.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from roar.objects.blob import Blob
-from roar.objects.store import ObjectStore
+if TYPE_CHECKING:
+    from roar.objects.store import ObjectStore
 
 
-@dataclass(frozen=True)
-class GitState:
+class GitState(NamedTuple):
     repo: str
     remote: str | None
     branch: str | None
@@ -89,5 +87,9 @@ def git_context(cwd: Path, store: ObjectStore) -> tuple[dict[str, Any] | None, G
     state = read_state(cwd)
     if state is None:
         return None, None
-    patch_id = store.write(Blob(state.patch)) if state.dirty else None
+    if not state.dirty:
+        return state.to_context(None), state
+    from roar.objects.blob import Blob
+
+    patch_id = store.write(Blob(state.patch))
     return state.to_context(patch_id), state

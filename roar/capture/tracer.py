@@ -12,9 +12,8 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from roar.errors import TracerUnavailable
 
@@ -41,8 +40,7 @@ def find_tracer(configured: str = "") -> Path:
     )
 
 
-@dataclass(frozen=True)
-class Preflight:
+class Preflight(NamedTuple):
     ready: bool
     details: dict[str, Any]
 
@@ -63,8 +61,7 @@ def preflight(tracer: Path | None = None) -> Preflight:
     return Preflight(bool(details.get("ready")) and proc.returncode == 0, details)
 
 
-@dataclass(frozen=True)
-class TraceResult:
+class TraceResult(NamedTuple):
     exit_code: int
     job: str | None
     report: dict[str, Any]
@@ -81,8 +78,13 @@ def trace(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     tracer: Path | None = None,
+    session: tuple[str, int | None, str | None] | None = None,
 ) -> TraceResult:
-    """Run argv under the tracer with the caller's stdio; return its report."""
+    """Run argv under the tracer with the caller's stdio; return its report.
+
+    `session` = (ref, step, supersedes): the tracer appends the job to that
+    session itself (a re-run passes the step it replaces and its job).
+    """
     tracer = tracer or find_tracer()
     with _scratch_dir(store) as tmp:
         context_path = Path(tmp) / "context.cbor"
@@ -104,6 +106,11 @@ def trace(
             cmd += ["--ignore-prefix", prefix]
         for pattern in ignore_globs:
             cmd += ["--ignore-glob", pattern]
+        if session is not None:
+            ref, step, supersedes = session
+            cmd += ["--session", ref]
+            if step is not None and supersedes is not None:
+                cmd += ["--step", str(step), "--supersedes", supersedes]
         cmd += ["--", *argv]
         proc = subprocess.Popen(cmd, env=env, cwd=cwd)
         exit_code = _wait(proc)

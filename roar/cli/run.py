@@ -68,7 +68,6 @@ def apply_overrides(argv: list[bytes], overrides: list[str]) -> list[bytes]:
 
 
 def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> int:
-    from roar import sessions
     from roar.capture import environment, git, secrets, tracer
     from roar.capture.filters import ignore_prefixes, project_patterns
     from roar.cli.output import warn
@@ -80,10 +79,12 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     step: int | None = None
     supersedes: str | None = None
     params = None
+    session_ref = ws.refs.head_target()
     if argv[0].startswith("@"):
+        from roar import sessions
         from roar.index.session_index import SessionIndex
 
-        target = sessions.find_step(SessionIndex(ws).steps(sessions.active_ref(ws)), argv[0])
+        target = sessions.find_step(SessionIndex(ws).steps(session_ref), argv[0])
         job = ws.objects.read(target.job)
         command = apply_overrides(list(job.argv), argv[1:])  # type: ignore[attr-defined]
         cwd = Path(os.fsdecode(job.cwd))  # type: ignore[attr-defined]
@@ -105,13 +106,14 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
 
     run_env = {**os.environ, **_persistent_env(ws)}
     env_bytes = {os.fsencode(k): os.fsencode(v) for k, v in run_env.items()}
-    head = ws.refs.read(sessions.active_ref(ws))
     context = {
         "git": git_ctx,
         "env": environment.write_snapshot([os.fsdecode(a) for a in command], ws.objects),
         "env_vars": secrets.redact_env(env_bytes),
-        "session": sessions.active_ref(ws),
-        "step": step or sessions.next_step_number(ws, head, step_kind),
+        "session": session_ref,
+        # A new step's number is decided when it is appended (by the
+        # tracer, under the ref lock); a re-run knows it up front.
+        "step": step,
         "params": params,
     }
     project_prefixes, project_globs = project_patterns(ws.config, ws.root)
@@ -126,6 +128,7 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
         env=run_env,
         cwd=cwd,
         tracer=tracer_path,
+        session=(session_ref, step, supersedes),
     )
     elapsed = time.monotonic() - started
     if result.job is None:
@@ -134,9 +137,16 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
         if result.exit_code not in (2, 126, 127):
             warn("the tracer recorded no job for this run")
         return result.exit_code
-    recorded = sessions.append(ws, result.job, step_kind, step=step, supersedes=supersedes)
+    number = result.report.get("step")
+    if number is None:  # a tracer that does not append (ROAR_TRACER pointing at an older one)
+        from roar import sessions
+
+        number = sessions.append(
+            ws, result.job, step_kind, step=step, supersedes=supersedes, ref=session_ref
+        ).step
     if not (quiet or ws.config.get("output.quiet")):
-        _report(recorded, result.report, elapsed, verbose)
+        label = f"@B{number}" if step_kind == "build" else f"@{number}"
+        _report(label, result.job, result.report, elapsed, verbose)
     return result.exit_code
 
 
@@ -146,14 +156,14 @@ def _persistent_env(ws) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return load_env(ws)
 
 
-def _report(step, report: dict, elapsed: float, verbose: bool) -> None:  # type: ignore[no-untyped-def]
+def _report(label: str, job: str, report: dict, elapsed: float, verbose: bool) -> None:  # type: ignore[type-arg]
     inputs, outputs = report.get("inputs", []), report.get("outputs", [])
     code = report.get("exit_code", 0)
     status = "ok" if code == 0 else f"exit {code}"
     if report.get("interrupted"):
         status = "interrupted"
     lines = [
-        f"roar: {step.label} job {step.job[:12]}  {status}  {elapsed:.2f}s  "
+        f"roar: {label} job {job[:12]}  {status}  {elapsed:.2f}s  "
         f"read {len(inputs)}  wrote {len(outputs)}"
     ]
     listed = [("in ", a) for a in inputs] + [("out", a) for a in outputs]
@@ -162,7 +172,7 @@ def _report(step, report: dict, elapsed: float, verbose: bool) -> None:  # type:
     for role, art in listed:
         lines.append(f"  {role} {art['hash'][:12]}  {_path_text(art['path'])}")
     if not verbose and len(outputs) > 10:
-        lines.append(f"  ... {len(outputs) - 10} more (roar show {step.label})")
+        lines.append(f"  ... {len(outputs) - 10} more (roar show {label})")
     sys.stderr.write("\n".join(lines) + "\n")
 
 

@@ -11,8 +11,8 @@ import mmap
 import os
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from roar.errors import CorruptObject
 
@@ -32,8 +32,7 @@ def _blake3(data: bytes | memoryview) -> bytes:
     return blake3.blake3(data).digest()
 
 
-@dataclass(frozen=True)
-class PackEntry:
+class PackEntry(NamedTuple):
     id: str
     frame: bytes  # zstd frame of header || body
 

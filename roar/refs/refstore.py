@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from roar.errors import CorruptObject, RefConflict, UsageError
 from roar.objects.base import is_id
@@ -30,8 +30,7 @@ class _Any:
 ANY = _Any()  # "don't check the old value"
 
 
-@dataclass(frozen=True)
-class ReflogEntry:
+class ReflogEntry(NamedTuple):
     old: str | None
     new: str | None
     time_ns: int

@@ -116,7 +116,9 @@ impl<'h> Recorder<'h> {
             require_literal_separator: true,
             require_literal_leading_dot: false,
         };
-        self.ignore_globs.iter().any(|g| g.matches_with(text, options))
+        self.ignore_globs
+            .iter()
+            .any(|g| g.matches_with(text, options))
     }
 
     fn route(&self, path: &[u8]) -> Route {
@@ -126,7 +128,8 @@ impl<'h> Recorder<'h> {
         }
         if NEVER.iter().any(|p| is_under(path, p)) {
             Route::Never
-        } else if self.filtered_prefixes.iter().any(|p| is_under(path, p)) || self.glob_ignored(path)
+        } else if self.filtered_prefixes.iter().any(|p| is_under(path, p))
+            || self.glob_ignored(path)
         {
             Route::Filtered
         } else {
@@ -592,7 +595,10 @@ impl Recorder<'_> {
             .filter_map(|(path, befores)| {
                 let meta = fs::metadata(as_path(&path)).ok().filter(|m| m.is_file())?;
                 let now = Identity::of(&meta);
-                befores.iter().any(|b| *b != Some(now)).then_some((path, meta))
+                befores
+                    .iter()
+                    .any(|b| *b != Some(now))
+                    .then_some((path, meta))
             })
             .collect();
 
@@ -626,7 +632,11 @@ impl Recorder<'_> {
         let trees: Vec<(Vec<u8>, Vec<TreeFile>)> =
             composites.iter().map(|c| (c.clone(), walk(c))).collect();
         for (_, files) in &trees {
-            to_hash.extend(files.iter().map(|(_, abs)| (as_path(abs).to_path_buf(), None)));
+            to_hash.extend(
+                files
+                    .iter()
+                    .map(|(_, abs)| (as_path(abs).to_path_buf(), None)),
+            );
         }
         let mut hashes = self.hasher.hash_many_known(to_hash).into_iter();
         let mut next = |path: &[u8], warnings: &mut Vec<String>| match hashes.next() {

@@ -3,7 +3,7 @@
 //!   roar-tracer --version
 //!   roar-tracer --preflight [--json]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
-//!                   [--ignore-prefix P]... [--ignore-glob G]... [--no-hash-cache] -- COMMAND [ARGS...]
+//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
 
 use lexopt::prelude::*;
@@ -16,7 +16,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("roar-tracer: {e}");
-            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--no-hash-cache] -- COMMAND [ARGS...]");
+            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] -- COMMAND [ARGS...]");
             SETUP_FAILED
         }
     };
@@ -84,6 +84,9 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         report: None,
         ignore_prefixes: Vec::new(),
         ignore_globs: Vec::new(),
+        session: None,
+        step: None,
+        supersedes: None,
         hash_cache: true,
         command: Vec::new(),
     };
@@ -96,6 +99,9 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
             Long("ignore-prefix") => opts.ignore_prefixes.push(parser.value()?.into()),
             Long("ignore-glob") => opts.ignore_globs.push(parser.value()?.string()?),
             Long("no-hash-cache") => opts.hash_cache = false,
+            Long("session") => opts.session = Some(parser.value()?.string()?),
+            Long("step") => opts.step = Some(parser.value()?.parse()?),
+            Long("supersedes") => opts.supersedes = Some(parser.value()?.string()?),
             Value(first) => {
                 // Everything from the command on is the command's, even
                 // without `--`.

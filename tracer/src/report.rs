@@ -3,6 +3,7 @@
 //! a JSON string, any other is `{"hex": "..."}`.
 
 use crate::job::{Artifact, Job};
+use crate::session::Appended;
 use serde_json::{json, Value};
 
 pub fn path_value(path: &[u8]) -> Value {
@@ -16,8 +17,14 @@ fn artifact_value(a: &Artifact) -> Value {
     json!({ "path": path_value(&a.path), "hash": a.hash, "size": a.size, "kind": a.kind.word() })
 }
 
-pub fn render(job_id: &str, job: &Job, trees: &[String], warnings: &[String]) -> Vec<u8> {
-    let report = json!({
+pub fn render(
+    job_id: &str,
+    job: &Job,
+    trees: &[String],
+    warnings: &[String],
+    appended: Option<&Appended>,
+) -> Vec<u8> {
+    let mut report = json!({
         "job": job_id,
         "exit_code": job.exit_code,
         "signal": job.signal,
@@ -30,6 +37,11 @@ pub fn render(job_id: &str, job: &Job, trees: &[String], warnings: &[String]) ->
         "trees": trees,
         "warnings": warnings,
     });
+    if let Some(a) = appended {
+        report["session"] = json!(a.session_ref);
+        report["session_object"] = json!(a.session_object);
+        report["step"] = json!(a.step);
+    }
     let mut bytes = serde_json::to_vec_pretty(&report).unwrap_or_default();
     bytes.push(b'\n');
     bytes

@@ -11,7 +11,7 @@ use crate::object::{self, Value};
 use crate::paths::{absolute, to_bytes};
 use crate::process::{self, LaunchError};
 use crate::seccomp::Filter;
-use crate::{report, signals, store, syscalls, tracer};
+use crate::{report, session, signals, store, syscalls, tracer};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,11 @@ pub struct RunOptions {
     pub ignore_prefixes: Vec<PathBuf>,
     /// Absolute glob patterns (a project's ignore patterns) filtered like prefixes.
     pub ignore_globs: Vec<String>,
+    /// Append the job to this session (`HEAD`: the active one) after writing it.
+    pub session: Option<String>,
+    /// With `session`: a re-run keeps this step number and names the job it replaces.
+    pub step: Option<u64>,
+    pub supersedes: Option<String>,
     pub hash_cache: bool,
     pub command: Vec<OsString>,
 }
@@ -175,8 +180,21 @@ fn record(
     if let Err(e) = hasher.flush_cache() {
         warnings.push(format!("hash cache not updated: {e}"));
     }
+    let appended = match &opts.session {
+        Some(session) => {
+            let request = session::StepRequest {
+                session: session.clone(),
+                step_kind: opts.job_type.clone(),
+                step: opts.step,
+                supersedes: opts.supersedes.clone(),
+            };
+            Some(session::append(&opts.store, &id, &request).context("cannot append the step")?)
+        }
+        None => None,
+    };
     if let Some(path) = &opts.report {
-        store::write_atomic(path, &report::render(&id, &job, &trees, &warnings))
+        let rendered = report::render(&id, &job, &trees, &warnings, appended.as_ref());
+        store::write_atomic(path, &rendered)
             .with_context(|| format!("cannot write report {}", path.display()))?;
     }
     Ok(())
