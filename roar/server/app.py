@@ -201,6 +201,7 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
     async def search(
         request: Request,
         command: str | None = None,
+        file: str | None = None,
         gpu: str | None = None,
         file_type: str | None = None,
         label: str | None = None,
@@ -212,6 +213,7 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
         caller = await authenticate(request, b"", required=False)
         filters = {
             "command": command,
+            "file": file,
             "gpu": gpu,
             "file_type": file_type,
             "label": label,
@@ -296,6 +298,10 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
             return {"projects": []}
         return {"projects": await run_in_threadpool(storage.projects, caller.account)}
 
+    # The web UI: pages at /, their JSON twins under /api/v1 (roar/server/web/).
+    from roar.server.web import mount
+
+    mount(app, storage, authenticate)
     return app
 
 

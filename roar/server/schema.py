@@ -195,3 +195,15 @@ nonces = Table(
     Column("created", BigInteger, nullable=False, index=True),
     PrimaryKeyConstraint("fingerprint", "nonce"),
 )
+
+# Browser logins (docs/protocol.md §8): a one-time link a signed request
+# creates, and the cookie session it turns into. Only SHA-256 digests of the
+# secrets are kept, so a copy of the database logs nobody in.
+web_logins = Table(
+    "web_logins",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),  # "link" | "cookie"
+    Column("account", String(100), nullable=False),
+    Column("expires_ns", BigInteger, nullable=False, index=True),
+)

@@ -140,6 +140,14 @@ class Storage:
             ).all()
         return Caller(account, fingerprint, tuple(f"{o}/{p}" for o, p in rows))
 
+    def account_caller(self, account: str) -> Caller:
+        """The reader a browser login acts as: the account and its projects."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.members.c.owner, t.members.c.project).where(t.members.c.account == account)
+            ).all()
+        return Caller(account, None, tuple(f"{o}/{p}" for o, p in rows))
+
     def use_nonce(self, fingerprint: str, nonce: str, created: int) -> bool:
         """Record a signature's nonce; False if it was seen before (a replay)."""
         now = int(time.time())
@@ -739,6 +747,15 @@ class Storage:
             q = q.where(t.jobs.c.started_ns >= filters["since"])
         if filters.get("until") is not None:
             q = q.where(t.jobs.c.started_ns <= filters["until"])
+        if filters.get("file"):
+            q = q.where(
+                t.jobs.c.job_id.in_(
+                    select(t.artifact_jobs.c.job_id).where(
+                        t.artifact_jobs.c.path.contains(filters["file"], autoescape=True),
+                        _visible(t.artifact_jobs, caller),
+                    )
+                )
+            )
         if filters.get("file_type"):
             ext = "." + filters["file_type"].lstrip(".")
             q = q.where(
@@ -778,6 +795,207 @@ class Storage:
                 }
             )
         return out
+
+    # -- web pages -------------------------------------------------------
+    # Batched reads the pages and their JSON twins need (roar/server/web/);
+    # every one filters by what the caller may see.
+
+    def read_objects(self, ids: Iterable[str], caller: Caller) -> dict[str, Any]:
+        """Parsed objects among `ids` that the caller may read."""
+        from roar.objects import base
+
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            visible = sorted(self.visible_objects(conn, ids, caller))
+            for chunk in _chunks(visible):
+                rows = conn.execute(
+                    select(t.objects.c.id, t.objects.c.frame).where(t.objects.c.id.in_(chunk))
+                ).all()
+                for oid, frame in rows:
+                    out[oid] = base.parse(decompress_capped(bytes(frame), 1 << 26, oid))
+        return out
+
+    def upstream_hashes(
+        self, hashes: list[str], jobs: list[str], caller: Caller, limit: int
+    ) -> list[str]:
+        """Artifacts upstream of `hashes` and of `jobs`' inputs, themselves included.
+
+        One recursive query (artifact -> its producer's inputs), so a lineage
+        500 levels deep costs one round trip, not a thousand.
+        """
+        aj = t.artifact_jobs
+        o, i = aj.alias("o"), aj.alias("i")
+        seed = select(aj.c.hash.label("hash")).where(
+            or_(aj.c.hash.in_(hashes), and_(aj.c.job_id.in_(jobs), aj.c.role == "in")),
+            _visible(aj, caller),
+        )
+        up = seed.cte("up", recursive=True)
+        up = up.union(
+            select(i.c.hash)
+            .select_from(up.join(o, o.c.hash == up.c.hash).join(i, i.c.job_id == o.c.job_id))
+            .where(o.c.role == "out", i.c.role == "in", _visible(o, caller), _visible(i, caller))
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(up.c.hash).limit(limit)).scalars())
+
+    def producers_of(self, hashes: Iterable[str], caller: Caller) -> list[tuple[str, str]]:
+        """(artifact hash, job id) for every visible job that wrote one of `hashes`."""
+        aj = t.artifact_jobs
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(hashes))):
+                found.update(
+                    conn.execute(
+                        select(aj.c.hash, aj.c.job_id).where(
+                            aj.c.hash.in_(chunk), aj.c.role == "out", _visible(aj, caller)
+                        )
+                    ).all()
+                )
+        return sorted(found)  # type: ignore[arg-type]
+
+    def job_artifacts(self, job_ids: Iterable[str], caller: Caller) -> list[dict[str, Any]]:
+        """The visible inputs and outputs of jobs: job, role, hash, path, size, kind."""
+        aj = t.artifact_jobs
+        rows: set[tuple[Any, ...]] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(job_ids))):
+                rows.update(
+                    conn.execute(
+                        select(
+                            aj.c.job_id, aj.c.role, aj.c.hash, aj.c.path, aj.c.size, aj.c.kind
+                        ).where(aj.c.job_id.in_(chunk), _visible(aj, caller))
+                    ).all()
+                )
+        keys = ("job", "role", "hash", "path", "size", "kind")
+        return [dict(zip(keys, r, strict=True)) for r in sorted(rows)]
+
+    def job_rows(self, job_ids: Iterable[str], caller: Caller) -> dict[str, dict[str, Any]]:
+        """Index rows of visible jobs (command, owner, times, exit code, GPU)."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(job_ids))):
+                for r in conn.execute(
+                    select(t.jobs).where(t.jobs.c.job_id.in_(chunk), _visible(t.jobs, caller))
+                ).all():
+                    out.setdefault(r.job_id, dict(r._mapping))
+        return out
+
+    def latest_producer(
+        self, digest: str, caller: Caller, before_ns: int | None = None
+    ) -> str | None:
+        """The visible job that last wrote `digest` (ending by `before_ns`, if given)."""
+        aj = t.artifact_jobs
+        q = (
+            select(t.jobs.c.job_id)
+            .join(aj, aj.c.job_id == t.jobs.c.job_id)
+            .where(aj.c.hash == digest, aj.c.role == "out")
+            .where(_visible(aj, caller), _visible(t.jobs, caller))
+            .order_by(t.jobs.c.ended_ns.desc())
+            .limit(1)
+        )
+        if before_ns is not None:
+            q = q.where(t.jobs.c.ended_ns <= before_ns)
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar()  # type: ignore[no-any-return]
+
+    def steps_of(self, job_ids: Iterable[str], caller: Caller) -> list[dict[str, Any]]:
+        """Session steps that ran these jobs, with the head of a ref holding each step."""
+        s, rm, r = t.sessions, t.ref_members, t.refs
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(job_ids))):
+                rows = conn.execute(
+                    select(s.c.job_id, s.c.session_id, s.c.step, r.c.target, r.c.name)
+                    .select_from(
+                        s.outerjoin(rm, rm.c.session_id == s.c.session_id).outerjoin(
+                            r,
+                            and_(
+                                r.c.ref_ns == rm.c.ref_ns,
+                                r.c.name == rm.c.name,
+                                _visible(r, caller),
+                            ),
+                        )
+                    )
+                    .where(s.c.job_id.in_(chunk), _visible(s, caller))
+                ).all()
+                seen: set[tuple[str, str]] = set()
+                for job, session, step, head, name in rows:
+                    if (job, session) in seen and head is None:
+                        continue
+                    seen.add((job, session))
+                    out.append(
+                        {"job": job, "session": session, "step": step, "head": head, "ref": name}
+                    )
+        return out
+
+    def resolve_prefix(self, prefix: str, caller: Caller, limit: int = 20) -> list[dict[str, str]]:
+        """Registered artifacts and visible objects whose hash starts with `prefix`."""
+        like = prefix.lower() + "%"
+        with self.engine.connect() as conn:
+            arts = conn.execute(
+                select(t.artifacts.c.hash).where(t.artifacts.c.hash.like(like)).limit(limit)
+            ).scalars()
+            found = {h: "artifact" for h in arts}
+            objs = conn.execute(
+                select(t.objects.c.id, t.objects.c.kind)
+                .join(t.object_ns, t.object_ns.c.object_id == t.objects.c.id)
+                .where(t.objects.c.id.like(like), _visible(t.object_ns, caller))
+                .where(t.objects.c.kind.in_(("job", "session")))
+                .limit(limit)
+            ).all()
+        for oid, kind in objs:
+            found[oid] = kind
+        return [{"hash": h, "kind": k} for h, k in sorted(found.items())][:limit]
+
+    def recent_sessions(self, caller: Caller, limit: int = 20) -> list[dict[str, Any]]:
+        """Heads of the visible session refs, newest step first."""
+        r, s = t.refs, t.sessions
+        q = (
+            select(r.c.name, r.c.ref_ns, r.c.target, r.c.public, s.c.step, s.c.time_ns, s.c.job_id)
+            .join(s, and_(s.c.session_id == r.c.target, s.c.ns == r.c.ns))
+            .where(_visible(r, caller))
+            .order_by(s.c.time_ns.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            {
+                "session": row.target,
+                "ref": row.name,
+                "namespace": row.ref_ns,
+                "public": bool(row.public),
+                "steps": row.step,
+                "time_ns": row.time_ns,
+                "last_job": row.job_id,
+            }
+            for row in rows
+        ]
+
+    def add_web_login(self, digest: str, kind: str, account: str, expires_ns: int) -> None:
+        now = time.time_ns()
+        with self._write() as conn:
+            conn.execute(delete(t.web_logins).where(t.web_logins.c.expires_ns < now))
+            conn.execute(
+                insert(t.web_logins).values(
+                    digest=digest, kind=kind, account=account, expires_ns=expires_ns
+                )
+            )
+
+    def web_login(self, digest: str, kind: str, *, consume: bool = False) -> str | None:
+        """The account of an unexpired link or cookie; a consumed link works once."""
+        wl = t.web_logins
+        key = and_(wl.c.digest == digest, wl.c.kind == kind, wl.c.expires_ns > time.time_ns())
+        if not consume:
+            with self.engine.connect() as conn:
+                return conn.execute(select(wl.c.account).where(key)).scalar()  # type: ignore[no-any-return]
+        # One DELETE ... RETURNING: of two concurrent redeemers, only one gets a row.
+        with self._write() as conn:
+            return conn.execute(delete(wl).where(key).returning(wl.c.account)).scalar()  # type: ignore[no-any-return]
+
+    def drop_web_login(self, digest: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(t.web_logins).where(t.web_logins.c.digest == digest))
 
     def stats(self) -> dict[str, int]:
         with self.engine.connect() as conn:
