@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 
@@ -56,12 +58,15 @@ def status(as_json: bool) -> None:
 @click.command()
 @click.option("--name", help="Sign up with this account name if the key has no account yet.")
 @click.option("--remote", "remote_name")
-def login(name: str | None, remote_name: str | None) -> None:
+@click.option("--web", is_flag=True, help="Also print a one-time link that logs a browser in.")
+def login(name: str | None, remote_name: str | None, web: bool) -> None:
     """Log in to a remote with your key (signing up with --name)."""
     from roar.errors import RemoteError
     from roar.identity.keys import load_key
     from roar.remote.client import RemoteClient
     from roar.remote.logins import Login, save_login
+    from roar.remote.remotes import web_url
+    from roar.workspace import Workspace
 
     r = _remote(remote_name)
     k = load_key()
@@ -77,6 +82,11 @@ def login(name: str | None, remote_name: str | None) -> None:
         click.echo(f"signed up as {account} on {r.url}")
     save_login(Login(r.url, account, k.public.fingerprint))
     click.echo(f"logged in to {r.url} as {account}")
+    if web:
+        link = client.web_login()
+        minutes = max(1, round((link["expires_ns"] - time.time_ns()) / 60e9))
+        click.echo(f"open in your browser within {minutes} min (works once):")
+        click.echo(f"{web_url(Workspace.find(), r)}{link['path']}")
 
 
 @click.command()

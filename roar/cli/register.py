@@ -48,6 +48,7 @@ def register(
     from roar.remote.closure import plan, resolve_target
     from roar.remote.push import push, tag_git_commit
     from roar.remote.redaction import redact, scan
+    from roar.remote.remotes import web_url
     from roar.workspace import Workspace
 
     ws = Workspace.find()
@@ -95,7 +96,7 @@ def register(
     with _progress("register") as progress:
         report = push(ws, remote, client, p, progress=progress)
     tag = tag_git_commit(ws, p)
-    web = str(ws.config.get("glaas.web_url")).rstrip("/")
+    web = web_url(ws, remote)
     page = {"artifact": "artifacts", "job": "jobs", "session": "sessions"}[p.target.kind]
     link = f"{web}/{page}/{p.target.hash}"
     reproduce = f"roar reproduce {p.target.hash}"

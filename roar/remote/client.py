@@ -139,6 +139,10 @@ class RemoteClient:
             "POST", "/accounts", {"name": name, "public_key": self.key.public.openssh}
         )
 
+    def web_login(self) -> dict[str, Any]:
+        """A one-time browser login link (docs/protocol.md §8)."""
+        return self._json("POST", "/web-login", {})  # type: ignore[no-any-return]
+
     def add_key(self, account: str, public_key: str) -> dict[str, Any]:
         return self._json(  # type: ignore[no-any-return]
             "POST", f"/accounts/{account}/keys", {"public_key": public_key}

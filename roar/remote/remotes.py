@@ -95,3 +95,18 @@ def _edit(ws: Workspace, change) -> None:  # type: ignore[no-untyped-def]
     change(doc)
     write_atomic(ws.config_path, tomlkit.dumps(doc).encode())
     ws.config._data = None
+
+
+def web_url(ws: Workspace, remote: Remote) -> str:
+    """Where a remote's web pages are, for links to print.
+
+    `glaas.web_url` while it is set, or while the remote is the public
+    registry; otherwise the remote itself, since glaas-server serves its pages.
+    """
+    from roar.config import BY_KEY
+
+    web = str(ws.config.get("glaas.web_url")).rstrip("/")
+    public_api = str(BY_KEY["glaas.url"].default).rstrip("/")
+    if web != str(BY_KEY["glaas.web_url"].default).rstrip("/") or remote.url == public_api:
+        return web
+    return remote.url.rstrip("/")
