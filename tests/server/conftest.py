@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from glaas_fixtures import free_port, start_server, stop  # noqa: E402
+from glaas_fixtures import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop  # noqa: E402
 
 from roar.workspace import Workspace
 
@@ -190,3 +190,33 @@ def cli_as(roar_cli):  # type: ignore[no-untyped-def]
         return roar_cli(*args, cwd=user.ws.root, env=user.env, input=input)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def chromium():  # type: ignore[no-untyped-def]
+    """Debian's Chromium, driven by Playwright (no downloaded browsers)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed; `make test` installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium):  # type: ignore[no-untyped-def]
+    """A page in a fresh browser context (its own cookies): one visitor."""
+    contexts = []
+
+    def make():  # type: ignore[no-untyped-def]
+        ctx = chromium.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()

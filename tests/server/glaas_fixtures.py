@@ -18,6 +18,19 @@ from roar.objects.job import ArtifactRef, Job
 from roar.sessions import append
 from roar.workspace import Workspace
 
+# The browser tests' Chromium: Debian's package, never a downloaded one.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
