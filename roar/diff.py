@@ -122,8 +122,10 @@ def compare_jobs(
     argv_a = [os.fsdecode(x) for x in a.argv]
     argv_b = [os.fsdecode(x) for x in b.argv]
     if argv_a != argv_b:
-        changed = [x for x in argv_b if x not in argv_a] or argv_b
-        add("params", f"arguments differ: {' '.join(changed)}", argv_a, argv_b)
+        removed = [f"-{x}" for x in argv_a if x not in argv_b]
+        added = [f"+{x}" for x in argv_b if x not in argv_a]
+        moved = removed + added or ["(same arguments, other order)"]
+        add("params", f"arguments differ: {' '.join(moved)}", argv_a, argv_b)
 
     # code: commit, patch, and the scripts read
     ga, gb = a.context.get("git") or {}, b.context.get("git") or {}

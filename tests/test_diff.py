@@ -62,7 +62,7 @@ def test_one_changed_parameter_is_params(roar_cli, project: Path) -> None:  # ty
     result = diff(roar_cli, first["metrics.json"], second["metrics.json"])
     assert result["root_cause"]["category"] == "params"
     assert result["root_cause"]["step"] == MODEL_STEP
-    assert "--epochs=12" in result["root_cause"]["detail"]
+    assert result["root_cause"]["detail"] == "arguments differ: +--epochs=12"
     assert [d["category"] for c in result["differences"].values() for d in c] == ["params"]
 
 
