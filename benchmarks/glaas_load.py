@@ -14,49 +14,17 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from roar.server.launch import start_server  # noqa: E402,F401 - used below and by the benchmarks
+
 ARTIFACTS_PER_JOB = 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(database_url: str, log: Path) -> tuple[str, subprocess.Popen]:
-    """`glaas-server serve` on a free loopback port, once it answers."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "roar.server", "serve", "--port", str(port)],
-        env={**os.environ, "GLAAS_DATABASE_URL": database_url},
-        stdout=open(log, "ab"),  # noqa: SIM115 - the process owns it
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"glaas-server exited: {log.read_text()[-2000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/api/v1")
-            if conn.getresponse().status == 200:
-                return f"http://127.0.0.1:{port}", proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("glaas-server did not start within 30 s")
 
 
 def seed(db_path: Path, artifacts: int) -> list[str]:

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from server.glaas_fixtures import start_server, stop
-except ModuleNotFoundError:  # the server tests kept them in their conftest until they moved
-    from server.conftest import start_server, stop
+from roar.server.launch import start_server, stop
 
 AUTHOR = b"Ada <ada@example.com>"
 

@@ -6,15 +6,11 @@ no other directory's conftest shadows.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 from roar.objects.job import ArtifactRef, Job
+from roar.server.launch import free_port, start_server, stop  # noqa: F401 - used by the tests
 from roar.sessions import append
 from roar.workspace import Workspace
 
@@ -30,46 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(database_url: str, log: Path) -> tuple[str, subprocess.Popen]:
-    import requests
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "roar.server", "serve", "--port", str(port)],
-        env={**os.environ, "GLAAS_DATABASE_URL": database_url},
-        stdout=open(log, "ab"),  # noqa: SIM115 - the process owns it
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"glaas-server exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(url + "/api/v1", timeout=1).ok:
-                return url, proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("glaas-server did not start within 30 s")
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def record_pipeline(ws: Workspace, tag: str | None = None) -> dict[str, str]:
