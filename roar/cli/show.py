@@ -9,31 +9,8 @@ from typing import Any
 import click
 
 from roar.errors import NotFound
+from roar.hashing import hash_path
 from roar.workspace import Workspace
-
-
-def _hash_file(path: Path) -> str:
-    import blake3
-
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    h.update_mmap(path)
-    return h.hexdigest()
-
-
-def hash_path(path: Path) -> str:
-    """A file's BLAKE3, or a directory's composite id (its tree object's id)."""
-    if not path.is_dir():
-        return _hash_file(path)
-    from roar.objects.tree import Tree, TreeEntry
-
-    entries = []
-    for dirpath, dirnames, files in os.walk(path):
-        dirnames[:] = [d for d in dirnames if d != ".roar"]
-        for f in files:
-            full = Path(dirpath) / f
-            rel = os.fsencode(full.relative_to(path).as_posix())
-            entries.append(TreeEntry(rel, _hash_file(full), full.stat().st_size))
-    return Tree.of(entries).id
 
 
 def resolve_artifact(ws, index, text: str) -> str | None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from roar.errors import NotFound
 from roar.objects.base import RoarObject, is_id
@@ -54,7 +53,9 @@ def resolve_target(ws: Workspace, text: str | None) -> Target:
                 return Target("job", step.job)
         raise NotFound(f"no step {text} in the active session")
     if os.path.exists(text):
-        return Target("artifact", hash_file(Path(text)))
+        from roar.hashing import hash_path
+
+        return Target("artifact", hash_path(text))
     lowered = text.lower()
     if len(lowered) >= 4 and all(c in "0123456789abcdef" for c in lowered):
         try:
@@ -77,16 +78,6 @@ def _ref_holding(ws: Workspace, head: str) -> str | None:
         if value == head:
             return name
     return None
-
-
-def hash_file(path: Path) -> str:
-    import blake3
-
-    if path.is_dir():
-        raise NotFound(f"{path} is a directory; name its composite by hash")
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    h.update_mmap(path)
-    return h.hexdigest()
 
 
 def plan(ws: Workspace, target: Target) -> Plan:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from roar.errors import NotFound, UsageError
+from roar.hashing import hash_file, hash_matches
 from roar.objects.env import Env
 from roar.objects.job import ArtifactRef, Job
 from roar.objects.tree import Tree
@@ -414,7 +415,7 @@ def _root_inputs(
             here = Path(os.fsdecode(ri.path))
             if ri.hash in found:
                 ri.status, ri.found = "available", found[ri.hash]
-            elif here.is_file() and _hash(here) == ri.hash:
+            elif hash_matches(here, ri.hash):
                 ri.status, ri.found = "available", here
     return sorted(roots.values(), key=lambda r: r.path)
 
@@ -432,15 +433,9 @@ def _in_repository(source: Source | None, ri: RootInput) -> bool:
     data = blob_at(source.url, source.commit, rel)
     if data is None:
         return True  # unknown until cloned
-    import blake3
+    from roar.hashing import hash_bytes
 
-    return data is not False and blake3.blake3(data).hexdigest() == ri.hash
-
-
-def _hash(path: Path) -> str:
-    from roar.transfer.boundary import hash_file
-
-    return hash_file(path)
+    return data is not False and hash_bytes(data) == ri.hash
 
 
 def find_by_hash(wanted: dict[str, int], roots: list[Path]) -> dict[str, Path]:
@@ -455,7 +450,7 @@ def find_by_hash(wanted: dict[str, int], roots: list[Path]) -> dict[str, Path]:
                 try:
                     if path.is_symlink() or path.stat().st_size not in sizes:
                         continue
-                    digest = _hash(path)
+                    digest = hash_file(path)
                 except OSError:
                     continue
                 if digest in wanted and digest not in found:

@@ -175,12 +175,12 @@ def _keep_roar_out_of_git(directory: Path) -> None:
 def _place_inputs(
     inputs: list[RootInput], relocate: Relocation, directory: Path, say: Callable[[str], None]
 ) -> None:
-    from roar.transfer.boundary import hash_file
+    from roar.hashing import hash_matches
 
     fetched: set[str] = set()
     for ri in inputs:
         dest = Path(os.fsdecode(relocate.path(ri.path)))
-        if dest.is_file() and hash_file(dest) == ri.hash:
+        if hash_matches(dest, ri.hash):
             continue
         if ri.status == "repository":
             raise ReproduceError(

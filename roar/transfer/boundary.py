@@ -16,8 +16,8 @@ from pathlib import Path
 
 from roar import sessions
 from roar.errors import TransferError, UsageError
+from roar.hashing import artifact_of
 from roar.objects.job import ArtifactRef, Job
-from roar.objects.tree import Tree, TreeEntry
 from roar.transfer import Progress, backend_for, location
 from roar.workspace import Workspace
 
@@ -42,30 +42,12 @@ class Recorded:
     artifacts: list[Moved]
 
 
-def hash_file(path: Path) -> str:
-    import blake3
-
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    h.update_mmap(path)
-    return h.hexdigest()
-
-
-def tree_of(directory: Path) -> Tree:
-    """The composite artifact of a directory: every file under it, flattened."""
-    entries = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        rel = path.relative_to(directory).as_posix().encode()
-        entries.append(TreeEntry(rel, hash_file(path), path.stat().st_size))
-    return Tree.of(entries)
-
-
 def artifact_at(path: Path, ws: Workspace | None) -> tuple[str, int, str]:
     """(hash, size, kind) of a file or a directory; a directory's tree is stored in `ws`."""
-    if path.is_dir():
-        tree = tree_of(path)
-        digest = ws.objects.write(tree) if ws is not None else tree.id
-        return digest, tree.size, "tree"
-    return hash_file(path), path.stat().st_size, "file"
+    found = artifact_of(path)
+    if found.tree is not None and ws is not None:
+        ws.objects.write(found.tree)
+    return found.hash, found.size, found.kind
 
 
 def destination(url: str, dest: str | None) -> Path:

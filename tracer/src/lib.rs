@@ -19,3 +19,4 @@ pub mod signals;
 pub mod store;
 pub mod syscalls;
 pub mod tracer;
+pub mod tree;
