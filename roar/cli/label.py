@@ -10,28 +10,17 @@ import time
 
 import click
 
-from roar.errors import NotFound, UsageError
+from roar.errors import UsageError
 from roar.workspace import Workspace
 
 
 def _resolve(ws, target: str) -> str:  # type: ignore[no-untyped-def]
-    """session (the active one), @N/@BN, a job id, or an artifact hash/path."""
-    from roar import sessions
-    from roar.cli.show import resolve_artifact, resolve_object
-    from roar.index.session_index import load_session
+    """What a label attaches to: `session` (the active one), or any name the resolver
+    reads (@N, a job, a session, an artifact hash or path)."""
+    from roar.index.source import local
 
-    if target == "session":
-        head = ws.refs.read(sessions.active_ref(ws))
-        if head is None:
-            raise NotFound("the session is empty: nothing to label")
-        return head  # type: ignore[no-any-return]
-    view = load_session(ws)
-    if target.startswith("@"):
-        return sessions.find_step(view.steps, target).job
-    artifact = resolve_artifact(ws, view.index, target)
-    if artifact is not None:
-        return artifact  # type: ignore[no-any-return]
-    return resolve_object(ws, target)
+    _, resolver = local(ws)
+    return resolver.resolve("HEAD" if target == "session" else target).id
 
 
 def _current(ws, target: str):  # type: ignore[no-untyped-def]

@@ -81,10 +81,10 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     params = None
     session_ref = ws.refs.head_target()
     if argv[0].startswith("@"):
-        from roar import sessions
         from roar.index.session_index import SessionIndex
+        from roar.lineage.chain import find_step
 
-        target = sessions.find_step(SessionIndex(ws).steps(session_ref), argv[0])
+        target = find_step(SessionIndex(ws).steps(session_ref), argv[0])
         job = ws.objects.read(target.job)
         command = apply_overrides(list(job.argv), argv[1:])  # type: ignore[attr-defined]
         cwd = Path(os.fsdecode(job.cwd))  # type: ignore[attr-defined]
@@ -162,9 +162,10 @@ def _report(label: str, job: str, report: dict, elapsed: float, verbose: bool) -
     status = "ok" if code == 0 else f"exit {code}"
     if report.get("interrupted"):
         status = "interrupted"
+    rerun = f"  (re-run of {label})" if report.get("supersedes") else ""
     lines = [
         f"roar: {label} job {job[:12]}  {status}  {elapsed:.2f}s  "
-        f"read {len(inputs)}  wrote {len(outputs)}"
+        f"read {len(inputs)}  wrote {len(outputs)}{rerun}"
     ]
     listed = [("in ", a) for a in inputs] + [("out", a) for a in outputs]
     if not verbose:  # outputs only, the first ten

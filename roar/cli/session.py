@@ -13,12 +13,11 @@ from roar.workspace import Workspace
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Show a summary of the active session."""
-    from roar import sessions
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
-    ref = sessions.active_ref(ws)
+    ref = ws.refs.head_target()
     index = SessionIndex(ws)
     counts = index.counts(ref)
     data = {
@@ -41,12 +40,11 @@ def status(as_json: bool) -> None:
 @click.option("-n", "--limit", type=int, default=0, help="Show only the N most recent jobs.")
 def log(as_json: bool, limit: int) -> None:
     """Show recent job history of the active session, newest first."""
-    from roar import sessions
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
-    index, ref = SessionIndex(ws), sessions.active_ref(ws)
+    index, ref = SessionIndex(ws), ws.refs.head_target()
     if not as_json:
         text = index.log_text(ref, limit)
         _write_lines(
@@ -78,71 +76,91 @@ def log(as_json: bool, limit: int) -> None:
 @click.option("--show-artifacts", is_flag=True, help="List the artifacts between steps.")
 @click.option("--no-color", is_flag=True)
 def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> None:
-    """Display the pipeline DAG of the active session."""
-    from roar import sessions
+    """Display the pipeline DAG of the active session, in dependency order."""
     from roar.cli.output import print_json
-    from roar.index.session_index import SessionIndex, load_session
-    from roar.lineage import build_dag, job_summary, stale_steps
+    from roar.index.source import IndexSource
+    from roar.lineage import dag as rules
+    from roar.lineage.producers import Facts
+    from roar.lineage.views import session_dag
 
     ws = Workspace.find()
+    source = IndexSource(ws)
+    facts = Facts(source)
+    ref = ws.refs.head_target()
     if as_json:
-        view = load_session(ws)
-        print_json(
-            {
-                "session": view.ref.removeprefix("refs/sessions/"),
-                "nodes": [
-                    {
-                        **job_summary(n.step, n.job),
-                        "depends_on": n.parents,
-                        "stale": n.stale,
-                        "superseded": n.step.superseded,
-                    }
-                    for n in build_dag(view, expanded=expanded)
-                ],
-            }
-        )
+        print_json(session_dag(facts, ref, ws.refs.read(ref), expanded=expanded).to_json())
         return
-    # The text view needs no artifacts unless asked: it reads only the index.
-    index = SessionIndex(ws)
-    ref = sessions.active_ref(ws)
+    # The text view reads only the index: the log rows, and reads from re-run steps.
+    index = source.index
     rows = index.log_rows(ref)
-    # Only a re-run can make a step stale: without one, skip the walk.
-    rerun = any(r.superseded for r in rows)
-    stale = (
-        stale_steps([(r.label, r.time_ns, bool(r.superseded), r.parent_labels) for r in rows])
-        if rerun
-        else set()
-    )
-    outputs = index.jobs(r.job for r in rows) if show_artifacts else {}
     if not rows:
         click.echo("the session is empty")
         return
+    live = [r for r in rows if not r.superseded]
+    steps = [r.as_step() for r in live]
+    stale: set[str] = set()
+    if len(live) < len(rows):  # only a re-run can make a step stale
+        stale = rules.stale(
+            steps, index.stale_reads(ref), lambda j: facts.writes(facts.jobs([j])[j])
+        )
+    order = {
+        label: i
+        for i, label in enumerate(rules.order(steps, {r.label: r.parent_labels for r in live}))
+    }
+    shown = sorted((r for r in rows if expanded or not r.superseded), key=lambda r: order[r.label])
+    outside = _outside_inputs(facts, shown) if show_artifacts else {}
     color = (
         not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
     )
     lines = []
-    for r in rows:
-        if r.superseded and not expanded:
-            continue
+    for r in shown:
         arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
-        flags = ""
-        if r.exit_code or r.superseded or r.seq in stale:
-            flags = "".join(
-                [
-                    " [stale]" if r.seq in stale else "",
-                    " [superseded]" if r.superseded else "",
-                    f" [exit {r.exit_code}]" if r.exit_code else "",
-                ]
-            )
+        flags = "".join(
+            [
+                " [stale]" if not r.superseded and r.label in stale else "",
+                " [superseded]" if r.superseded else "",
+                f" [exit {r.exit_code}]" if r.exit_code else "",
+            ]
+        )
         label = f"{r.label:>5}"
         if color:
             label = click.style(label, bold=True)
             flags = click.style(flags, fg="yellow") if flags else ""
         lines.append(f"{label} {r.command}{arrow}{flags}")
         if show_artifacts:
-            for a in outputs[r.job].outputs:
+            lines += [f"        <- {line}" for line in outside.get(r.seq, [])]
+            for a in facts.jobs([r.job])[r.job].outputs:
                 lines.append(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
     _write_lines(lines)
+
+
+def _outside_inputs(facts, rows) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
+    """seq -> what the step read that a job outside this session wrote (a fetched
+    lineage, another session), as `hash path (from ...)` lines."""
+    from roar.lineage.producers import Ask, choose
+    from roar.lineage.views import job_views, session_name
+
+    jobs = facts.jobs(r.job for r in rows)
+    in_session = {r.job for r in rows}
+    asks = {r.seq: [Ask(a.hash, r.job) for a in jobs[r.job].inputs] for r in rows}
+    chosen = choose(facts, [a for batch in asks.values() for a in batch])
+    outside = {p for p in chosen.values() if p is not None and p not in in_session}
+    views = job_views(facts, outside, None)
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        for ask, art in zip(asks[r.seq], jobs[r.job].inputs, strict=True):
+            producer = chosen[ask]
+            if producer in views:
+                v = views[producer]
+                where = (
+                    f"{v.step.label} of session {session_name(v.placement.ref)}"
+                    if v.step and v.placement
+                    else f"job {producer[:12]}"
+                )
+                out.setdefault(r.seq, []).append(
+                    f"{art.hash[:12]} {os.fsdecode(art.path)} (from {where})"
+                )
+    return out
 
 
 @click.command()
@@ -154,8 +172,7 @@ def pop(yes: bool) -> None:
 
     ws = Workspace.find()
     removed = sessions.pop(ws)
-    job = ws.objects.read(removed.job)
-    assert isinstance(job, Job)
+    job = ws.objects.read_kind(removed.job, Job)
     click.echo(
         f"popped {removed.label} ({removed.job[:12]}): {' '.join(os.fsdecode(a) for a in job.argv)}"
     )

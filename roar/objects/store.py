@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from roar.atomic import is_temporary, write_atomic
 from roar.errors import Ambiguous, CorruptObject, NotFound
@@ -18,6 +19,7 @@ from roar.objects.base import MAX_OBJECT_SIZE, RoarObject, object_id, split_head
 from roar.objects.pack import PackEntry, PackFile
 
 MIN_PREFIX = 4
+T = TypeVar("T", bound=RoarObject)
 _HEADER_MAX = 32
 
 
@@ -69,6 +71,15 @@ class ObjectStore:
             return base.parse(raw)
         except CorruptObject as e:
             raise CorruptObject(f"object {oid} is corrupt: {e}") from None
+
+    def read_kind(self, oid: str, cls: type[T]) -> T:
+        """`oid`, which stored data says is of kind `cls`; CorruptObject when it is not."""
+        obj = self.read(oid)
+        if not isinstance(obj, cls):
+            raise CorruptObject(
+                f"object {oid} is a {obj.kind} object, where a {cls.kind} is expected"
+            )
+        return obj
 
     def read_raw(self, oid: str) -> bytes:
         """The verified serialized bytes of `oid`."""

@@ -14,6 +14,7 @@ from roar.capture.secrets import REDACTED, find_secrets_in_argv, is_secret
 from roar.objects.job import Job
 from roar.objects.session import Session
 from roar.remote.closure import Plan, Target, plan
+from roar.sessions import history
 from roar.workspace import Workspace
 
 
@@ -27,7 +28,8 @@ def scan(p: Plan) -> list[SecretHit]:
     hits = []
     for jid in p.jobs:
         job = p.objects[jid]
-        assert isinstance(job, Job)
+        if not isinstance(job, Job):
+            continue  # the plan lists jobs by what it read: nothing else is a job
         hits.extend(SecretHit(jid, f"argv[{i}]") for i in find_secrets_in_argv(list(job.argv)))
         for pair in job.context.get("env_vars") or []:
             name, value = pair
@@ -57,21 +59,16 @@ def redact(ws: Workspace, p: Plan, hits: list[SecretHit]) -> Plan:
         return plan(ws, Target("job", renamed.get(target.hash, target.hash)))
     if target.kind != "session":
         return plan(ws, target)
-    chain = []
-    cur: str | None = target.hash
-    while cur is not None:
-        session = ws.objects.read(cur)
-        assert isinstance(session, Session)
-        chain.append(session)
-        cur = session.parent
     parent: str | None = None
-    for session in reversed(chain):
+    for s in history(ws, head=target.hash):
         parent = ws.objects.write(
-            replace(
-                session,
-                parent=parent,
-                job=renamed.get(session.job, session.job),
-                supersedes=renamed.get(session.supersedes or "", session.supersedes),
+            Session(
+                parent,
+                renamed.get(s.job, s.job),
+                s.step,
+                s.step_kind,
+                s.time_ns,
+                renamed.get(s.supersedes or "", s.supersedes),
             )
         )
     assert parent is not None

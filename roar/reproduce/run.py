@@ -20,6 +20,7 @@ from pathlib import Path
 from roar.errors import ReproduceError
 from roar.objects.blob import Blob
 from roar.objects.job import Job
+from roar.objects.session import Session
 from roar.reproduce import checkout, environment
 from roar.reproduce.plan import Plan, PlannedStep, RootInput
 from roar.workspace import Workspace
@@ -149,8 +150,7 @@ def _set_up(
     say(f"== clone {plan.source.url} at {plan.source.commit[:12]} into {directory}")
     checkout.clone_at(plan.source.url, plan.source.commit, directory)
     if plan.source.patch:
-        blob = ws.objects.read(plan.source.patch)
-        assert isinstance(blob, Blob)
+        blob = ws.objects.read_kind(plan.source.patch, Blob)
         changed = checkout.apply_patch(directory, blob.data)
         say(f"== applied the recorded patch to {', '.join(changed)}")
     Workspace.create(directory)
@@ -235,9 +235,7 @@ def _run_step(step: PlannedStep, relocate: Relocation, env: dict[str, str], ws: 
             f"step {step.label} ({step.command}) exited with code {proc.returncode}; "
             f"{ws.root} is incomplete and is not a reproduction"
         )
-    job = ws.objects.read(sessions.history(ws)[-1].job)
-    assert isinstance(job, Job)
-    return job
+    return ws.objects.read_kind(ws.objects.read_kind(head, Session).job, Job)
 
 
 def _compare(step: PlannedStep, job: Job, relocate: Relocation, root: Path) -> list[ArtifactCheck]:

@@ -152,13 +152,12 @@ def _context(ws: Workspace, url: str) -> dict[str, object]:
     from roar.capture import git
 
     git_ctx, _ = git.git_context(Path.cwd(), ws.objects)
-    head = ws.refs.read(sessions.active_ref(ws))
     return {
         "git": git_ctx,
         "env": None,
         "env_vars": [],
         "session": sessions.active_ref(ws),
-        "step": sessions.next_step_number(ws, head, "run"),
+        "step": None,  # decided when it is appended
         "params": None,
         "url": url,
     }

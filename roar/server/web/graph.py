@@ -11,11 +11,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from roar.lineage import stale_steps
+from roar.lineage import dag
+from roar.lineage.chain import mark_superseded
+from roar.lineage.source import Step
 from roar.objects.session import Session
 from roar.server.scope import Caller
 from roar.server.storage import Storage
-from roar.sessions import Step, mark_superseded
 
 MAX_NODES = 2000
 LABEL_CHARS = 48
@@ -118,26 +119,20 @@ def session_steps(storage: Storage, caller: Caller, head: str) -> SessionSteps |
     by_job: dict[str, list[dict[str, Any]]] = {}
     for a in arts:
         by_job.setdefault(a["job"], []).append(a)
-    # As the local session index does: a step depends on the step that last
-    # wrote (before it) a hash it read.
-    writer: dict[str, str] = {}
-    parents: list[list[str]] = []
-    for s in chain:
-        # Inputs in path order, as the job object lists them, so parents come in the
-        # order `roar dag` gives.
-        ins = sorted((a for a in by_job.get(s.job, []) if a["role"] == "in"), key=_path)
-        ps: list[str] = []
-        for a in ins:
-            p = writer.get(a["hash"])
-            if p and p != s.label and p not in ps:
-                ps.append(p)
-        parents.append(ps)
-        for a in by_job.get(s.job, []):
-            if a["role"] == "out":
-                writer[a["hash"]] = s.label
-    stale = stale_steps(
-        [(s.label, s.time_ns, s.superseded, parents[i]) for i, s in enumerate(chain)]
+
+    # The lineage core's rules (docs/lineage.md §5); inputs in path order, as the
+    # job object lists them, so parents come in the order `roar dag` gives.
+    def hashes(job: str, role: str) -> list[str]:
+        rows = (a for a in by_job.get(job, []) if a["role"] == role)
+        return [a["hash"] for a in sorted(rows, key=_path)]
+
+    reads = dag.session_reads(chain, lambda s: hashes(s.job, "in"), lambda s: hashes(s.job, "out"))
+    parents = [dag.parents(r) for r in reads]
+    live_reads = {s.label: r for s, r in zip(chain, reads, strict=True) if not s.superseded}
+    stale_labels = dag.stale(
+        [s for s in chain if not s.superseded], live_reads, lambda j: set(hashes(j, "out"))
     )
+    stale = {i for i, s in enumerate(chain) if not s.superseded and s.label in stale_labels}
     live = {s.label: s.job for s in chain if not s.superseded}
     g = Graph()
     steps = []

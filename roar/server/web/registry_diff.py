@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from roar.diff import diff_lineages, walk
+from roar.lineage.chain import mark_superseded
+from roar.lineage.source import Step
 from roar.objects.base import is_id
 from roar.objects.env import Env
 from roar.objects.job import Job
 from roar.objects.session import Session
 from roar.server.scope import Caller
 from roar.server.storage import Storage
-from roar.sessions import Step, mark_superseded
 
 
 class OperandNotFound(Exception):
