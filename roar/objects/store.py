@@ -24,10 +24,14 @@ _HEADER_MAX = 32
 
 
 class ObjectStore:
-    def __init__(self, root: Path, *, fsync: bool = True):
+    def __init__(self, root: Path, *, fsync: bool = True, repair: bool = True):
         self.root = Path(root)
         self.pack_dir = self.root / "pack"
         self.fsync = fsync
+        # A pack index is derived from its pack: one that cannot be read is
+        # rebuilt from the (verified) pack, unless `repair` is off (fsck).
+        self.repair = repair
+        self.damaged: dict[str, str] = {}  # pack name -> why it is not used
         self._packs: dict[str, PackFile] | None = None
         self._compressor = None
         self._decompressor = None
@@ -107,7 +111,8 @@ class ObjectStore:
             frame = pack.find(oid)
             if frame is not None:
                 return frame
-        raise NotFound(f"object {oid} is not in the store")
+        damaged = "".join(f"; pack {n} is unreadable ({why})" for n, why in self.damaged.items())
+        raise NotFound(f"object {oid} is not in the store{damaged}")
 
     def decompress(self, frame: bytes, oid: str = "?") -> bytes:
         import zstandard
@@ -207,11 +212,26 @@ class ObjectStore:
                     current[name] = old[name]
                     continue
                 try:
-                    current[name] = PackFile(self.pack_dir / name)
+                    current[name] = self._open_pack(self.pack_dir / name)
                 except FileNotFoundError:
                     continue  # removed by a concurrent gc
+                except CorruptObject as e:
+                    self.damaged[name] = str(e)
             self._packs = current
         return list(self._packs.values())
+
+    def _open_pack(self, path: Path) -> PackFile:
+        try:
+            return PackFile(path)
+        except CorruptObject:
+            if not self.repair:
+                raise
+        # Rebuild the index from the pack, which iter_pack verifies first.
+        from roar.atomic import write_atomic
+        from roar.objects.pack import encode_index
+
+        write_atomic(path.with_suffix(".idx"), encode_index(path.read_bytes()), fsync=self.fsync)
+        return PackFile(path)
 
     def pack_entries(self, ids: Iterable[str]) -> Iterator[PackEntry]:
         """Verified entries for a pack of `ids` (for gc and push)."""
