@@ -1,7 +1,11 @@
-"""Workspace configuration: `.roar/config.toml`, with the documented defaults.
+"""Configuration: the workspace's `.roar/config.toml`, then the user's, then defaults.
 
-Reading uses the standard TOML parser (fast); writing uses tomlkit so the
-comments `roar init` wrote survive `roar config set`.
+Like git's: a key set in the workspace wins; otherwise the user-level file
+(`$XDG_CONFIG_HOME/roar/config.toml`, written by `roar config set --global`)
+applies; otherwise the documented default. `roar init` writes every option
+commented out, so a fresh workspace follows the user's settings. Reading
+uses the standard TOML parser (fast, and cached as JSON); writing uses
+tomlkit so the comments survive `roar config set`.
 """
 
 from __future__ import annotations
@@ -57,9 +61,25 @@ OPTIONS: tuple[Option, ...] = (
 BY_KEY = {o.key: o for o in OPTIONS}
 
 
+def user_config_dir() -> Path:
+    """roar's per-user configuration ($XDG_CONFIG_HOME/roar, else ~/.config/roar)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "roar"
+
+
+def user_cache_dir() -> Path:
+    """roar's per-user cache ($XDG_CACHE_HOME/roar, else ~/.cache/roar)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "roar"
+
+
 def default_toml() -> str:
-    """The commented config.toml that `roar init` writes."""
-    lines = ["# roar workspace configuration. `roar config list` shows every option.", ""]
+    """The config.toml that `roar init` writes: every option, commented out at its default."""
+    lines = [
+        "# roar workspace configuration. `roar config list` shows every option; a key set",
+        "# here wins over `roar config set --global`, which wins over the default shown.",
+        "",
+    ]
     section = None
     for opt in OPTIONS:
         head, _, name = opt.key.rpartition(".")
@@ -69,7 +89,7 @@ def default_toml() -> str:
             lines.append(f"[{head}]")
             section = head
         lines.append(f"# {opt.help}")
-        lines.append(f"{name} = {_toml_literal(opt.default)}")
+        lines.append(f"# {name} = {_toml_literal(opt.default)}")
     return "\n".join(lines) + "\n"
 
 
@@ -82,9 +102,18 @@ def _toml_literal(value: Any) -> str:
 
 
 class Config:
-    def __init__(self, path: Path):
+    def __init__(
+        self, path: Path, *, fallback: Config | None = None, cache_path: Path | None = None
+    ):
         self.path = path
+        self.fallback = fallback  # consulted for keys this file does not set
+        self._cache = cache_path or path.parent / "cache" / "config.json"
         self._data: dict[str, Any] | None = None
+
+    @classmethod
+    def user(cls) -> Config:
+        """The user-level configuration (`roar config set --global`)."""
+        return cls(user_config_dir() / "config.toml", cache_path=user_cache_dir() / "config.json")
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
@@ -94,7 +123,7 @@ class Config:
     # The parsed file is kept as JSON beside the cache, keyed on the file's
     # mtime and size: json is already loaded on every run, tomllib is not.
     def _cache_path(self) -> Path:
-        return self.path.parent / "cache" / "config.json"
+        return self._cache
 
     def _stamp(self) -> str | None:
         try:
@@ -138,15 +167,29 @@ class Config:
             pass  # no cache directory, or a value JSON cannot hold: parse next time
         return data
 
-    def get(self, key: str) -> Any:
+    _UNSET = object()
+
+    def _own(self, key: str) -> Any:
         node: Any = self._load()
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
-                if key in BY_KEY:
-                    return BY_KEY[key].default
-                raise UsageError(f"unknown config key {key!r} (see `roar config list`)")
+                return self._UNSET
             node = node[part]
         return node
+
+    def get(self, key: str) -> Any:
+        return self.get_with_origin(key)[0]
+
+    def get_with_origin(self, key: str) -> tuple[Any, str]:
+        """(value, where it comes from: this file's path, the fallback's, or "default")."""
+        value = self._own(key)
+        if value is not self._UNSET:
+            return value, str(self.path)
+        if self.fallback is not None:
+            return self.fallback.get_with_origin(key)
+        if key in BY_KEY:
+            return BY_KEY[key].default, "default"
+        raise UsageError(f"unknown config key {key!r} (see `roar config list`)")
 
     def items(self) -> list[tuple[str, Any]]:
         return [(o.key, self.get(o.key)) for o in OPTIONS]
@@ -171,6 +214,7 @@ class Config:
         table[name] = value
         from roar.atomic import write_atomic
 
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, tomlkit.dumps(doc).encode())
         self._data = None
         return value

@@ -60,7 +60,7 @@ class Workspace:
     def config(self):  # type: ignore[no-untyped-def]
         from roar.config import Config
 
-        return Config(self.config_path)
+        return Config(self.config_path, fallback=Config.user())
 
     @cached_property
     def objects(self):  # type: ignore[no-untyped-def]

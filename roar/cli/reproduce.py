@@ -31,7 +31,8 @@ STATUS_TEXT = {
 @click.option("--list-requirements", is_flag=True, help="Print every recorded package and exit.")
 @click.option("--script", "script", type=click.Path(path_type=Path),
               help="Write the plan as an editable shell script instead of running it.")  # fmt: skip
-@click.option("--remote", "remote_name", help="Remote to fetch the lineage from.")
+@click.option("--remote", "remote_name",
+              help="Remote (a name, or a registry URL) to fetch the lineage from.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def reproduce(
     digest: str,
@@ -47,14 +48,15 @@ def reproduce(
     remote_name: str | None,
     as_json: bool,
 ) -> None:
-    """Show how DIGEST (an artifact hash) was made; with --run, make it again."""
+    """Show how DIGEST (an artifact, job or session hash, or a path) was made; with
+    --run, make it again. Works outside a workspace too, with a remote given by
+    --remote or `roar config set --global glaas.url`."""
     from roar.cli.output import print_json, warn
     from roar.errors import ReproduceError
     from roar.reproduce.plan import make_plan
     from roar.reproduce.script import shell_script
-    from roar.workspace import Workspace
 
-    ws = Workspace.find()
+    ws = _workspace()
     plan = make_plan(
         ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name)
     )
@@ -96,23 +98,49 @@ def reproduce(
         sys.exit(1)
 
 
-def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
-    """Fetch a lineage from the remote, for a hash the workspace does not know."""
+def _workspace():  # type: ignore[no-untyped-def]
+    """This workspace; outside one, the user's lineage cache (a workspace of its own,
+    under $XDG_CACHE_HOME/roar/lineage), so a hash someone sent can be reproduced
+    anywhere."""
+    from roar.errors import NotAWorkspace
+    from roar.workspace import Workspace
 
-    def fetch(digest: str) -> int:
-        from roar.errors import NotFound, RemoteError
+    try:
+        return Workspace.find()
+    except NotAWorkspace:
+        from roar.config import user_cache_dir
+
+        ws, _ = Workspace.create(user_cache_dir() / "lineage")
+        return ws
+
+
+def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
+    """Fetch a lineage from the remote, for a name the workspace does not know."""
+
+    def fetch(text: str) -> int:
+        from roar.errors import Ambiguous, NotFound, RemoteError
+        from roar.lineage.resolve import HEX, MIN_PREFIX
         from roar.objects.base import is_id
         from roar.remote.client import connect
         from roar.remote.fetch import fetch as fetch_closure
 
-        if not is_id(digest):
-            raise NotFound(f"{digest} is not known here; give the full hash to fetch it")
+        digest = text.lower()
+        if not (MIN_PREFIX <= len(digest) <= 64 and set(digest) <= HEX):
+            raise NotFound(f"{text} is not known here, and is not a hash to ask a registry for")
         remote, client = connect(ws, remote_name)
-        click.echo(f"fetching the lineage of {digest[:12]} from {remote.url}", err=True)
         try:
+            if not is_id(digest):
+                matches = sorted({m["hash"] for m in client.resolve(digest)})
+                if len(matches) > 1:
+                    raise Ambiguous(f"{text} names {len(matches)} hashes on {remote.url}: "
+                                    + ", ".join(m[:16] for m in matches[:5]))  # fmt: skip
+                if not matches:
+                    raise NotFound(f"{text} is not known here, nor to {remote.url}")
+                digest = matches[0]
+            click.echo(f"fetching the lineage of {digest[:12]} from {remote.url}", err=True)
             return fetch_closure(ws, remote, client, digest).received
         except RemoteError as e:
-            raise NotFound(f"{digest[:12]} is not known here, and {e}") from None
+            raise NotFound(f"{text} is not known here, and {e}") from None
 
     return fetch
 

@@ -123,6 +123,10 @@ class RemoteClient:
                 progress(done, total)
         return FetchedPack(b"".join(parts), json.loads(resp.headers.get("roar-refs") or "[]"))
 
+    def resolve(self, prefix: str) -> list[dict[str, str]]:
+        """Registered hashes starting with `prefix`: [{"hash", "kind"}, ...]."""
+        return self._json("GET", f"/resolve/{prefix}")["matches"]  # type: ignore[no-any-return]
+
     def lookup(self, digest: str) -> dict[str, Any]:
         return self._json("GET", f"/lookup/{digest}")  # type: ignore[no-any-return]
 
