@@ -108,7 +108,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
         for i, label in enumerate(rules.order(steps, {r.label: r.parent_labels for r in live}))
     }
     shown = sorted((r for r in rows if expanded or not r.superseded), key=lambda r: order[r.label])
-    outside = _outside_inputs(facts, shown) if show_artifacts else {}
+    outside = _outside_inputs(facts, ref, shown) if show_artifacts else {}
     color = (
         not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
     )
@@ -134,32 +134,32 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     _write_lines(lines)
 
 
-def _outside_inputs(facts, rows) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
-    """seq -> what the step read that a job outside this session wrote (a fetched
-    lineage, another session), as `hash path (from ...)` lines."""
+def _outside_inputs(facts, ref: str, rows) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
+    """seq -> what the step read that no step shown wrote: from a superseded execution,
+    another session or a fetched lineage (docs/lineage.md §4), as `hash path (from ...)`."""
     from roar.lineage.producers import Ask, choose
     from roar.lineage.views import job_views, session_name
 
     jobs = facts.jobs(r.job for r in rows)
-    in_session = {r.job for r in rows}
+    shown = {r.job for r in rows}
     asks = {r.seq: [Ask(a.hash, r.job) for a in jobs[r.job].inputs] for r in rows}
     chosen = choose(facts, [a for batch in asks.values() for a in batch])
-    outside = {p for p in chosen.values() if p is not None and p not in in_session}
-    views = job_views(facts, outside, None)
+    views = job_views(facts, {p for p in chosen.values() if p and p not in shown}, ref)
     out: dict[int, list[str]] = {}
     for r in rows:
         for ask, art in zip(asks[r.seq], jobs[r.job].inputs, strict=True):
-            producer = chosen[ask]
-            if producer in views:
-                v = views[producer]
-                where = (
-                    f"{v.step.label} of session {session_name(v.placement.ref)}"
-                    if v.step and v.placement
-                    else f"job {producer[:12]}"
-                )
-                out.setdefault(r.seq, []).append(
-                    f"{art.hash[:12]} {os.fsdecode(art.path)} (from {where})"
-                )
+            view = views.get(chosen[ask] or "")
+            if view is None:
+                continue
+            if view.step and view.placement and view.placement.ref == ref:
+                where = view.step.label + (", superseded" if view.step.superseded else "")
+            elif view.step and view.placement:
+                where = f"{view.step.label} of session {session_name(view.placement.ref)}"
+            else:
+                where = f"job {view.id[:12]}, in no session here"
+            out.setdefault(r.seq, []).append(
+                f"{art.hash[:12]} {os.fsdecode(art.path)} (from {where})"
+            )
     return out
 
 

@@ -112,6 +112,12 @@ def job_view(facts: Facts, job_id: str, ref: str | None, *, context: bool = Fals
     return JobView(job_id, found[job_id], placement)
 
 
+def ref_at(refs: dict[str, str], head: str) -> str | None:
+    """The ref pointing at session object `head`: a local session before a remote one."""
+    named = sorted((not r.startswith("refs/sessions/"), r) for r, h in refs.items() if h == head)
+    return named[0][1] if named else None
+
+
 @dataclass(frozen=True)
 class SessionView:
     """`roar show` of a session: its live steps, as of session object `head`."""
@@ -140,8 +146,11 @@ def session_view(facts: Facts, head: str | None, ref: str | None) -> SessionView
     if head is None:
         return SessionView(ref, None, [])
     if ref is None:
-        ref = next((r for r, h in facts.source.session_refs().items() if h == head), None)
-    steps = chains.live(facts.source.chain(head))
+        ref = ref_at(facts.source.session_refs(), head)
+    steps = sorted(
+        chains.live(facts.source.chain(head)),
+        key=lambda s: (chains.STEP_KINDS.index(s.step_kind), s.step),
+    )
     jobs = facts.jobs(s.job for s in steps)
     return SessionView(
         ref, head, [JobView(s.job, jobs[s.job], Placement(ref or "", s)) for s in steps]

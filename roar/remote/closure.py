@@ -36,6 +36,7 @@ class Plan:
 def resolve_target(ws: Workspace, text: str | None) -> Target:
     """A register/fetch target from what the user typed (default: the active session)."""
     from roar.index.source import local
+    from roar.lineage.views import ref_at
 
     if text is None:
         ref = ws.refs.head_target()
@@ -46,7 +47,7 @@ def resolve_target(ws: Workspace, text: str | None) -> Target:
     source, resolver = local(ws)
     t = resolver.resolve(text)
     if t.kind == "session":
-        ref = t.ref or next((r for r, h in source.session_refs().items() if h == t.id), None)
+        ref = t.ref or ref_at(source.session_refs(), t.id)
         local_ref = ref if ref and ref.startswith("refs/sessions/") else None
         return Target("session", t.id, local_ref)
     if t.kind in ("step", "job"):
