@@ -52,9 +52,13 @@ bench: install
 bench-tracing: install
 	$(PY) -m benchmarks.tracing.compare $(BENCH_ARGS)
 
+# Style, the layer contract of docs/architecture.md (import-linter), strict
+# types on the core (mypy, files listed in pyproject.toml), and clippy.
 lint: install
 	$(VENV)/bin/ruff check roar tests benchmarks
 	$(VENV)/bin/ruff format --check roar tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 	cd tracer && cargo clippy --release --all-targets -- -D warnings
 
 clean:

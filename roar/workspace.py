@@ -9,8 +9,14 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from roar.errors import NotAWorkspace
+
+if TYPE_CHECKING:
+    from roar.config import Config
+    from roar.objects.store import ObjectStore
+    from roar.refs.refstore import RefStore
 
 ROAR_DIR = ".roar"
 DEFAULT_SESSION = "refs/sessions/main"
@@ -57,19 +63,19 @@ class Workspace:
         return self.dir / "config.toml"
 
     @cached_property
-    def config(self):  # type: ignore[no-untyped-def]
+    def config(self) -> Config:
         from roar.config import Config
 
         return Config(self.config_path, fallback=Config.user())
 
     @cached_property
-    def objects(self):  # type: ignore[no-untyped-def]
+    def objects(self) -> ObjectStore:
         from roar.objects.store import ObjectStore
 
         return ObjectStore(self.dir / "objects", fsync=bool(self.config.get("store.fsync")))
 
     @cached_property
-    def refs(self):  # type: ignore[no-untyped-def]
+    def refs(self) -> RefStore:
         from roar.refs.refstore import RefStore
 
         return RefStore(self.dir, fsync=bool(self.config.get("store.fsync")))

@@ -83,11 +83,12 @@ def record(step_kind: str, argv: list[str], *, quiet: bool, verbose: bool) -> in
     if argv[0].startswith("@"):
         from roar.index.session_index import SessionIndex
         from roar.lineage.chain import find_step
+        from roar.objects.job import Job
 
         target = find_step(SessionIndex(ws).steps(session_ref), argv[0])
-        job = ws.objects.read(target.job)
-        command = apply_overrides(list(job.argv), argv[1:])  # type: ignore[attr-defined]
-        cwd = Path(os.fsdecode(job.cwd))  # type: ignore[attr-defined]
+        job = ws.objects.read_kind(target.job, Job)
+        command = apply_overrides(list(job.argv), argv[1:])
+        cwd = Path(os.fsdecode(job.cwd))
         step, supersedes, step_kind = target.step, target.job, target.step_kind
         params = dict(o[2:].split("=", 1) for o in argv[1:])
     else:

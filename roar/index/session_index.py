@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from roar.atomic import is_temporary
 from roar.errors import CorruptObject
@@ -96,6 +96,17 @@ def _pack_argv(argv: Iterable[bytes]) -> bytes:
 
 def unpack_argv(blob: bytes) -> tuple[bytes, ...]:
     return tuple(blob.split(b"\0")) if blob else ()
+
+
+STEP_COLUMNS = "session_object, job, step, step_kind, supersedes, time_ns, superseded"
+
+
+def step_of(row: tuple[Any, ...] | sqlite3.Row) -> Step:
+    """A Step from a row of STEP_COLUMNS."""
+    oid, job, step, kind, supersedes, time_ns, superseded = row
+    return Step(
+        str(oid), str(job), int(step), str(kind), supersedes, int(time_ns), bool(superseded)
+    )
 
 
 class LogRow(NamedTuple):
@@ -424,11 +435,9 @@ class SessionIndex:
     def steps(self, ref: str) -> list[Step]:
         self.sync(ref)
         rows = self.db.execute(
-            "SELECT session_object, job, step, step_kind, supersedes, time_ns, superseded "
-            "FROM steps WHERE ref=? ORDER BY seq",
-            (ref,),
+            f"SELECT {STEP_COLUMNS} FROM steps WHERE ref=? ORDER BY seq", (ref,)
         ).fetchall()
-        return [Step(*r[:6], superseded=bool(r[6])) for r in rows]
+        return [step_of(r) for r in rows]
 
     def log_rows(self, ref: str) -> list[LogRow]:
         """Every step with what `log` and `dag` print, oldest first (SQL does the work)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 
-from roar.index.session_index import SessionIndex
+from roar.index.session_index import STEP_COLUMNS, SessionIndex, step_of
 from roar.lineage.chain import mark_superseded, walk
 from roar.lineage.resolve import Resolver
 from roar.lineage.source import Named, Placement, Step
@@ -108,11 +108,9 @@ class IndexSource:
             return walk(head, self._read_session)
         ref, seq = hit
         rows = self.index.query(
-            "SELECT session_object, job, step, step_kind, supersedes, time_ns, superseded "
-            "FROM steps WHERE ref = ? AND seq <= ? ORDER BY seq",
-            [ref, seq],
+            f"SELECT {STEP_COLUMNS} FROM steps WHERE ref = ? AND seq <= ? ORDER BY seq", [ref, seq]
         )
-        steps = [Step(*r[:6], superseded=bool(r[6])) for r in rows]  # type: ignore[arg-type]
+        steps = [step_of(r) for r in rows]
         is_head = next(iter(self.index.query("SELECT 1 FROM heads WHERE head = ?", [head])), None)
         return steps if is_head else mark_superseded(steps)
 
@@ -126,11 +124,10 @@ class IndexSource:
         self._refs()
         out: dict[str, list[Placement]] = {}
         for ref, *row in self._rows(
-            "SELECT ref, session_object, job, step, step_kind, supersedes, time_ns, superseded "
-            "FROM steps WHERE job IN ({marks}) ORDER BY ref, seq",
+            f"SELECT ref, {STEP_COLUMNS} FROM steps WHERE job IN ({{marks}}) ORDER BY ref, seq",
             jobs,
         ):
-            step = Step(*row[:6], superseded=bool(row[6]))  # type: ignore[arg-type]
+            step = step_of(tuple(row))
             out.setdefault(step.job, []).append(Placement(str(ref), step))
         return out
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from roar.atomic import is_temporary, write_atomic
 from roar.errors import Ambiguous, CorruptObject, NotFound
 from roar.objects import base
 from roar.objects.base import MAX_OBJECT_SIZE, RoarObject, object_id, split_header
 from roar.objects.pack import PackEntry, PackFile
+
+if TYPE_CHECKING:
+    import zstandard
 
 MIN_PREFIX = 4
 T = TypeVar("T", bound=RoarObject)
@@ -33,8 +36,8 @@ class ObjectStore:
         self.repair = repair
         self.damaged: dict[str, str] = {}  # pack name -> why it is not used
         self._packs: dict[str, PackFile] | None = None
-        self._compressor = None
-        self._decompressor = None
+        self._compressor: zstandard.ZstdCompressor | None = None
+        self._decompressor: zstandard.ZstdDecompressor | None = None
 
     # -- writing ---------------------------------------------------------
 
@@ -129,7 +132,7 @@ class ObjectStore:
         if size > MAX_OBJECT_SIZE + _HEADER_MAX:
             raise CorruptObject(f"object {oid} is larger than the {MAX_OBJECT_SIZE}-byte limit")
         try:
-            raw = self._decompressor.decompress(frame, max_output_size=size)
+            raw: bytes = self._decompressor.decompress(frame, max_output_size=size)
         except zstandard.ZstdError as e:
             raise CorruptObject(f"object {oid} is corrupt: {e}") from None
         return raw
@@ -139,7 +142,8 @@ class ObjectStore:
 
         if self._compressor is None:
             self._compressor = zstandard.ZstdCompressor(level=3, write_content_size=True)
-        return self._compressor.compress(raw)
+        frame: bytes = self._compressor.compress(raw)
+        return frame
 
     def compress(self, raw: bytes) -> bytes:
         return self._compress(raw)
