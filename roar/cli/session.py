@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 
 import click
@@ -77,37 +78,45 @@ def log(as_json: bool, limit: int) -> None:
 @click.option("--no-color", is_flag=True)
 def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> None:
     """Display the pipeline DAG of the active session, in dependency order."""
-    from roar.cli.output import print_json
     from roar.index.source import IndexSource
     from roar.lineage import dag as rules
     from roar.lineage.producers import Facts
-    from roar.lineage.views import session_dag
 
     ws = Workspace.find()
     source = IndexSource(ws)
     facts = Facts(source)
     ref = ws.refs.head_target()
     if as_json:
+        from roar.cli.output import print_json
+        from roar.lineage.views import session_dag
+
         print_json(session_dag(facts, ref, ws.refs.read(ref), expanded=expanded).to_json())
         return
-    # The text view reads only the index: the log rows, and reads from re-run steps.
+    # The text view reads only the index: the step rows, and reads from re-run steps.
     index = source.index
-    rows = index.log_rows(ref)
+    rows = index.dag_rows(ref)
     if not rows:
         click.echo("the session is empty")
         return
     live = [r for r in rows if not r.superseded]
-    steps = [r.as_step() for r in live]
     stale: set[str] = set()
     if len(live) < len(rows):  # only a re-run can make a step stale
         stale = rules.stale(
-            steps, index.stale_reads(ref), lambda j: facts.writes(facts.jobs([j])[j])
+            {r.label: r.job for r in live},
+            index.stale_reads(ref),
+            lambda j: facts.writes(facts.jobs([j])[j]),
         )
-    order = {
-        label: i
-        for i, label in enumerate(rules.order(steps, {r.label: r.parent_labels for r in live}))
-    }
-    shown = sorted((r for r in rows if expanded or not r.superseded), key=lambda r: order[r.label])
+    ranked = rules.order(
+        map(operator.itemgetter(1, 4, 5), live),  # (label, step_kind, step)
+        {r[1]: r[6].split(",") for r in live if r[6]},  # label -> parents
+    )
+    if not expanded and ranked == [r.label for r in live]:
+        shown = live  # already in dependency order: the common case
+    else:
+        position = {label: i for i, label in enumerate(ranked)}
+        shown = sorted(
+            (r for r in rows if expanded or not r.superseded), key=lambda r: position[r.label]
+        )
     outside = _outside_inputs(facts, ref, shown) if show_artifacts else {}
     color = (
         not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
@@ -115,20 +124,21 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     lines = []
     for r in shown:
         arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
-        flags = "".join(
-            [
-                " [stale]" if not r.superseded and r.label in stale else "",
-                " [superseded]" if r.superseded else "",
-                f" [exit {r.exit_code}]" if r.exit_code else "",
-            ]
-        )
-        label = f"{r.label:>5}"
+        line = f"{r.label:>5} {r.command}{arrow}"
+        if r.exit_code or r.superseded or r.label in stale:
+            flags = "".join(
+                [
+                    " [stale]" if not r.superseded and r.label in stale else "",
+                    " [superseded]" if r.superseded else "",
+                    f" [exit {r.exit_code}]" if r.exit_code else "",
+                ]
+            )
+            line += click.style(flags, fg="yellow") if color else flags
         if color:
-            label = click.style(label, bold=True)
-            flags = click.style(flags, fg="yellow") if flags else ""
-        lines.append(f"{label} {r.command}{arrow}{flags}")
+            line = click.style(line[:5], bold=True) + line[5:]
+        lines.append(line)
         if show_artifacts:
-            lines += [f"        <- {line}" for line in outside.get(r.seq, [])]
+            lines += [f"        <- {text}" for text in outside.get(r.seq, [])]
             for a in facts.jobs([r.job])[r.job].outputs:
                 lines.append(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
     _write_lines(lines)

@@ -36,7 +36,7 @@ from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS steps (
     label TEXT NOT NULL, command TEXT NOT NULL, exit_code INTEGER NOT NULL,
     duration_ns INTEGER NOT NULL, time_text TEXT NOT NULL, superseded INTEGER NOT NULL,
     parents TEXT NOT NULL, line TEXT NOT NULL,
-    PRIMARY KEY (ref, seq));
+    PRIMARY KEY (ref, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS steps_by_object ON steps (session_object);
 CREATE INDEX IF NOT EXISTS steps_by_label ON steps (ref, label, seq);
 CREATE INDEX IF NOT EXISTS steps_by_job ON steps (job, ref);
@@ -84,6 +84,24 @@ SELECT seq, label, job, command, exit_code, duration_ns, time_ns, time_text, sup
        step, step_kind
 FROM steps WHERE ref = ? ORDER BY seq
 """
+
+# What `roar dag` prints and orders by, and nothing else (10,000 rows).
+_DAG_QUERY = """
+SELECT seq, label, job, superseded, step_kind, step, parents, exit_code, command
+FROM steps WHERE ref = ? ORDER BY seq
+"""
+
+
+class DagRow(NamedTuple):
+    seq: int
+    label: str
+    job: str
+    superseded: int
+    step_kind: str
+    step: int
+    parents: str  # comma-separated labels of the steps it read from
+    exit_code: int
+    command: str
 
 
 def _display(argv: Iterable[bytes]) -> str:
@@ -128,10 +146,6 @@ class LogRow(NamedTuple):
     @property
     def parent_labels(self) -> list[str]:
         return self.parents.split(",") if self.parents else []
-
-    def as_step(self) -> Step:
-        return Step("", self.job, self.step, self.step_kind, None, self.time_ns,
-                    bool(self.superseded))  # fmt: skip
 
 
 class Counts(NamedTuple):
@@ -261,7 +275,7 @@ class SessionIndex:
         self.db.execute("DELETE FROM reads WHERE ref=? AND seq>=?", (ref, keep))
         self.db.execute(
             "UPDATE steps SET superseded = EXISTS (SELECT 1 FROM steps t WHERE t.ref = steps.ref "
-            "AND t.step_kind = steps.step_kind AND t.step = steps.step AND t.seq > steps.seq) "
+            "AND t.label = steps.label AND t.seq > steps.seq) "
             "WHERE ref=?",
             (ref,),
         )
@@ -297,10 +311,7 @@ class SessionIndex:
         self._seen(oid, "session")
         label = step_label(obj.step, obj.step_kind)
         # The newest execution of a step is live (docs/lineage.md §2).
-        self.db.execute(
-            "UPDATE steps SET superseded=1 WHERE ref=? AND step_kind=? AND step=?",
-            (ref, obj.step_kind, obj.step),
-        )
+        self.db.execute("UPDATE steps SET superseded=1 WHERE ref=? AND label=?", (ref, label))
         reads = step_reads((a.hash for a in job.inputs), self._last_writer(ref), label)
         self.db.executemany(
             "INSERT INTO reads VALUES (?,?,?,?,?)",
@@ -444,6 +455,11 @@ class SessionIndex:
         self.sync(ref)
         rows = self.db.execute(_LOG_QUERY, (ref,)).fetchall()
         return list(map(LogRow._make, rows))
+
+    def dag_rows(self, ref: str) -> list[DagRow]:
+        """Every step with what `roar dag` prints, oldest first."""
+        self.sync(ref)
+        return list(map(DagRow._make, self.db.execute(_DAG_QUERY, (ref,))))
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)

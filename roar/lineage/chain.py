@@ -47,12 +47,7 @@ def mark_superseded(chain: list[Step]) -> list[Step]:
 
 
 def _marked(step: Step, superseded: bool) -> Step:
-    if step.superseded == superseded:
-        return step
-    return Step(
-        step.session_object, step.job, step.step, step.step_kind, step.supersedes,
-        step.time_ns, superseded,
-    )  # fmt: skip
+    return step if step.superseded == superseded else step._replace(superseded=superseded)
 
 
 def live(chain: Iterable[Step]) -> list[Step]:

@@ -9,15 +9,15 @@ them. Staleness and order are computed when asked.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from roar.lineage.chain import STEP_KINDS
 from roar.lineage.source import Step
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(NamedTuple):
     """An execution read `hash`, last written (before it) by job `writer` of step `parent`."""
 
     parent: str  # the writer's step label
@@ -26,6 +26,8 @@ class Read:
 
 
 Writer = tuple[str, str]  # (step label, job id)
+KIND_RANK = {kind: i for i, kind in enumerate(STEP_KINDS)}
+_NUMBER = operator.itemgetter(2)
 
 
 def step_reads(
@@ -65,18 +67,20 @@ def parents(reads: Iterable[Read]) -> list[str]:
 
 
 def stale(
-    live: list[Step], reads: Mapping[str, list[Read]], writes_of: Callable[[str], set[str]]
+    live_jobs: Mapping[str, str],
+    reads: Mapping[str, list[Read]],
+    writes_of: Callable[[str], set[str]],
 ) -> set[str]:
     """Labels of live steps that read what their parent's live execution no longer
-    writes, or that read from a stale step. `reads` is keyed by live step label;
-    `writes_of(job id)` is asked only for parents re-run since the read."""
-    live_job = {s.label: s.job for s in live}
+    writes, or that read from a stale step. `live_jobs` maps each live step's label
+    to its job; `reads` is keyed by live step label; `writes_of(job id)` is asked
+    only for parents re-run since the read."""
     found: set[str] = set()
     children: dict[str, set[str]] = {}
     for label, rs in reads.items():
         for r in rs:
             children.setdefault(r.parent, set()).add(label)
-            now = live_job.get(r.parent)
+            now = live_jobs.get(r.parent)
             if now is not None and now != r.writer and r.hash not in writes_of(now):
                 found.add(label)
     todo = list(found)
@@ -88,21 +92,34 @@ def stale(
     return found
 
 
-def order(steps: list[Step], parents_of: Mapping[str, list[str]]) -> list[str]:
+def order(steps: Iterable[tuple[str, str, int]], parents_of: Mapping[str, list[str]]) -> list[str]:
     """Step labels in topological order; ready steps by (build before run, number).
 
-    A cycle (re-runs that read each other's outputs) is broken at the
-    smallest remaining step. Parents not among `steps` are ignored.
+    `steps` are (label, step kind, step number). A cycle (re-runs that read
+    each other's outputs) is broken at the smallest remaining step. Parents
+    not among `steps` are ignored.
     """
-    rank = {s.label: (STEP_KINDS.index(s.step_kind), s.step) for s in steps}
-    labels = sorted(rank, key=rank.__getitem__)
+    # Per kind, by number (timsort is linear on what is already in order).
+    by_kind: dict[str, list[tuple[str, str, int]]] = {kind: [] for kind in STEP_KINDS}
+    for s in steps:
+        by_kind[s[1]].append(s)
+    listed = [s for kind in STEP_KINDS for s in sorted(by_kind[kind], key=_NUMBER)]
+    labels = [s[0] for s in listed]
     position = {label: i for i, label in enumerate(labels)}
+    get = position.get
+    if all(
+        get(p, -1) < here
+        for label, ps in parents_of.items()
+        if (here := get(label, -1)) >= 0
+        for p in ps
+        if p != label
+    ):
+        return labels  # no re-run reordered anything
+    rank = {label: (KIND_RANK[kind], number) for label, kind, number in listed}
     deps = {
         label: {p for p in parents_of.get(label, ()) if p in position and p != label}
         for label in labels
     }
-    if all(position[p] < position[label] for label in labels for p in deps[label]):
-        return labels  # the common case: no re-run reordered anything
     waiting = {label: len(ds) for label, ds in deps.items()}
     children: dict[str, list[str]] = {}
     for label, ds in deps.items():

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from roar.lineage.source import LineageSource, Placement
 from roar.objects.job import Job
@@ -65,8 +65,7 @@ def standing(placements: list[Placement]) -> int:
     return LIVE if any(not p.step.superseded for p in placements) else SUPERSEDED
 
 
-@dataclass(frozen=True)
-class Ask:
+class Ask(NamedTuple):
     """One question: who produced `hash`, as read by `consumer` (a job id) or by nobody."""
 
     hash: str

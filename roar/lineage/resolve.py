@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from roar.errors import Ambiguous, NotFound, UsageError
 from roar.lineage.chain import find_step
@@ -25,8 +25,7 @@ HEX = frozenset("0123456789abcdef")
 _KIND_OF = {"job": "job", "session": "session", "tree": "artifact", "file": "artifact"}
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """A resolved name."""
 
     kind: str  # "step" | "job" | "session" | "artifact" | "object"

@@ -12,15 +12,17 @@ producer, which step is live, what depends on what) is the rules' job.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from roar.objects.job import Job
 
 
-@dataclass(frozen=True)
-class Step:
-    """One entry of a session chain: a job recorded as step `step` of `step_kind`."""
+class Step(NamedTuple):
+    """One entry of a session chain: a job recorded as step `step` of `step_kind`.
+
+    (NamedTuples here: a 10,000-step session makes 10,000 of them, and they
+    cost nothing to define at import.)
+    """
 
     session_object: str  # id of the session object that records it
     job: str
@@ -28,7 +30,7 @@ class Step:
     step_kind: str  # "run" | "build"
     supersedes: str | None  # the job a re-run names as replaced
     time_ns: int  # when it was appended
-    superseded: bool = field(default=False, compare=False)  # docs/lineage.md §2
+    superseded: bool = False  # docs/lineage.md §2
 
     @property
     def key(self) -> tuple[str, int]:
@@ -45,16 +47,14 @@ def step_label(step: int, step_kind: str) -> str:
     return f"@B{step}" if step_kind == "build" else f"@{step}"
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """Where a job is a step: in the chain that ref `ref` points at."""
 
     ref: str  # e.g. refs/sessions/main, refs/remotes/origin/sessions/main
     step: Step  # with its superseded mark in that chain
 
 
-@dataclass(frozen=True)
-class Named:
+class Named(NamedTuple):
     """Something a hash prefix can name."""
 
     id: str  # 64 hex

@@ -1,4 +1,4 @@
-"""What `show`, `lineage`, `inputs` and `dag` present, as dataclasses with `to_json`.
+"""What `show`, `lineage`, `inputs` and `dag` present, as value types with `to_json`.
 
 Built from the rules over a source; the commands only print them, so a
 change of output shape is a change here.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from roar.errors import NotFound
 from roar.lineage import chain as chains
@@ -27,8 +26,7 @@ def session_name(ref: str | None) -> str | None:
     return ref.removeprefix("refs/sessions/").removeprefix("refs/remotes/")
 
 
-@dataclass(frozen=True)
-class JobView:
+class JobView(NamedTuple):
     """A job with where it stands: its step label and session, when it has one."""
 
     id: str
@@ -74,8 +72,7 @@ def job_views(facts: Facts, ids: Iterable[str], ref: str | None) -> dict[str, Jo
     return {j: JobView(j, jobs[j], best_placement(placed[j], ref)) for j in wanted if j in jobs}
 
 
-@dataclass(frozen=True)
-class ArtifactView:
+class ArtifactView(NamedTuple):
     """`roar show <artifact>`: who wrote it (docs/lineage.md §4) and which steps read it."""
 
     hash: str
@@ -118,8 +115,7 @@ def ref_at(refs: dict[str, str], head: str) -> str | None:
     return named[0][1] if named else None
 
 
-@dataclass(frozen=True)
-class SessionView:
+class SessionView(NamedTuple):
     """`roar show` of a session: its live steps, as of session object `head`."""
 
     ref: str | None
@@ -157,8 +153,7 @@ def session_view(facts: Facts, head: str | None, ref: str | None) -> SessionView
     )
 
 
-@dataclass(frozen=True)
-class LineageView:
+class LineageView(NamedTuple):
     """`roar lineage`: every job upstream of an artifact, each hash with its producer."""
 
     artifact: str
@@ -180,8 +175,7 @@ def lineage_view(facts: Facts, digest: str, ref: str | None) -> LineageView:
     return LineageView(digest, lin, job_views(facts, lin.jobs, ref))
 
 
-@dataclass(frozen=True)
-class RootInput:
+class RootInput(NamedTuple):
     hash: str
     path: str
     size: int
@@ -211,8 +205,7 @@ def root_inputs(facts: Facts, live: list[Step]) -> list[RootInput]:
     return list(roots.values())
 
 
-@dataclass(frozen=True)
-class DagNode:
+class DagNode(NamedTuple):
     view: JobView
     depends_on: list[str]
     stale: bool
@@ -221,12 +214,11 @@ class DagNode:
         return {**self.view.to_json(), "depends_on": self.depends_on, "stale": self.stale}
 
 
-@dataclass(frozen=True)
-class SessionDag:
+class SessionDag(NamedTuple):
     """`roar dag`: a session's steps in dependency order."""
 
     ref: str
-    nodes: list[DagNode] = field(default_factory=list)
+    nodes: list[DagNode]
 
     def to_json(self) -> dict[str, Any]:
         return {"session": session_name(self.ref), "nodes": [n.to_json() for n in self.nodes]}
@@ -241,9 +233,11 @@ def session_dag(facts: Facts, ref: str, head: str | None, *, expanded: bool = Fa
     )
     live = chains.live(chain)
     live_reads = {s.label: r for s, r in zip(chain, reads, strict=True) if not s.superseded}
-    stale = dag.stale(live, live_reads, lambda j: facts.writes(facts.jobs([j])[j]))
+    live_jobs = {s.label: s.job for s in live}
+    stale = dag.stale(live_jobs, live_reads, lambda j: facts.writes(facts.jobs([j])[j]))
     parents = {label: dag.parents(r) for label, r in live_reads.items()}
-    order = {label: i for i, label in enumerate(dag.order(live, parents))}
+    ranked = dag.order(((s.label, s.step_kind, s.step) for s in live), parents)
+    order = {label: i for i, label in enumerate(ranked)}
     shown = [(s, r) for s, r in zip(chain, reads, strict=True) if expanded or not s.superseded]
     shown.sort(key=lambda sr: order[sr[0].label])  # stable: executions of a step in chain order
     return SessionDag(

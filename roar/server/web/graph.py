@@ -129,9 +129,8 @@ def session_steps(storage: Storage, caller: Caller, head: str) -> SessionSteps |
     reads = dag.session_reads(chain, lambda s: hashes(s.job, "in"), lambda s: hashes(s.job, "out"))
     parents = [dag.parents(r) for r in reads]
     live_reads = {s.label: r for s, r in zip(chain, reads, strict=True) if not s.superseded}
-    stale_labels = dag.stale(
-        [s for s in chain if not s.superseded], live_reads, lambda j: set(hashes(j, "out"))
-    )
+    live_jobs = {s.label: s.job for s in chain if not s.superseded}
+    stale_labels = dag.stale(live_jobs, live_reads, lambda j: set(hashes(j, "out")))
     stale = {i for i, s in enumerate(chain) if not s.superseded and s.label in stale_labels}
     live = {s.label: s.job for s in chain if not s.superseded}
     g = Graph()
