@@ -127,24 +127,43 @@ def register(
     click.echo(f"view: {link}")
 
 
+def remote_hash(client, text: str) -> str:  # type: ignore[no-untyped-def]
+    """The full hash a registry knows by `text`: a full hash, or a unique prefix of
+    at least 8 hex digits (as the local resolver reads prefixes)."""
+    from roar.errors import Ambiguous, NotFound, UsageError
+    from roar.lineage.resolve import MIN_PREFIX, is_hash_text
+    from roar.objects.base import is_id
+
+    digest = text.lower()
+    if not is_hash_text(digest):
+        raise UsageError(f"{text} is not a hash, or a prefix of {MIN_PREFIX}+ hex digits")
+    if is_id(digest):
+        return digest
+    matches = sorted({m["hash"] for m in client.resolve(digest)})
+    if len(matches) > 1:
+        listed = ", ".join(m[:16] for m in matches[:5])
+        raise Ambiguous(f"{text} names {len(matches)} hashes on {client.url}: {listed}; "
+                        "give more digits")  # fmt: skip
+    if not matches:
+        raise NotFound(f"{text} is not known to {client.url}")
+    return matches[0]
+
+
 @click.command()
 @click.argument("digest")
 @click.option("--remote", "remote_name", help="Remote to fetch from.")
 @click.option("--json", "as_json", is_flag=True)
 def fetch(digest: str, remote_name: str | None, as_json: bool) -> None:
-    """Fetch the lineage of DIGEST (artifact hash, job or session id) into this workspace."""
+    """Fetch the lineage of DIGEST (artifact hash, job or session id, or a unique prefix
+    of 8+ hex digits) into this workspace."""
     from roar.cli.output import print_json
-    from roar.errors import UsageError
-    from roar.objects.base import is_id
     from roar.remote.client import connect
     from roar.remote.fetch import fetch as fetch_closure
     from roar.workspace import Workspace
 
-    digest = digest.lower()
-    if not is_id(digest):
-        raise UsageError("fetch takes a full 64-character hash")
     ws = Workspace.find()
     remote, client = connect(ws, remote_name)
+    digest = remote_hash(client, digest)
     with _progress("fetch") as progress:
         report = fetch_closure(ws, remote, client, digest, progress=progress)
     if as_json:

@@ -118,28 +118,17 @@ def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
     """Fetch a lineage from the remote, for a name the workspace does not know."""
 
     def fetch(text: str) -> int:
-        from roar.errors import Ambiguous, NotFound, RemoteError
-        from roar.lineage.resolve import HEX, MIN_PREFIX
-        from roar.objects.base import is_id
+        from roar.cli.register import remote_hash
+        from roar.errors import NotFound, RemoteError
         from roar.remote.client import connect
         from roar.remote.fetch import fetch as fetch_closure
 
-        digest = text.lower()
-        if not (MIN_PREFIX <= len(digest) <= 64 and set(digest) <= HEX):
-            raise NotFound(f"{text} is not known here, and is not a hash to ask a registry for")
         remote, client = connect(ws, remote_name)
         try:
-            if not is_id(digest):
-                matches = sorted({m["hash"] for m in client.resolve(digest)})
-                if len(matches) > 1:
-                    raise Ambiguous(f"{text} names {len(matches)} hashes on {remote.url}: "
-                                    + ", ".join(m[:16] for m in matches[:5]))  # fmt: skip
-                if not matches:
-                    raise NotFound(f"{text} is not known here, nor to {remote.url}")
-                digest = matches[0]
+            digest = remote_hash(client, text)
             click.echo(f"fetching the lineage of {digest[:12]} from {remote.url}", err=True)
             return fetch_closure(ws, remote, client, digest).received
-        except RemoteError as e:
+        except (NotFound, RemoteError) as e:
             raise NotFound(f"{text} is not known here, and {e}") from None
 
     return fetch

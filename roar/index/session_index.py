@@ -338,10 +338,7 @@ class SessionIndex:
         if oid in known:
             return known[oid]
         if job is None:
-            obj = self.ws.objects.read(oid)
-            if not isinstance(obj, Job):
-                raise CorruptObject(f"a session step names {oid}, a {obj.kind} object, not a job")
-            job = obj
+            job = self.ws.objects.read_kind(oid, Job)
         self._seen(oid, "job")
         self.db.execute(
             "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?)",
@@ -364,10 +361,7 @@ class SessionIndex:
         if tree is None:
             if not self.ws.objects.contains(tree_id):
                 return  # not here (yet): indexed when it arrives
-            obj = self.ws.objects.read(tree_id)
-            if not isinstance(obj, Tree):
-                raise CorruptObject(f"composite {tree_id} is a {obj.kind} object, not a tree")
-            tree = obj
+            tree = self.ws.objects.read_kind(tree_id, Tree)
         self._seen(tree_id, "tree")
         self.db.executemany(
             "INSERT INTO tree_entries VALUES (?,?)", [(tree_id, e.hash) for e in tree.entries]

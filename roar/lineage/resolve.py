@@ -21,6 +21,12 @@ MIN_PREFIX = 8
 MAX_LISTED = 10
 HEX = frozenset("0123456789abcdef")
 
+
+def is_hash_text(text: str) -> bool:
+    """Whether `text` can name something by hash: 8 to 64 hex digits (any case)."""
+    return MIN_PREFIX <= len(text) <= 64 and set(text.lower()) <= HEX
+
+
 # What a hash names, by the kind `LineageSource.named` reports.
 _KIND_OF = {"job": "job", "session": "session", "tree": "artifact", "file": "artifact"}
 
@@ -89,10 +95,10 @@ class Resolver:
         session = self._session(text)
         if session is not None:
             return [session]  # a name that is a session is not read as a hash (as git)
-        lowered = text.lower()
-        if not (MIN_PREFIX <= len(lowered) <= 64 and set(lowered) <= HEX):
+        if not is_hash_text(text):
             return []
-        return [self._named(text, n.id, n.kind) for n in self.source.named(lowered, MAX_LISTED + 1)]
+        named = self.source.named(text.lower(), MAX_LISTED + 1)
+        return [self._named(text, n.id, n.kind) for n in named]
 
     def _named(self, text: str, oid: str, kind: str) -> Target:
         if kind in _KIND_OF:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from roar.atomic import is_temporary, write_atomic
-from roar.errors import Ambiguous, CorruptObject, NotFound
+from roar.errors import CorruptObject, NotFound
 from roar.objects import base
 from roar.objects.base import MAX_OBJECT_SIZE, RoarObject, object_id, split_header
 from roar.objects.pack import PackEntry, PackFile
@@ -21,7 +21,6 @@ from roar.objects.pack import PackEntry, PackFile
 if TYPE_CHECKING:
     import zstandard
 
-MIN_PREFIX = 4
 T = TypeVar("T", bound=RoarObject)
 _HEADER_MAX = 32
 
@@ -173,29 +172,6 @@ class ObjectStore:
         for pack in self.packs(refresh=True):
             ids.update(pack.ids())
         return ids
-
-    def resolve_prefix(self, prefix: str) -> str:
-        """The one full id starting with `prefix` (at least 4 hex characters)."""
-        prefix = prefix.lower()
-        if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
-            raise NotFound(f"not a hash or prefix (4+ hex characters): {prefix!r}")
-        if len(prefix) == 64:
-            if self.contains(prefix):
-                return prefix
-            raise NotFound(f"object {prefix} is not in the store")
-        found = set()
-        directory = self.root / prefix[:2]
-        if directory.is_dir():
-            for name in os.listdir(directory):
-                if (prefix[:2] + name).startswith(prefix) and not is_temporary(name):
-                    found.add(prefix[:2] + name)
-        for pack in self.packs():
-            found.update(pack.ids_with_prefix(prefix))
-        if not found:
-            raise NotFound(f"no object starts with {prefix}")
-        if len(found) > 1:
-            raise Ambiguous(f"prefix {prefix} is ambiguous: {', '.join(sorted(found)[:5])}")
-        return found.pop()
 
     # -- packs -----------------------------------------------------------
 

@@ -20,6 +20,7 @@ from roar.index.source import local
 from roar.lineage import chain as chains
 from roar.lineage.closure import upstream
 from roar.lineage.producers import Facts, producer_of
+from roar.lineage.resolve import is_hash_text
 from roar.lineage.views import best_placement
 from roar.objects.env import Env
 from roar.objects.job import ArtifactRef, Job
@@ -166,7 +167,7 @@ def make_plan(
         try:
             t = resolver.resolve(target)
         except NotFound:
-            if fetch is None or fetched:
+            if fetch is None or fetched or not is_hash_text(target):
                 raise
             fetched = fetch(target) or -1
             continue
