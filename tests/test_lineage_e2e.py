@@ -123,3 +123,29 @@ def test_show_and_put_give_a_directory_one_tree_id(roar_cli, project: Path, tmp_
         _ok(roar_cli, "put", "shards", f"file://{bucket}/", "--no-register", "--json").stdout
     )
     assert [a["hash"] for a in put["artifacts"]] == [expected]
+
+
+def test_concurrent_runs_of_one_command_are_executions_of_one_step(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    _ok(roar_cli, "init", "-n")
+    _ok(roar_cli, "run", "python", "-c", "open('first.txt', 'w').write('1')")
+    env = {**os.environ, "NO_COLOR": "1"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    command = ["python", "-c", "open('same.txt', 'w').write('x')"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "roar", "run", "-q", *command], cwd=project, env=env
+        )
+        for _ in range(6)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 6
+    log = json.loads(_ok(roar_cli, "log", "--json").stdout)
+    # all six landed, as executions of one new step: @2, the newest live
+    assert sorted(r["step"] for r in log) == ["@1"] + ["@2"] * 6
+    assert [r["superseded"] for r in log if r["step"] == "@2"] == [False] + [True] * 5
+    assert len({r["job"] for r in log}) == 7
+    assert json.loads(_ok(roar_cli, "status", "--json").stdout)["steps"] == 2
+    assert _ok(roar_cli, "fsck").returncode == 0

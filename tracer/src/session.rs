@@ -110,8 +110,10 @@ pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
             Some(k) => k,
             None => command_key(&req.step_kind, &read_command(store, job)?),
         };
-        steps.apply(&id, job, &req.step_kind, step, key);
-        steps.save(&cache_path); // advisory: rebuilt from the chain when missing
+        let as_loaded = steps.as_loaded;
+        steps.apply(&id, job, &req.step_kind, step, key.clone());
+        let lines = as_loaded.then(|| steps.step_lines(job, &req.step_kind, step, &key));
+        steps.save(&cache_path, lines); // advisory: rebuilt from the chain when missing
         return Ok(Appended {
             session_ref,
             session_object: id,
@@ -167,6 +169,11 @@ struct Steps {
     max: BTreeMap<String, u64>,
     live: BTreeMap<(String, u64), String>,
     commands: HashMap<String, (String, u64)>,
+    /// Lines read from the cache file: when they far outnumber the entries,
+    /// the next save rewrites the file instead of appending to it.
+    lines: usize,
+    /// Whether these steps are exactly the file's (nothing caught up since).
+    as_loaded: bool,
 }
 
 const CACHE_HEADER: &str = "roar-steps 1";
@@ -193,10 +200,11 @@ impl Steps {
 
     /// These steps brought up to `head`: the objects since the known head are
     /// applied; a head the walk never meets (after `roar pop`) means a rebuild.
-    fn catch_up(self, store: &Path, head: Option<&str>) -> Result<Steps> {
+    fn catch_up(mut self, store: &Path, head: Option<&str>) -> Result<Steps> {
         if self.head.as_deref() == head {
             return Ok(self);
         }
+        self.as_loaded = false;
         let mut newer = Vec::new();
         let mut cur = head.map(str::to_owned);
         let mut met = false;
@@ -219,7 +227,14 @@ impl Steps {
             };
             newer.push((id, job, kind, step));
         }
-        let mut steps = if met { self } else { Steps::default() };
+        let mut steps = if met {
+            self
+        } else {
+            Steps {
+                lines: usize::MAX, // rebuilt: the file is rewritten
+                ..Steps::default()
+            }
+        };
         for (id, job, kind, step) in newer.into_iter().rev() {
             let key = command_key(&kind, &read_command(store, &job)?);
             steps.apply(&id, &job, &kind, step, key);
@@ -228,13 +243,22 @@ impl Steps {
         Ok(steps)
     }
 
+    /// The cache at `path`, or an empty state when it is missing or unreadable.
     fn load(path: &Path) -> Steps {
-        fs::read_to_string(path)
-            .ok()
-            .and_then(|text| Steps::parse(&text))
-            .unwrap_or_default()
+        match fs::read_to_string(path).ok().and_then(|text| Steps::parse(&text)) {
+            Some(steps) => Steps {
+                as_loaded: true,
+                ..steps
+            },
+            None => Steps {
+                lines: usize::MAX, // missing or unreadable: written whole
+                ..Steps::default()
+            },
+        }
     }
 
+    /// Lines are assignments applied in order (a later one wins), so an append
+    /// adds its few lines at the end instead of rewriting the file.
     fn parse(text: &str) -> Option<Steps> {
         let mut lines = text.lines();
         if lines.next()? != CACHE_HEADER {
@@ -242,21 +266,33 @@ impl Steps {
         }
         let mut steps = Steps::default();
         for line in lines {
-            let parts: Vec<&str> = line.split(' ').collect();
-            match parts.as_slice() {
-                ["head", id] if is_id(id) => steps.head = Some((*id).to_owned()),
-                ["max", kind, n] => {
-                    steps.max.insert((*kind).to_owned(), n.parse().ok()?);
+            steps.lines += 1;
+            let (tag, rest) = line.split_once(' ')?;
+            match tag {
+                "head" if is_id(rest) => steps.head = Some(rest.to_owned()),
+                "max" => {
+                    let (kind, n) = rest.split_once(' ')?;
+                    steps.max.insert(kind.to_owned(), n.parse().ok()?);
                 }
-                ["live", kind, n, job] if is_id(job) => {
+                "live" => {
+                    let (kind, rest) = rest.split_once(' ')?;
+                    let (n, job) = rest.split_once(' ')?;
+                    if !is_id(job) {
+                        return None;
+                    }
                     steps
                         .live
-                        .insert(((*kind).to_owned(), n.parse().ok()?), (*job).to_owned());
+                        .insert((kind.to_owned(), n.parse().ok()?), job.to_owned());
                 }
-                ["command", kind, n, key] if is_id(key) => {
+                "command" => {
+                    let (kind, rest) = rest.split_once(' ')?;
+                    let (n, key) = rest.split_once(' ')?;
+                    if !is_id(key) {
+                        return None;
+                    }
                     steps
                         .commands
-                        .insert((*key).to_owned(), ((*kind).to_owned(), n.parse().ok()?));
+                        .insert(key.to_owned(), (kind.to_owned(), n.parse().ok()?));
                 }
                 _ => return None,
             }
@@ -265,20 +301,42 @@ impl Steps {
         Some(steps)
     }
 
-    fn save(&self, path: &Path) {
-        let Some(head) = &self.head else { return };
-        let mut text = format!("{CACHE_HEADER}\nhead {head}\n");
-        for (kind, n) in &self.max {
-            text.push_str(&format!("max {kind} {n}\n"));
+    /// What one applied step adds to the file.
+    fn step_lines(&self, job: &str, kind: &str, step: u64, key: &str) -> String {
+        let max = self.max.get(kind).copied().unwrap_or(step);
+        let head = self.head.as_deref().unwrap_or_default();
+        format!(
+            "live {kind} {step} {job}\ncommand {kind} {step} {key}\nmax {kind} {max}\nhead {head}\n"
+        )
+    }
+
+    /// Writes the whole state (after a rebuild, or when appended lines have
+    /// piled up); otherwise appends the lines of the step just applied.
+    fn save(&self, path: &Path, appended: Option<String>) {
+        let entries = self.max.len() + self.live.len() + self.commands.len() + 1;
+        if let (Some(lines), true) = (&appended, self.lines < 2 * entries + 64) {
+            // One O_APPEND write: concurrent appenders never interleave within it,
+            // and lines out of chain order only leave a head that is caught up again.
+            if let Ok(mut f) = OpenOptions::new().append(true).open(path) {
+                if f.write_all(lines.as_bytes()).is_ok() {
+                    return;
+                }
+            }
         }
+        let Some(head) = &self.head else { return };
+        let mut text = String::with_capacity(64 + 100 * entries);
+        text.push_str(CACHE_HEADER);
+        text.push('\n');
         for ((kind, n), job) in &self.live {
             text.push_str(&format!("live {kind} {n} {job}\n"));
         }
-        let mut commands: Vec<_> = self.commands.iter().collect();
-        commands.sort();
-        for (key, (kind, n)) in commands {
+        for (key, (kind, n)) in &self.commands {
             text.push_str(&format!("command {kind} {n} {key}\n"));
         }
+        for (kind, n) in &self.max {
+            text.push_str(&format!("max {kind} {n}\n"));
+        }
+        text.push_str(&format!("head {head}\n"));
         if let Some(dir) = path.parent() {
             let _ = fs::create_dir_all(dir);
         }
