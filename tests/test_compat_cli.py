@@ -7,7 +7,6 @@ itself, side by side, is tests/compat/test_differential.py.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from roar.errors import UsageError
 
-
 # roar-cli 0.4.7 chooses among three tracers; roar has one (seccomp + ptrace),
 # so these names are accepted and mean the same thing here.
 TRACER_NAMES = ("auto", "ebpf", "preload", "ptrace")

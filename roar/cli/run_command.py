@@ -21,12 +21,23 @@ def _command(step_kind: str):  # type: ignore[no-untyped-def]
     @click.option("-q", "--quiet", is_flag=True, help="Print no report after the run.")
     @click.option("-v", "--verbose", is_flag=True, help="List every file read and written.")
     @click.option("-n", "--name", help="Name this step (stored as the job's `name` label).")
-    @click.option("--hash", "hashes", multiple=True, type=click.Choice(HASH_ALGORITHMS),
-                  help="Another digest to record (roar-cli's option; BLAKE3 for now).")  # fmt: skip
-    @click.option("--tracer", type=click.Choice(TRACER_NAMES),
-                  help="roar-cli's tracer choice; roar has one tracer, any name runs it.")  # fmt: skip
-    @click.option("--tracer-fallback/--no-tracer-fallback", default=True,
-                  help="roar-cli's; accepted, roar's tracer has no fallback.")  # fmt: skip
+    @click.option(
+        "--hash",
+        "hashes",
+        multiple=True,
+        type=click.Choice(HASH_ALGORITHMS),
+        help="Another digest to record (roar-cli's option; BLAKE3 for now).",
+    )
+    @click.option(
+        "--tracer",
+        type=click.Choice(TRACER_NAMES),
+        help="roar-cli's tracer choice; roar has one tracer, any name runs it.",
+    )
+    @click.option(
+        "--tracer-fallback/--no-tracer-fallback",
+        default=True,
+        help="roar-cli's; accepted, roar's tracer has no fallback.",
+    )
     @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
     def command(
         quiet: bool,
