@@ -121,3 +121,11 @@ def test_reset_asks_like_roar_cli(workspace, roar_cli) -> None:  # type: ignore[
     accepted = roar_cli("reset", input="\n")  # Enter takes the default, yes
     assert accepted.returncode == 0
     assert json.loads(roar_cli("status", "--json").stdout)["session"] != "main"
+
+
+@pytest.mark.parametrize("name", ["auto", "ebpf", "preload", "ptrace"])
+def test_tracer_use_takes_roar_cli_backend_names(workspace, roar_cli, name: str) -> None:  # type: ignore[no-untyped-def]
+    used = roar_cli("tracer", "use", name)
+    assert used.returncode == 0 and "one tracer" in used.stdout
+    assert roar_cli("config", "get", "tracer.path").stdout == "\n"  # nothing stored
+    assert roar_cli("tracer", "use", "bogus").returncode == 2
