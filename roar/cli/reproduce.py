@@ -38,7 +38,7 @@ STATUS_TEXT = {
 @click.option("--no-puts", is_flag=True,
               help="roar-cli's; plans never re-run put jobs, so always the case here.")  # fmt: skip
 @click.option("--step-timeout", type=click.IntRange(min=1), envvar="ROAR_REPRODUCE_STEP_TIMEOUT",
-              help="With --run: seconds each step may take; its processes are then killed.")  # fmt: skip
+              help="With --run: seconds a step may take before it is killed.")  # fmt: skip
 @click.option("--remote", "remote_name", help="Remote to fetch the lineage from.")
 @click.option("--json", "as_json", is_flag=True)
 def reproduce(
