@@ -10,7 +10,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from roar.errors import NotAWorkspace
+from roar.errors import LegacyWorkspace, NotAWorkspace
 
 ROAR_DIR = ".roar"
 DEFAULT_SESSION = "refs/sessions/main"
@@ -34,6 +34,12 @@ class Workspace:
         for candidate in (here, *here.parents):
             if (candidate / ROAR_DIR / "HEAD").is_file():
                 return cls(candidate)
+            if (candidate / ROAR_DIR / "roar.db").is_file():
+                raise LegacyWorkspace(
+                    f"{candidate / ROAR_DIR} is a roar-cli workspace: `roar import` brings its "
+                    "history into roar (the old database is kept)",
+                    candidate,
+                )
         raise NotAWorkspace("not a roar workspace (no .roar/ here or above); run `roar init`")
 
     @classmethod

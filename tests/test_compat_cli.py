@@ -26,20 +26,35 @@ def _run(roar_cli, *args: str, cwd: Path | None = None):  # type: ignore[no-unty
 @pytest.mark.parametrize(
     "args, argv, name, quiet, verbose, hashes",
     [
-        (["-n", "training", "python", "t.py", "--lr=1"], ["python", "t.py", "--lr=1"],
-         "training", False, False, ()),
-        (["--name=x", "--hash", "sha256", "-q", "--", "-x"], ["-x"], "x", True, False,
-         ("sha256",)),
-        (["-ntrain", "-vv", "--tracer", "preload", "--no-tracer-fallback", "ls"], ["ls"],
-         "train", False, True, ()),
+        (
+            ["-n", "training", "python", "t.py", "--lr=1"],
+            ["python", "t.py", "--lr=1"],
+            "training",
+            False,
+            False,
+            (),
+        ),
+        (["--name=x", "--hash", "sha256", "-q", "--", "-x"], ["-x"], "x", True, False, ("sha256",)),
+        (
+            ["-ntrain", "-vv", "--tracer", "preload", "--no-tracer-fallback", "ls"],
+            ["ls"],
+            "train",
+            False,
+            True,
+            (),
+        ),
         (["--hash=MD5", "ls", "-n", "y"], ["ls", "-n", "y"], None, False, False, ("md5",)),
     ],
-)  # fmt: skip
+)
 def test_run_options_parse_as_roar_cli_spells_them(args, argv, name, quiet, verbose, hashes):  # type: ignore[no-untyped-def]
     parsed = parse_run_args(args)
     assert (parsed.argv, parsed.name, parsed.quiet, parsed.verbose, parsed.hashes) == (
-        argv, name, quiet, verbose, hashes
-    )  # fmt: skip
+        argv,
+        name,
+        quiet,
+        verbose,
+        hashes,
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,13 +88,16 @@ def test_label_set_takes_roar_cli_kind_first(workspace, roar_cli, tmp_path: Path
     _run(roar_cli, "run", *WRITE.format(path="model.pkl", text="m").split())
     out = _run(roar_cli, "label", "set", "artifact", "model.pkl", "accuracy=0.93", "owner=al")
     assert out.stdout.splitlines() == [
-        "Updated labels (version 1):", "  accuracy=0.93", "  owner=al"
-    ]  # fmt: skip
+        "Updated labels (version 1):",
+        "  accuracy=0.93",
+        "  owner=al",
+    ]
     _run(roar_cli, "label", "set", "model.pkl", "epochs=3")  # roar's own form still works
     _run(roar_cli, "label", "unset", "artifact", "model.pkl", "owner")
     assert _run(roar_cli, "label", "show", "artifact", "model.pkl").stdout.splitlines() == [
-        "accuracy=0.93", "epochs=3"
-    ]  # fmt: skip
+        "accuracy=0.93",
+        "epochs=3",
+    ]
     _run(roar_cli, "label", "set", "dag", "current", "team=ml")
     assert _run(roar_cli, "label", "show", "session").stdout == "team=ml\n"
     wrong = roar_cli("label", "set", "job", "model.pkl", "x=1")
@@ -129,3 +147,34 @@ def test_tracer_use_takes_roar_cli_backend_names(workspace, roar_cli, name: str)
     assert used.returncode == 0 and "one tracer" in used.stdout
     assert roar_cli("config", "get", "tracer.path").stdout == "\n"  # nothing stored
     assert roar_cli("tracer", "use", "bogus").returncode == 2
+
+
+def test_get_takes_output_dry_run_force_message_and_name(
+    workspace, roar_cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "remote" / "data.csv"
+    source.parent.mkdir()
+    source.write_text("a,b\n")
+    url = source.as_uri()
+    dry = _run(roar_cli, "get", url, "--dry-run", "-o", "in/data.csv")
+    assert dry.stdout.splitlines()[:2] == [
+        "Dry run - would download:",
+        f"  {url} -> {tmp_path / 'in/data.csv'}",
+    ]
+    assert not (tmp_path / "in").exists()
+    _run(roar_cli, "get", url, "-o", "in/data.csv", "-m", "first download", "-n", "fetch")
+    labels = json.loads(_run(roar_cli, "label", "show", "@1", "--json").stdout)["labels"]
+    assert labels == {"name": "fetch", "message": "first download"}
+    again = roar_cli("get", url, "-o", "in/data.csv")
+    assert again.returncode == 2 and "--force" in again.stderr
+    source.write_text("a,b\n1,2\n")
+    _run(roar_cli, "get", url, "-o", "in/data.csv", "--force")
+    assert (tmp_path / "in/data.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_put_takes_a_message(workspace, roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "model.pkl").write_text("m")
+    dest = tmp_path / "bucket"
+    _run(roar_cli, "put", "model.pkl", dest.as_uri() + "/", "-m", "v1.0", "--no-register")
+    labels = json.loads(_run(roar_cli, "label", "show", "@1", "--json").stdout)["labels"]
+    assert labels == {"message": "v1.0"}

@@ -54,8 +54,14 @@ def test_export_requirements_writes_the_recorded_pins(
     metrics = b3(git_project.root / "metrics.json")
     listed = run_ok(roar_cli, "reproduce", metrics, "--list-requirements", cwd=git_project.root)
     pins = [ln for ln in listed.stdout.splitlines() if "==" in ln]
-    out = run_ok(roar_cli, "reproduce", metrics, "--export-requirements", str(tmp_path / "r.txt"),
-                 cwd=git_project.root)  # fmt: skip
+    out = run_ok(
+        roar_cli,
+        "reproduce",
+        metrics,
+        "--export-requirements",
+        str(tmp_path / "r.txt"),
+        cwd=git_project.root,
+    )
     assert out.stdout == f"Wrote {len(pins)} pip requirement(s) to {tmp_path / 'r.txt'}\n"
     written = (tmp_path / "r.txt").read_text().splitlines()
     assert [ln for ln in written if not ln.startswith("#")] == pins and pins
@@ -69,8 +75,17 @@ def test_step_timeout_kills_a_step_that_runs_too_long(
     run_ok(roar_cli, "run", "python", "slow.py", cwd=git_project.root)
     target = b3(git_project.root / "slow.txt")
     started = time.monotonic()
-    result = roar_cli("reproduce", target, "--run", "-y", "--step-timeout", "5",
-                      "--dir", str(tmp_path / "again"), cwd=git_project.root)  # fmt: skip
+    result = roar_cli(
+        "reproduce",
+        target,
+        "--run",
+        "-y",
+        "--step-timeout",
+        "5",
+        "--dir",
+        str(tmp_path / "again"),
+        cwd=git_project.root,
+    )
     assert time.monotonic() - started < 50
     assert result.returncode == 11, result.stderr
     assert "ran past --step-timeout 5s" in result.stderr

@@ -102,7 +102,7 @@ def test_pop_and_reset(workspace: Workspace, roar_cli) -> None:  # type: ignore[
     diamond(workspace)
     popped = roar_cli("pop", "-y")
     assert popped.returncode == 0 and "Removed job" in popped.stdout
-    assert popped.stdout.startswith("Step @4: python eval.py (exit 0)")
+    assert popped.stdout.startswith("Step 4: python eval.py (exit 0)")
     assert [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)] == ["@3", "@2", "@1"]
     assert roar_cli("reset", "-y").returncode == 0
     status = json.loads(roar_cli("status", "--json").stdout)

@@ -16,10 +16,15 @@ GITIGNORE_LINE = ".roar/"
 
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="No-op: .gitignore is updated by default.")
-@click.option("-n", "--no", "--no-gitignore", "no_gitignore", is_flag=True,
-              help="Don't touch .gitignore.")  # fmt: skip
-@click.option("--path", "path", type=click.Path(file_okay=False, path_type=Path),
-              help="Initialize in this directory instead of the current one.")  # fmt: skip
+@click.option(
+    "-n", "--no", "--no-gitignore", "no_gitignore", is_flag=True, help="Don't touch .gitignore."
+)
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Initialize in this directory instead of the current one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def init(yes: bool, no_gitignore: bool, path: Path | None, as_json: bool) -> None:
     """Initialize roar in the current directory (or --path)."""

@@ -186,7 +186,7 @@ def pop(yes: bool) -> None:
     job = ws.objects.read(last.job)
     assert isinstance(job, Job)
     command = " ".join(os.fsdecode(a) for a in job.argv)
-    click.echo(f"Step {last.label}: {command} (exit {job.exit_code})")
+    click.echo(f"Step {last.label.lstrip('@')}: {command} (exit {job.exit_code})")
     if not yes and not _confirm("Remove this job?"):
         return
     removed = sessions.pop(ws, ref)
