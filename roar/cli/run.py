@@ -135,6 +135,11 @@ def record(step_kind: str, run: RunArgs) -> int:
 
     argv, quiet, verbose = run.argv, run.quiet, run.verbose
     ws = Workspace.find()
+    if ws.config.get("hash.primary") != "blake3":
+        raise UsageError(
+            f"hash.primary = {ws.config.get('hash.primary')} in {ws.config_path}: roar "
+            "identifies artifacts by BLAKE3 (what b3sum prints); set it to blake3"
+        )
     tracer_path = tracer.find_tracer(ws.config.get("tracer.path"))
     extra = sorted({h for h in run.hashes if h != "blake3"})
     if extra and not quiet:
@@ -183,6 +188,9 @@ def record(step_kind: str, run: RunArgs) -> int:
         "params": params,
     }
     project_prefixes, project_globs = project_patterns(ws.config, ws.root)
+    from roar.log import debug
+
+    debug("tracer %s in %s, session %s, step %s", tracer_path, ws.root, session_ref, step)
     started = time.monotonic()
     result = tracer.trace(
         [os.fsdecode(a) for a in command],
@@ -197,6 +205,7 @@ def record(step_kind: str, run: RunArgs) -> int:
         session=(session_ref, step, supersedes),
     )
     elapsed = time.monotonic() - started
+    debug("tracer exit %s after %.3fs, job %s", result.exit_code, elapsed, result.job)
     if result.job is None:
         # The tracer already said why (command not found, not executable,
         # bad setup); anything else means the run was not recorded.
