@@ -81,6 +81,9 @@ def set_(args: tuple[str, ...]) -> None:
     ws = Workspace.find()
     oid = _resolve(ws, target, kind)
     changes = dict(label_store.parse_pair(p) for p in pairs)
+    reserved = sorted(k for k in changes if k.startswith("roar."))
+    if reserved:
+        raise UsageError(f"labels under roar. are written by roar itself: {', '.join(reserved)}")
     label_store.update(ws, oid, changes)
     head, _ = label_store.current(ws, oid)
     click.echo(f"Updated labels (version {_version(ws, head)}):")

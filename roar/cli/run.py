@@ -18,6 +18,7 @@ from roar.errors import UsageError
 # so these names are accepted and mean the same thing here.
 TRACER_NAMES = ("auto", "ebpf", "preload", "ptrace")
 HASH_ALGORITHMS = ("blake3", "sha256", "sha512", "md5")
+GPUS_USED_LABEL = "roar.gpus.used"  # comma-separated NVML UUIDs
 # roar-cli options that have no counterpart here, with the reason given.
 FOREIGN_OPTIONS = {
     "--block-tag": "roar-cli's hereditary compliance tags are not part of roar",
@@ -219,10 +220,15 @@ def record(step_kind: str, run: RunArgs) -> int:
         number = sessions.append(
             ws, result.job, step_kind, step=step, supersedes=supersedes, ref=session_ref
         ).step
-    if run.name is not None:
+    system = {"name": run.name} if run.name is not None else {}
+    if result.gpus_used:
+        # The job object is sealed by the tracer before the run ends; what NVML saw
+        # during it is kept as the job's system label (docs/roar-cli-compat.md, GPUs).
+        system[GPUS_USED_LABEL] = ",".join(result.gpus_used)
+    if system:
         from roar import labels
 
-        labels.update(ws, result.job, {"name": run.name})
+        labels.update(ws, result.job, system)
     if not (quiet or ws.config.get("output.quiet")):
         label = f"@B{number}" if step_kind == "build" else f"@{number}"
         _report(label, result.job, result.report, elapsed, verbose)
