@@ -147,6 +147,21 @@ def test_pop_and_reset_ask_alike_also_from_a_pipe(tools: tuple[Tool, Tool]) -> N
         assert not (tool.root / "features.csv").exists(), tool.name
 
 
+def test_env_set_list_unset_print_alike(pipeline: Pipeline) -> None:
+    outputs = []
+    for tool in (pipeline.peer, pipeline.ours):
+        said = [
+            tool("env", *args).stdout
+            for args in (("set", "FOO", "bar"), ("list",), ("unset", "FOO"), ("list",))
+        ]
+        outputs.append(said)
+    assert (
+        outputs[0]
+        == outputs[1]
+        == ["Set FOO=bar\n", "FOO=bar\n", "Unset FOO\n", "No environment variables set.\n"]
+    )
+
+
 def test_config_get_prints_the_bare_value_a_deliberate_difference(pipeline: Pipeline) -> None:
     # roar-cli prints `key: value`; roar prints the value alone, as `git config --get`
     # does, so `$(roar config get glaas.url)` is the URL (README, roar-cli section).
