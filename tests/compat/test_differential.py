@@ -226,10 +226,22 @@ def _uid_of_named(db: Path) -> str:
 
 
 @phase2
-def test_dag_json_has_roar_cli_keys(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("dag", "--json"),
+        ("dag", "--json", "--expanded"),
+        ("lineage", "model.pkl"),
+        ("inputs", "--json", "model.pkl"),
+        ("diff", "--json", "model.pkl", "metrics.json"),
+        ("tracer", "check", "--json"),
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_json_has_roar_cli_keys_and_types(pipeline: Pipeline, args: tuple[str, ...]) -> None:
     assert_shape_covers(
-        json.loads(pipeline.ours("dag", "--json").stdout),
-        json.loads(pipeline.peer("dag", "--json").stdout),
+        json.loads(pipeline.ours(*args, ok=False).stdout or "null"),
+        json.loads(pipeline.peer(*args).stdout),
     )
 
 
@@ -260,39 +272,7 @@ def test_log_table_with_duration_and_status(pipeline: Pipeline) -> None:
 
 
 @phase2
-def test_lineage_json_has_roar_cli_keys(pipeline: Pipeline) -> None:
-    assert_shape_covers(
-        json.loads(pipeline.ours("lineage", "model.pkl").stdout),
-        json.loads(pipeline.peer("lineage", "model.pkl").stdout),
-    )
-
-
-@phase2
-def test_inputs_json_takes_a_target_and_has_roar_cli_keys(pipeline: Pipeline) -> None:
-    assert_shape_covers(
-        json.loads(pipeline.ours("inputs", "--json", "model.pkl").stdout),
-        json.loads(pipeline.peer("inputs", "--json", "model.pkl").stdout),
-    )
-
-
-@phase2
-def test_diff_json_has_roar_cli_keys(pipeline: Pipeline) -> None:
-    assert_shape_covers(
-        json.loads(pipeline.ours("diff", "--json", "model.pkl", "metrics.json").stdout),
-        json.loads(pipeline.peer("diff", "--json", "model.pkl", "metrics.json").stdout),
-    )
-
-
-@phase2
 def test_show_artifact_names_its_hash_like_b3sum(pipeline: Pipeline) -> None:
     for tool in (pipeline.peer, pipeline.ours):
         lines = tool("show", "model.pkl").stdout.splitlines()
         assert lines[0] == f"Hash (blake3):  {b3(tool.root / 'model.pkl')}", tool.name
-
-
-@phase2
-def test_tracer_check_json_has_roar_cli_keys(pipeline: Pipeline) -> None:
-    assert_shape_covers(
-        json.loads(pipeline.ours("tracer", "check", "--json", ok=False).stdout),
-        json.loads(pipeline.peer("tracer", "check", "--json").stdout),
-    )
