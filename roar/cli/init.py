@@ -33,7 +33,18 @@ def init(yes: bool, no_gitignore: bool, path: Path | None, as_json: bool) -> Non
 
     root = (path or Path.cwd()).absolute()
     root.mkdir(parents=True, exist_ok=True)
-    legacy = (root / ".roar" / "roar.db").is_file() and not (root / ".roar" / "HEAD").exists()
+    from roar.roar_cli_import import legacy_database
+
+    if legacy_database(root) is not None:
+        # Creating HEAD here would hide roar-cli's history: import it instead (the CLI
+        # edge asks on a terminal, then runs init again).
+        from roar.errors import LegacyWorkspace
+
+        raise LegacyWorkspace(
+            f"{root / '.roar'} holds roar-cli history: `roar import` brings it into roar "
+            "(the old database is kept)",
+            root,
+        )
     ws, created = Workspace.create(root)
     gitignore = _gitignore(root, skip=no_gitignore)
     if as_json:
@@ -44,8 +55,6 @@ def init(yes: bool, no_gitignore: bool, path: Path | None, as_json: bool) -> Non
     click.echo(f"  store:      {ws.dir}")
     click.echo(f"  config:     {ws.config_path}")
     click.echo(f"  {gitignore[1]}")
-    if legacy:
-        click.echo("  roar-cli:   .roar/roar.db holds roar-cli history: `roar import` brings it in")
 
 
 def _gitignore(root: Path, *, skip: bool) -> tuple[bool, str]:

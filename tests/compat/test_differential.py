@@ -188,8 +188,9 @@ def test_import_of_a_real_roar_cli_workspace_loses_nothing(
             )
         }
     ours = Tool("roar", pipeline.ours.argv0, copy, pipeline.ours.env)
-    refused = ours("log", ok=False)
-    assert refused.returncode == 3 and "roar import" in refused.stderr
+    for command in (("log",), ("init",)):  # init must not hide the history either
+        refused = ours(*command, ok=False)
+        assert refused.returncode == 3 and "roar import" in refused.stderr
 
     # when: roar imports it
     report = json.loads(ours("import", "-y", "--json").stdout)
