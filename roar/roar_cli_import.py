@@ -128,7 +128,7 @@ def import_workspace(root: Path) -> ImportReport:
                 ws, conn, loose, ref, None, digests, job_ids, report, root
             )
         _import_labels(ws, conn, job_ids, session_heads, digests, report)
-    except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as e:
+    except (sqlite3.DatabaseError, ValueError, KeyError, TypeError, OverflowError) as e:
         raise RoarError(
             f"cannot import {db}: {e}; nothing is lost, the database is untouched"
         ) from None
@@ -245,6 +245,7 @@ def _job(ws, conn, row, ref, session_hash, digests, report, root):  # type: igno
 
 
 def _artifacts(conn, row, table, digests, extra, unhashed, report):  # type: ignore[no-untyped-def]
+    from roar.objects.base import is_id
     from roar.objects.job import ArtifactRef
 
     by_path: dict[bytes, ArtifactRef] = {}
@@ -256,7 +257,7 @@ def _artifacts(conn, row, table, digests, extra, unhashed, report):  # type: ign
         algos = digests.get(r["id"], {})
         path = os.fsencode(r["path"])
         b3 = algos.get("blake3")
-        if b3 is None or len(b3) != 64:
+        if b3 is None or not is_id(b3):
             unhashed.append({"path": r["path"], "digests": algos})
             report.without_blake3 += 1
             continue

@@ -206,7 +206,7 @@ def train_step(tool: Tool) -> str:
 
 def record(tool: Tool) -> None:
     tool("build", "python", "build.py")
-    tool("run", "python", "prep.py")
+    tool("run", "--hash", "sha256", "python", "prep.py")
     tool("run", "-n", "training", "python", "train.py", "--lr=0.1")
     tool("label", "show", "job", train_step(tool))
     tool("run", "python", "evaluate.py")

@@ -210,6 +210,21 @@ def test_import_of_a_real_roar_cli_workspace_loses_nothing(
     assert ours("label", "show", model).stdout == "accuracy=0.93\n"
     assert "name=training" in ours("label", "show", report["jobs"][_uid_of_named(db)]).stdout
     assert ours("fsck").returncode == 0
+    # and the sha256 roar-cli computed for `run --hash sha256` is kept beside BLAKE3
+    features = copy / "features.csv"
+    prep = report["jobs"][_uid_of(db, "python prep.py")]
+    from roar.workspace import Workspace
+
+    job = Workspace(copy).objects.read(prep)
+    kept = job.context["imported"]["digests"][b3(features)]
+    assert kept["sha256"] == hashlib.sha256(features.read_bytes()).hexdigest()
+
+
+def _uid_of(db: Path, command: str) -> str:
+    with sqlite3.connect(db) as conn:
+        return str(
+            conn.execute("SELECT job_uid FROM jobs WHERE command = ?", (command,)).fetchone()[0]
+        )
 
 
 def _uid_of_named(db: Path) -> str:
