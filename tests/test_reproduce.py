@@ -94,7 +94,7 @@ def test_registered_artifact_is_reproduced_byte_identical_in_a_fresh_directory(
     original = git_project.root
     metrics = b3(original / "metrics.json")
     run_ok(roar_cli, "config", "set", "glaas.url", glaas_url, cwd=original)
-    run_ok(roar_cli, "register", cwd=original)  # the session, as `roar register` does
+    run_ok(roar_cli, "register", "-y", cwd=original)  # the session, as `roar register` does
 
     # when: someone else, with only the hash, reproduces it in a fresh directory
     fresh = tmp_path / "elsewhere"

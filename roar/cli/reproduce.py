@@ -18,8 +18,9 @@ STATUS_TEXT = {
 
 
 @click.command()
-@click.argument("digest")
+@click.argument("digest", required=False)
 @click.option("--lineage", is_flag=True, help="DIGEST is a session: reproduce all its steps.")
+@click.option("--plan", "plan_only", is_flag=True, help="Show the plan and run nothing (default).")
 @click.option("--run", "run_it", is_flag=True, help="Run the plan after showing it.")
 @click.option("-y", "--yes", is_flag=True, help="Run without asking.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
@@ -29,13 +30,21 @@ STATUS_TEXT = {
 @click.option("--pip-any-version", is_flag=True, help="Install recorded packages at any version.")
 @click.option("--package-sync", is_flag=True, help="Check and install system packages too.")
 @click.option("--list-requirements", is_flag=True, help="Print every recorded package and exit.")
-@click.option("--script", "script", type=click.Path(path_type=Path),
-              help="Write the plan as an editable shell script instead of running it.")  # fmt: skip
+@click.option("--script", "script", is_flag=False, flag_value="-", default=None,
+              help="Print the plan as an editable shell script (--script FILE: write it "
+              "there) instead of running it.")  # fmt: skip
+@click.option("--export-requirements", "requirements", type=click.Path(path_type=Path),
+              help="Write the recorded pip pins to a requirements file and exit.")  # fmt: skip
+@click.option("--no-puts", is_flag=True,
+              help="roar-cli's; plans never re-run put jobs, so always the case here.")  # fmt: skip
+@click.option("--step-timeout", type=click.IntRange(min=1), envvar="ROAR_REPRODUCE_STEP_TIMEOUT",
+              help="With --run: seconds a step may take before it is killed.")  # fmt: skip
 @click.option("--remote", "remote_name", help="Remote to fetch the lineage from.")
 @click.option("--json", "as_json", is_flag=True)
 def reproduce(
-    digest: str,
+    digest: str | None,
     lineage: bool,
+    plan_only: bool,
     run_it: bool,
     yes: bool,
     directory: Path | None,
@@ -43,17 +52,27 @@ def reproduce(
     pip_any_version: bool,
     package_sync: bool,
     list_requirements: bool,
-    script: Path | None,
+    script: str | None,
+    requirements: Path | None,
+    no_puts: bool,
+    step_timeout: int | None,
     remote_name: str | None,
     as_json: bool,
 ) -> None:
     """Show how DIGEST (an artifact hash) was made; with --run, make it again."""
     from roar.cli.output import print_json, warn
-    from roar.errors import ReproduceError
+    from roar.errors import ReproduceError, UsageError
     from roar.reproduce.plan import make_plan
     from roar.reproduce.script import shell_script
     from roar.workspace import Workspace
 
+    if digest is None and script not in (None, "-"):
+        # roar-cli's --script is a flag: `reproduce --script HASH` means stdout.
+        digest, script = script, "-"
+    if digest is None:
+        raise UsageError("name the artifact: roar reproduce <hash>")
+    if plan_only and run_it:
+        raise UsageError("--plan shows the plan without running it; leave out --run")
     ws = Workspace.find()
     plan = make_plan(
         ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name)
@@ -61,12 +80,21 @@ def reproduce(
     if list_requirements:
         _print_requirements(plan, as_json)
         return
+    if requirements is not None:
+        _export_requirements(plan, requirements)
+        return
     if script is not None:
         patch = (
             ws.objects.read(plan.source.patch).data if plan.source and plan.source.patch else None
         )
-        script.write_text(shell_script(plan, patch))
-        script.chmod(0o755)
+        text = shell_script(plan, patch)
+        if script == "-":
+            click.echo(text, nl=False)
+            return
+        from roar.atomic import write_atomic
+
+        write_atomic(Path(script), text.encode())
+        Path(script).chmod(0o755)
         click.echo(f"wrote {script}")
         return
     if as_json and not run_it:
@@ -86,7 +114,7 @@ def reproduce(
     target = (directory or Path.cwd() / f"reproduce-{plan.target[:12]}").absolute()
     result = run_plan(
         ws, plan, target, any_version=pip_any_version, package_sync=package_sync,
-        say=lambda line: click.echo(line, err=True),
+        say=lambda line: click.echo(line, err=True), step_timeout=step_timeout,
     )  # fmt: skip
     if as_json:
         print_json({"plan": plan.to_json(), "result": result.to_json()})
@@ -115,6 +143,17 @@ def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
             raise NotFound(f"{digest[:12]} is not known here, and {e}") from None
 
     return fetch
+
+
+def _export_requirements(plan, path: Path) -> None:  # type: ignore[no-untyped-def]
+    from roar.atomic import write_atomic
+
+    lines = [f"# pip pins recorded for {plan.target[:12]} (roar reproduce --export-requirements)"]
+    if plan.python:
+        lines.append(f"# python {plan.python.version}")
+    lines += [f"{name}=={version}" for name, version in plan.packages]
+    write_atomic(path, ("\n".join(lines) + "\n").encode())
+    click.echo(f"Wrote {len(plan.packages)} pip requirement(s) to {path}")
 
 
 def _print_requirements(plan, as_json: bool) -> None:  # type: ignore[no-untyped-def]

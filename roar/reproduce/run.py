@@ -92,6 +92,7 @@ def reproduce(
     any_version: bool = False,
     package_sync: bool = False,
     say: Callable[[str], None] = lambda _: None,
+    step_timeout: float | None = None,
 ) -> Result:
     started = time.monotonic()
     _refuse_unrunnable(plan, directory, package_sync)
@@ -106,7 +107,7 @@ def reproduce(
     new_ws = Workspace(directory)
     for step in plan.steps:
         say(f"== {step.label} {step.command}")
-        job = _run_step(step, relocate, env, new_ws)
+        job = _run_step(step, relocate, env, new_ws, step_timeout)
         checks = _compare(step, job, relocate, directory)
         result.checks.extend(checks)
         if result.first_divergence is None and not all(c.identical for c in checks):
@@ -219,16 +220,35 @@ def _step_env(prepared: environment.Prepared) -> dict[str, str]:
     return env
 
 
-def _run_step(step: PlannedStep, relocate: Relocation, env: dict[str, str], ws: Workspace) -> Job:
+def _run_step(
+    step: PlannedStep,
+    relocate: Relocation,
+    env: dict[str, str],
+    ws: Workspace,
+    timeout: float | None = None,
+) -> Job:
     from roar import sessions
 
     argv = [relocate.arg(a) for a in step.argv]
     cwd = Path(os.fsdecode(relocate.path(step.cwd)))
     before = ws.refs.read(sessions.active_ref(ws))
-    proc = subprocess.run(
+    # With a timeout the step gets its own process group, so that every
+    # process it started can be killed together when time is up.
+    proc = subprocess.Popen(
         [os.fsencode(sys.executable), b"-m", b"roar", step.type.encode(), b"-q", *argv],
-        cwd=cwd, env=env, stdout=sys.stderr.fileno(),
+        cwd=cwd, env=env, stdout=sys.stderr.fileno(), start_new_session=timeout is not None,
     )  # fmt: skip
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise ReproduceError(
+            f"step {step.label} ({step.command}) ran past --step-timeout {timeout:g}s and was "
+            f"killed with its processes; {ws.root} is incomplete and is not a reproduction"
+        ) from None
     head = ws.refs.read(sessions.active_ref(ws))
     if proc.returncode != 0 or head == before or head is None:
         raise ReproduceError(

@@ -12,7 +12,7 @@ def test_register_then_fetch_reproduces_session_and_lineage(make_user, cli_as, g
     alice = make_user("alice")
     files = record_pipeline_into(alice)
     # when: she registers the session, and bob fetches the model's lineage
-    reg = cli_as(alice, "register", "--json")
+    reg = cli_as(alice, "register", "-y", "--json")
     assert reg.returncode == 0, reg.stderr
     out = json.loads(reg.stdout)
     assert out["sent"] == out["objects"] == 6  # 3 jobs + 3 session objects
@@ -35,8 +35,8 @@ def test_register_then_fetch_reproduces_session_and_lineage(make_user, cli_as, g
 def test_second_register_sends_nothing_and_fetch_sends_only_what_is_missing(make_user, cli_as):
     alice = make_user("alice")
     record_pipeline_into(alice)
-    assert cli_as(alice, "register").returncode == 0
-    again = json.loads(cli_as(alice, "register", "--json").stdout)
+    assert cli_as(alice, "register", "-y").returncode == 0
+    again = json.loads(cli_as(alice, "register", "-y", "--json").stdout)
     assert again["sent"] == 0 and again["pack_bytes"] == 0
     head = alice.ws.refs.read("refs/sessions/main")
     refetch = json.loads(cli_as(alice, "fetch", head, "--json").stdout)
@@ -46,7 +46,7 @@ def test_second_register_sends_nothing_and_fetch_sends_only_what_is_missing(make
 def test_register_an_artifact_sends_its_upstream_jobs_only(make_user, cli_as):
     alice = make_user("alice")
     files = record_pipeline_into(alice)
-    out = json.loads(cli_as(alice, "register", files["model"], "--json").stdout)
+    out = json.loads(cli_as(alice, "register", "-y", files["model"], "--json").stdout)
     assert out["target"]["kind"] == "artifact"
     assert out["objects"] == 2  # prep and train; eval is downstream
     assert out["url"].endswith(f"/artifacts/{files['model']}")
@@ -68,9 +68,9 @@ def test_dry_run_sends_nothing(make_user, cli_as, glaas):
 def test_session_grows_and_register_fast_forwards_the_remote_ref(make_user, cli_as):
     alice = make_user("alice")
     record_pipeline_into(alice)
-    assert cli_as(alice, "register").returncode == 0
+    assert cli_as(alice, "register", "-y").returncode == 0
     record_pipeline_into(alice)  # three more steps on the same session
-    out = json.loads(cli_as(alice, "register", "--json").stdout)
+    out = json.loads(cli_as(alice, "register", "-y", "--json").stdout)
     assert out["sent"] == 6
     assert alice.ws.refs.read("refs/remotes/glaas/sessions/main") == alice.ws.refs.read(
         "refs/sessions/main"
