@@ -57,7 +57,11 @@ class CborObject(RoarObject):
 
     @classmethod
     def from_body(cls: type[T], body: bytes) -> T:
-        value = encoding.decode(body)
+        return cls.from_decoded(encoding.decode(body))  # type: ignore[attr-defined,no-any-return]
+
+    @classmethod
+    def from_decoded(cls: type[T], value: Any) -> T:
+        """The object of a decoded body; raises CorruptObject when it misses the schema."""
         if not isinstance(value, dict):
             raise CorruptObject(f"{cls.kind} body is not a map")
         try:
@@ -99,6 +103,20 @@ def parse(raw: bytes) -> RoarObject:
     """Parse serialized bytes (header and body) into an object of its kind."""
     kind, body = split_header(raw)
     return kind_class(kind).from_body(body)
+
+
+def parse_bounded(raw: bytes, max_items: int) -> tuple[RoarObject, int]:
+    """(object, CBOR data items of its body) for bytes from someone else.
+
+    What a registry or a fetch uses: the body may hold at most `max_items`
+    items (encoding.decode_counted), refused before they are built.
+    """
+    kind, body = split_header(raw)
+    cls = kind_class(kind)
+    if not issubclass(cls, CborObject):
+        return cls.from_body(body), 0
+    value, items = encoding.decode_counted(body, max_items=max_items)
+    return cls.from_decoded(value), items
 
 
 def is_id(text: str) -> bool:
