@@ -59,6 +59,7 @@ class RemoteClient:
         content_type: str = "application/json",
         progress: Progress | None = None,
         stream: bool = False,
+        cosigner: SigningKey | None = None,
     ) -> Any:
         import requests
 
@@ -66,7 +67,9 @@ class RemoteClient:
         path = self._base_path + API + endpoint
         headers = {"Content-Type": content_type} if body or method == "POST" else {}
         if self.key is not None:
-            headers.update(sign_headers(self.key, method, path, query, body, self.scope))
+            headers.update(
+                sign_headers(self.key, method, path, query, body, self.scope, cosigner=cosigner)
+            )
         data: Any = body
         if progress is not None and body:
             data = _chunks(body, progress)
@@ -143,9 +146,14 @@ class RemoteClient:
         """A one-time browser login link (docs/protocol.md §8)."""
         return self._json("POST", "/web-login", {})  # type: ignore[no-any-return]
 
-    def add_key(self, account: str, public_key: str) -> dict[str, Any]:
+    def add_key(self, account: str, new_key: SigningKey) -> dict[str, Any]:
+        """Add `new_key` to `account`: signed by this client's key (the account's) and by
+        the new key itself, which is how the server knows its holder asked."""
         return self._json(  # type: ignore[no-any-return]
-            "POST", f"/accounts/{account}/keys", {"public_key": public_key}
+            "POST",
+            f"/accounts/{account}/keys",
+            {"public_key": new_key.public.openssh},
+            cosigner=new_key,
         )
 
     def projects(self) -> list[dict[str, Any]]:
