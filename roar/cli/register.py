@@ -56,7 +56,7 @@ def register(
     hits = scan(p)
     if hits:
         for h in hits:
-            warn(f"secret in job {h.job[:12]}: {h.where}")
+            warn(f"secret in {h.kind} {h.object[:12]}: {h.where}")
         if dry_run:
             pass
         elif not yes and not (
@@ -66,7 +66,7 @@ def register(
                 f"{len(hits)} secret(s) would be sent; re-run with -y to send them redacted"
             )
         else:
-            p = redact(ws, p, hits)
+            p = redact(ws, p)
     remote, client = connect(ws, remote_name)
     kinds: dict[str, int] = {}
     for obj in p.objects.values():
@@ -80,7 +80,7 @@ def register(
             "objects": kinds,
             "would_send": len(negotiation.missing),
             "ref": p.remote_ref,
-            "secrets": [{"job": h.job, "where": h.where} for h in hits],
+            "secrets": [{"object": h.object, "kind": h.kind, "where": h.where} for h in hits],
         }
         if as_json:
             print_json(out)
