@@ -73,12 +73,13 @@ def register(
         kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
     if dry_run:
         negotiation = client.negotiate(sorted(p.objects), p.remote_ref)
+        would_send = [i for i in negotiation.missing if i in p.objects]
         out = {
             "target": {"kind": p.target.kind, "hash": p.target.hash},
             "remote": remote.url,
             "scope": client.scope,
             "objects": kinds,
-            "would_send": len(negotiation.missing),
+            "would_send": len(would_send),
             "ref": p.remote_ref,
             "secrets": [{"object": h.object, "kind": h.kind, "where": h.where} for h in hits],
         }
@@ -87,7 +88,7 @@ def register(
         else:
             click.echo(
                 f"would register {p.target.kind} {p.target.hash[:12]} to {remote.url} "
-                f"(scope {client.scope}): {len(negotiation.missing)} of {len(p.objects)} "
+                f"(scope {client.scope}): {len(would_send)} of {len(p.objects)} "
                 "objects to send"
             )
             for k, n in sorted(kinds.items()):
