@@ -65,7 +65,7 @@ def secret_spans(text: bytes) -> list[Span]:
                 spans.append(m.span("secret"))
             else:
                 spans.append(m.span())
-    return merge(spans)
+    return _not_redacted(text, merge(spans))
 
 
 def is_secret(name: bytes, value: bytes) -> bool:
@@ -104,11 +104,17 @@ def argv_spans(argv: list[bytes]) -> dict[int, list[Span]]:
             for flag in flags:
                 if len(flag) == 2 and arg.startswith(flag) and len(arg) > 2:
                     hide(i, 2)  # mysql -pSECRET
-    return {i: merge(s) for i, s in found.items()}
+    out = {i: _not_redacted(argv[i], merge(s)) for i, s in found.items()}
+    return {i: s for i, s in out.items() if s}
 
 
 def _is_value(argv: list[bytes], i: int) -> bool:
     return i < len(argv) and not argv[i].startswith(b"-")
+
+
+def _not_redacted(text: bytes, spans: list[Span]) -> list[Span]:
+    # What was redacted already is not a secret: redacting twice changes nothing.
+    return [(a, b) for a, b in spans if text[a:b] != REDACTED]
 
 
 def merge(spans: list[Span]) -> list[Span]:

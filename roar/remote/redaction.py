@@ -26,6 +26,7 @@ from roar.objects import base
 from roar.objects.base import RoarObject, is_id
 from roar.objects.blob import Blob
 from roar.objects.job import Job
+from roar.objects.label import Label
 from roar.remote.closure import Plan, Target
 from roar.workspace import Workspace
 
@@ -120,8 +121,14 @@ def _dependency_order(p: Plan) -> list[str]:
                 continue
             state[oid] = 1
             stack.append((oid, True))
-            stack.extend((r, False) for r in p.objects[oid].references() if r in p.objects)
+            stack.extend((r, False) for r in _depends_on(p.objects[oid]) if r in p.objects)
     return order
+
+
+def _depends_on(obj: RoarObject) -> list[str]:
+    """What must be rewritten first: its references, and for a label its target."""
+    refs = obj.references()
+    return [*refs, obj.target] if isinstance(obj, Label) else refs
 
 
 # -- one object ----------------------------------------------------------------

@@ -150,6 +150,7 @@ def test_push_into_a_scope_the_caller_lacks(glaas, make_user, pusher):
     assert_refused(glaas, post(glaas, pusher, "/api/v1/push", body, scope="private"), 403, before)
     # an account, but not a member of the project
     alice = make_user("alice", login=True)
+    before = glaas.stats()
     r = post(glaas, alice, "/api/v1/push", body, scope="someone/else")
     assert_refused(glaas, r, 403, before)
 
