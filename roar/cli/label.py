@@ -108,8 +108,10 @@ def show(target: str, as_json: bool) -> None:
     if as_json:
         print_json({"target": oid, "labels": labels})
         return
+    from roar.display import printable
+
     for k, v in sorted(labels.items()):
-        click.echo(f"{k}={v}")
+        click.echo(printable(f"{k}={v}"))
 
 
 @label.command("history")
@@ -118,6 +120,7 @@ def show(target: str, as_json: bool) -> None:
 def history(target: str, as_json: bool) -> None:
     """Show every change to TARGET's labels, newest first."""
     from roar.cli.output import print_json
+    from roar.display import printable
 
     ws = Workspace.find()
     oid = _resolve(ws, target)
@@ -132,4 +135,5 @@ def history(target: str, as_json: bool) -> None:
         return
     for e in entries:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["time_ns"] / 1e9))
-        click.echo(f"{stamp}  " + " ".join(f"{k}={v}" for k, v in sorted(e["labels"].items())))
+        pairs = " ".join(f"{k}={v}" for k, v in sorted(e["labels"].items()))
+        click.echo(f"{stamp}  {printable(pairs)}")

@@ -43,6 +43,7 @@ def register(
     """Register TARGET's lineage (artifact path or hash, @N, job, session; default: the
     active session) with a GLaaS remote."""
     from roar.cli.output import print_json, warn
+    from roar.display import printable
     from roar.errors import SecretsFound
     from roar.remote.client import connect
     from roar.remote.closure import plan, resolve_target
@@ -56,7 +57,7 @@ def register(
     hits = scan(p)
     if hits:
         for h in hits:
-            warn(f"secret in {h.kind} {h.object[:12]}: {h.where}")
+            warn(f"secret in {h.kind} {h.object[:12]}: {printable(h.where)}")
         if dry_run:
             pass
         elif not yes and not (

@@ -81,6 +81,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     """Display the pipeline DAG of the active session."""
     from roar import sessions
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.index.session_index import SessionIndex, load_session
     from roar.lineage import build_dag, job_summary, stale_steps
 
@@ -138,7 +139,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
         if color:
             label = click.style(label, bold=True)
             flags = click.style(flags, fg="yellow") if flags else ""
-        lines.append(f"{label} {r.command}{arrow}{flags}")
+        lines.append(f"{label} {printable(r.command)}{arrow}{flags}")
         if show_artifacts:
             for a in outputs[r.job].outputs:
                 lines.append(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
@@ -150,6 +151,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
 def pop(yes: bool) -> None:
     """Remove the most recent job from the session (and, if confirmed, its outputs)."""
     from roar import sessions
+    from roar.display import printable
     from roar.objects.job import Job
 
     ws = Workspace.find()
@@ -157,7 +159,7 @@ def pop(yes: bool) -> None:
     job = ws.objects.read(removed.job)
     assert isinstance(job, Job)
     click.echo(
-        f"popped {removed.label} ({removed.job[:12]}): {' '.join(os.fsdecode(a) for a in job.argv)}"
+        f"popped {removed.label} ({removed.job[:12]}): {' '.join(printable(a) for a in job.argv)}"
     )
     outputs = [os.fsdecode(a.path) for a in job.outputs if os.path.lexists(a.path)]
     if not outputs:
