@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, select
 from roar.server import schema as t
 from roar.server.scope import Caller, shown_ref_namespace
 from roar.server.storage.database import Database, chunks, visible
-from roar.server.storage.lineage import producer_rows, visible_objects
+from roar.server.storage.lineage import uses, visible_objects
 from roar.server.storage.records import Closure, RefHead
 
 
@@ -102,7 +102,7 @@ def _column(
 
 
 def _producers(conn: Connection, hashes: set[str], caller: Caller) -> set[str]:
-    return {job for _, job in producer_rows(conn, sorted(hashes), caller)}
+    return {job for _, job in uses(conn, sorted(hashes), caller, "out")}
 
 
 def _session_rows(

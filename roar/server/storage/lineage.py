@@ -1,10 +1,10 @@
-"""The registry's lineage reads: jobs by id, session chains, producers of a hash,
-members of a composite. Batched: one query per chunk of ids, or one recursive
-query for a chain, never one per object.
+"""The registry's lineage reads: jobs by id, writers and readers of a hash, members
+of a composite, a session chain, where a job is a step. Batched: one query per
+chunk of ids, or one recursive query for a chain, never one per object.
 
-Every read is limited to what the caller may see. These are what a lineage
-walk needs from any store (the local one answers the same questions), so
-the pages and the API walk lineage through them.
+Every read is limited to what the caller may see. The names and shapes follow
+`roar.lineage.source.LineageSource` (docs/lineage.md), the questions every
+store answers, so a registry source is these methods with the caller bound.
 """
 
 from __future__ import annotations
@@ -76,19 +76,27 @@ class LineageReads:
                 )
         return [ArtifactRow(*r) for r in sorted(rows)]
 
-    # -- producers --------------------------------------------------------
+    # -- writers and readers -----------------------------------------------
 
-    def producers(self, hashes: Iterable[str], caller: Caller) -> list[tuple[str, str]]:
-        """(hash, job id) for every visible job that wrote one of `hashes`.
+    def writers(self, hashes: Iterable[str], caller: Caller) -> dict[str, set[str]]:
+        """hash -> every visible job that wrote it, or wrote a composite holding it.
 
-        A file inside a composite counts as written by the composite's job,
-        as in a local workspace.
+        A file inside a composite counts as written by the composite's job, as
+        in a local workspace (docs/lineage.md). Hashes nobody wrote are left out.
         """
-        found: set[tuple[str, str]] = set()
+        return self._uses(hashes, caller, "out")
+
+    def readers(self, hashes: Iterable[str], caller: Caller) -> dict[str, set[str]]:
+        """hash -> every visible job that read it, or read a composite holding it."""
+        return self._uses(hashes, caller, "in")
+
+    def _uses(self, hashes: Iterable[str], caller: Caller, role: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
         with self.db.read() as conn:
             for chunk in chunks(hashes):
-                found.update(producer_rows(conn, chunk, caller))
-        return sorted(found)
+                for digest, job in uses(conn, chunk, caller, role):
+                    found.setdefault(digest, set()).add(job)
+        return found
 
     def latest_producer(
         self, digest: str, caller: Caller, before_ns: int | None = None
@@ -148,7 +156,7 @@ class LineageReads:
                 seen.update(level)
                 found.extend(level)
                 # Files read from composites: go on from the composites' producers.
-                composite = {j for _, j in producer_rows(conn, level, caller, direct=False)}
+                composite = {j for _, j in uses(conn, level, caller, "out", direct=False)}
                 seed_hashes, seed_jobs = [], sorted(composite - walked)
                 walked.update(composite)
         return found[:limit]
@@ -156,14 +164,19 @@ class LineageReads:
     # -- sessions ---------------------------------------------------------
 
     def chain(self, head: str, caller: Caller) -> list[SessionRow]:
-        """The visible session objects from `head` back to the first step (head first)."""
-        with self.db.read() as conn:
-            return chain_rows(conn, head, visible(t.sessions, caller))
+        """The visible steps from the first to session object `head`, oldest first.
 
-    def steps_of(self, job_ids: Iterable[str], caller: Caller) -> list[StepRef]:
-        """Session steps that ran these jobs, with the head of a ref holding each step."""
+        Empty when `head` is not a visible session object; it starts later
+        than the first step when the older part is not visible. Which steps
+        are superseded is the rules' decision (roar.sessions.mark_superseded).
+        """
+        with self.db.read() as conn:
+            return list(reversed(chain_rows(conn, head, visible(t.sessions, caller))))
+
+    def placements(self, job_ids: Iterable[str], caller: Caller) -> dict[str, list[StepRef]]:
+        """job -> the session steps that ran it, each with the head of a ref holding it."""
         s, rm, r = t.sessions, t.ref_members, t.refs
-        out: list[StepRef] = []
+        out: dict[str, list[StepRef]] = {}
         with self.db.read() as conn:
             for chunk in chunks(job_ids):
                 rows = conn.execute(
@@ -185,12 +198,12 @@ class LineageReads:
                     if (job, session) in seen and head is None:
                         continue
                     seen.add((job, session))
-                    out.append(StepRef(job, session, step, head, name))
+                    out.setdefault(job, []).append(StepRef(job, session, step, head, name))
         return out
 
     # -- composites -------------------------------------------------------
 
-    def tree_members(self, trees: Iterable[str], caller: Caller) -> dict[str, list[TreeMember]]:
+    def members(self, trees: Iterable[str], caller: Caller) -> dict[str, list[TreeMember]]:
         """The files of visible composites, by composite hash, in path order."""
         te = t.tree_entries
         out: dict[str, list[TreeMember]] = {}
@@ -219,13 +232,11 @@ def visible_objects(conn: Connection, ids: Iterable[str], caller: Caller) -> set
     return found
 
 
-def producer_rows(
-    conn: Connection, hashes: list[str], caller: Caller, *, direct: bool = True
+def uses(
+    conn: Connection, hashes: list[str], caller: Caller, role: str, *, direct: bool = True
 ) -> set[tuple[str, str]]:
-    """(hash, job) pairs: jobs that wrote the hashes, and the writers of composites holding them.
-
-    `direct=False` gives only the composite writers.
-    """
+    """(hash, job) pairs of jobs with the hashes as `role` ("out": wrote, "in": read),
+    directly or inside a composite; `direct=False` gives only the composite ones."""
     aj, te = t.artifact_jobs, t.tree_entries
     out: set[tuple[str, str]] = set()
     for chunk in chunks(hashes):
@@ -233,7 +244,7 @@ def producer_rows(
             out.update(
                 conn.execute(
                     select(aj.c.hash, aj.c.job_id).where(
-                        aj.c.hash.in_(chunk), aj.c.role == "out", visible(aj, caller)
+                        aj.c.hash.in_(chunk), aj.c.role == role, visible(aj, caller)
                     )
                 ).all()  # type: ignore[arg-type]
             )
@@ -241,7 +252,7 @@ def producer_rows(
             conn.execute(
                 select(te.c.hash, aj.c.job_id)
                 .join(aj, aj.c.hash == te.c.tree)
-                .where(te.c.hash.in_(chunk), aj.c.role == "out", visible(aj, caller))
+                .where(te.c.hash.in_(chunk), aj.c.role == role, visible(aj, caller))
             ).all()  # type: ignore[arg-type]
         )
     return out

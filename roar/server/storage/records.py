@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from roar.sessions import Step
+
 
 def _json(record: Any) -> dict[str, Any]:
     return asdict(record)
@@ -62,6 +64,12 @@ class SessionRow:
     step_kind: str  # "run" | "build"
     supersedes: str | None  # the job a re-run replaced
     time_ns: int
+
+    def to_step(self) -> Step:
+        """As the session rules take it (roar.sessions.mark_superseded)."""
+        return Step(
+            self.session, self.job, self.step, self.step_kind, self.supersedes, self.time_ns
+        )
 
 
 @dataclass(frozen=True)

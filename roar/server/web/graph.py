@@ -15,7 +15,7 @@ from roar.lineage import stale_steps
 from roar.server.scope import Caller
 from roar.server.storage import Storage
 from roar.server.storage.records import ArtifactRow
-from roar.sessions import Step, mark_superseded
+from roar.sessions import mark_superseded
 
 MAX_NODES = 2000
 LABEL_CHARS = 48
@@ -71,10 +71,11 @@ def upstream(
     found = lineage.upstream_hashes(hashes, jobs, caller, limit // 2 + 1)
     g.truncated = len(found) > limit // 2
     arts = set(found[: limit // 2]) | set(hashes)
-    producers = lineage.producers(arts, caller)
-    lineage_jobs = {job for _, job in producers} | set(jobs)
-    for digest, job in producers:
-        g.edges.add((g.job(job), g.artifact(digest)))
+    writers = lineage.writers(arts, caller)
+    lineage_jobs = {job for js in writers.values() for job in js} | set(jobs)
+    for digest, js in sorted(writers.items()):
+        for job in sorted(js):
+            g.edges.add((g.job(job), g.artifact(digest)))
     for row in lineage.job_artifacts(lineage_jobs, caller):
         if row.hash not in arts:
             continue  # an output nobody upstream of the start read
@@ -102,21 +103,16 @@ class SessionSteps:
 def session_steps(storage: Storage, caller: Caller, head: str) -> SessionSteps | None:
     """The chain ending at session object `head`, oldest first, with its step DAG."""
     lineage = storage.lineage
-    rows = lineage.chain(head, caller)  # stops where the chain stops being visible
+    rows = lineage.chain(head, caller)  # starts where the chain starts being visible
     if not rows:
         return None
-    chain = mark_superseded(
-        [
-            Step(r.session, r.job, r.step, r.step_kind, r.supersedes, r.time_ns)
-            for r in reversed(rows)
-        ]
-    )
+    chain = mark_superseded([r.to_step() for r in rows])
     jobs = lineage.job_rows([s.job for s in chain], caller)
     arts = lineage.job_artifacts([s.job for s in chain], caller)
     by_job: dict[str, list[ArtifactRow]] = {}
     for a in arts:
         by_job.setdefault(a.job, []).append(a)
-    members = lineage.tree_members({a.hash for a in arts if a.kind == "tree"}, caller)
+    members = lineage.members({a.hash for a in arts if a.kind == "tree"}, caller)
     # As the local session index does: a step depends on the step that last
     # wrote (before it) a hash it read, a file inside a composite included.
     writer: dict[str, str] = {}

@@ -17,7 +17,7 @@ from roar.objects.job import Job
 from roar.objects.session import Session
 from roar.server.scope import Caller
 from roar.server.storage import Storage
-from roar.sessions import Step, mark_superseded
+from roar.sessions import mark_superseded
 
 
 class OperandNotFound(Exception):
@@ -75,8 +75,8 @@ class RegistryLineage:
 
     def _live_jobs(self, head: str) -> list[str]:
         rows = self.storage.lineage.chain(head, self.caller)
-        chain = [Step(r.session, r.job, r.step, r.step_kind, r.supersedes, r.time_ns) for r in rows]
-        return [s.job for s in mark_superseded(list(reversed(chain))) if not s.superseded]
+        chain = mark_superseded([r.to_step() for r in rows])
+        return [s.job for s in chain if not s.superseded]
 
 
 def registry_diff(storage: Storage, caller: Caller, a: str, b: str) -> dict[str, Any]:

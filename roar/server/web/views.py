@@ -59,7 +59,8 @@ def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | 
     rows = storage.lineage.job_rows({e.job for e in entries}, caller)
     paths = sorted({e.path for e in entries})
     kind = entries[0].kind if entries else None
-    steps = storage.lineage.steps_of({e.job for e in art.produced_by}, caller)
+    placed = storage.lineage.placements({e.job for e in art.produced_by}, caller)
+    steps = [s for job in sorted(placed) for s in placed[job]]
 
     def jobs(side: list[ArtifactEntry]) -> list[dict[str, Any]]:
         out = {}
@@ -130,7 +131,7 @@ def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
         "inputs": [_artifact_ref(a) for a in obj.inputs],
         "outputs": [_artifact_ref(a) for a in obj.outputs],
         "labels": looked.labels if looked else {},
-        "sessions": _sessions(storage.lineage.steps_of([job_id], caller)),
+        "sessions": _sessions(storage.lineage.placements([job_id], caller).get(job_id, [])),
         "dag": graph.upstream(storage, caller, [], [job_id]),
     }
 
