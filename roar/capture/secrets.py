@@ -28,6 +28,7 @@ Span = tuple[int, int]  # [start, end) of a secret within a text
 class Rules:
     names: re.Pattern[bytes]
     values: tuple[tuple[str, re.Pattern[bytes]], ...]  # (what it is, pattern)
+    any_value: re.Pattern[bytes]  # all of `values` in one: most text matches none
     program_flags: dict[bytes, tuple[bytes, ...]]
     min_copy_length: int
 
@@ -40,10 +41,15 @@ def rules() -> Rules:
         raise ValueError(f"{RULES_FILE}: 'redacted' is not {REDACTED!r}")
     names = re.compile("|".join(f"(?:{p})" for p in data["secret_names"]).encode())
     values = tuple((v["name"], re.compile(v["pattern"].encode())) for v in data["secret_values"])
+    any_value = re.compile(
+        "|".join(f"(?:{v['pattern']})" for v in data["secret_values"])
+        .replace("(?P<secret>", "(?:")
+        .encode()
+    )
     flags = {
         prog.encode(): tuple(f.encode() for f in fl) for prog, fl in data["program_flags"].items()
     }
-    return Rules(names, values, flags, int(data["min_copy_length"]))
+    return Rules(names, values, any_value, flags, int(data["min_copy_length"]))
 
 
 def _normal_name(name: bytes | str) -> bytes:
@@ -58,8 +64,11 @@ def is_secret_name(name: bytes | str) -> bool:
 
 def secret_spans(text: bytes) -> list[Span]:
     """Where in `text` there are secrets by their shape (tokens, keys, URL passwords)."""
+    r = rules()
+    if not r.any_value.search(text):
+        return []
     spans: list[Span] = []
-    for _, pattern in rules().values:
+    for _, pattern in r.values:
         for m in pattern.finditer(text):
             if "secret" in pattern.groupindex and m.group("secret") is not None:
                 spans.append(m.span("secret"))

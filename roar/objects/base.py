@@ -7,12 +7,14 @@ kind is one module plus one line in `kind_class` below.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, TypeVar
 
 from roar.errors import CorruptObject
 from roar.objects import encoding
 
 MAX_OBJECT_SIZE = 256 * 1024 * 1024
+_HEX_ID = re.compile("[0-9a-f]{64}")
 ID_LENGTH = 64
 
 T = TypeVar("T", bound="RoarObject")
@@ -120,7 +122,7 @@ def parse_bounded(raw: bytes, max_items: int) -> tuple[RoarObject, int]:
 
 
 def is_id(text: str) -> bool:
-    return len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
+    return len(text) == ID_LENGTH and _HEX_ID.fullmatch(text) is not None
 
 
 def check_id(text: Any, what: str = "id") -> str:

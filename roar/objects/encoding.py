@@ -113,28 +113,36 @@ def count_items(data: bytes, max_items: int, max_depth: int = MAX_DEPTH) -> int:
 def _check(value: Any) -> int:
     """Refuse values outside the subset; the number of data items (map keys included)."""
     # Iterative walk: bodies can be deep (nested trees of metadata) and big.
-    stack = [(value, 0)]
-    items = 0
+    # Only containers go on the stack; scalars are checked where they are met.
+    _scalar(value)
+    stack = [(value, 0)] if isinstance(value, (list, tuple, dict)) else []
+    items = 1
     while stack:
         v, depth = stack.pop()
-        items += 1
-        if v is None or v is True or v is False or isinstance(v, (bytes, str)):
-            continue
-        if type(v) is int:
-            if not _MIN_INT <= v <= _MAX_INT:
-                raise ValueError(f"integer out of range: {v}")
-        elif isinstance(v, (list, tuple)):
-            if depth >= MAX_DEPTH:
-                raise ValueError(f"body nests deeper than {MAX_DEPTH} containers")
-            stack.extend((x, depth + 1) for x in v)
-        elif isinstance(v, dict):
-            if depth >= MAX_DEPTH:
-                raise ValueError(f"body nests deeper than {MAX_DEPTH} containers")
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"body nests deeper than {MAX_DEPTH} containers")
+        if isinstance(v, dict):
             for k in v:
                 if not isinstance(k, str):
                     raise ValueError(f"map key is not a text string: {k!r}")
             items += len(v)
-            stack.extend((x, depth + 1) for x in v.values())
+            children = v.values()
         else:
-            raise ValueError(f"value not allowed in an object body: {type(v).__name__}")
+            children = v
+        for x in children:
+            items += 1
+            if isinstance(x, (list, tuple, dict)):
+                stack.append((x, depth + 1))
+            else:
+                _scalar(x)
     return items
+
+
+def _scalar(v: Any) -> None:
+    if v is None or v is True or v is False or isinstance(v, (bytes, str, list, tuple, dict)):
+        return
+    if type(v) is int:
+        if not _MIN_INT <= v <= _MAX_INT:
+            raise ValueError(f"integer out of range: {v}")
+        return
+    raise ValueError(f"value not allowed in an object body: {type(v).__name__}")

@@ -48,7 +48,7 @@ class _Scan:
 
 def scan(p: Plan) -> list[SecretHit]:
     """Every secret in every field of the plan's objects (copies of found ones too)."""
-    found, _ = _rewrite_all(p)
+    found, _ = _rewrite_all(p, rebuild=False)
     return found
 
 
@@ -58,7 +58,7 @@ def redact(ws: Workspace, p: Plan) -> Plan:
     Raises SecretsFound when a rewritten object would not be valid (two files
     of a composite whose names differ only by a secret).
     """
-    _, rewritten = _rewrite_all(p)
+    _, rewritten = _rewrite_all(p, rebuild=True)
     renamed: dict[str, str] = {}
     objects: dict[str, RoarObject] = {}
     for oid in _dependency_order(p):
@@ -83,11 +83,17 @@ def redact(ws: Workspace, p: Plan) -> Plan:
     return Plan(new_target, objects, jobs)
 
 
-def _rewrite_all(p: Plan) -> tuple[list[SecretHit], dict[str, RoarObject]]:
-    """(hits, old id -> rewritten object) over the plan, references remapped."""
+def _rewrite_all(p: Plan, *, rebuild: bool) -> tuple[list[SecretHit], dict[str, RoarObject]]:
+    """(hits, old id -> rewritten object) over the plan, references remapped.
+
+    A first pass finds secrets by name and shape; only when it found some
+    does a second one look for their copies and (with `rebuild`) rewrite.
+    """
     first = _Scan(None)
-    for oid in p.objects:
-        _object_value(p.objects[oid], first)
+    for obj in p.objects.values():
+        _object_value(obj, first)
+    if not first.hits:
+        return [], {}
     copies = secrets.copies_pattern({s for _, s in first.hits})
     found: list[SecretHit] = []
     rewritten: dict[str, RoarObject] = {}
@@ -97,8 +103,9 @@ def _rewrite_all(p: Plan) -> tuple[list[SecretHit], dict[str, RoarObject]]:
         walk = _Scan(copies)
         value = _object_value(obj, walk)
         found.extend(SecretHit(oid, obj.kind, where) for where, _ in walk.hits)
-        value = _remap(value, renamed)
-        new = _rebuild(obj, value)
+        if not rebuild or not (walk.hits or any(r in renamed for r in _depends_on(obj))):
+            continue
+        new = _rebuild(obj, _remap(value, renamed))
         if new.serialize() != obj.serialize():
             rewritten[oid] = new
             renamed[oid] = new.id

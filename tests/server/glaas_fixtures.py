@@ -62,6 +62,28 @@ def record_pipeline(ws: Workspace, tag: str | None = None) -> dict[str, str]:
     return files
 
 
+def record_composite_pipeline(ws: Workspace) -> dict[str, str]:
+    """@1 writes shards/ (a composite of one file), @2 reads that one file and writes
+    model.pt. Returns the ids and hashes by name: tree, shard, model, writer, reader."""
+    import blake3
+
+    from roar.objects.tree import Tree, TreeEntry
+
+    root = bytes(ws.root)
+    shard = blake3.blake3(b"shard-0" + root).hexdigest()
+    model = blake3.blake3(b"model" + root).hexdigest()
+    tree = ws.objects.write(Tree.of([TreeEntry(b"part-0.bin", shard, 7)]))
+    writes = Job("run", (b"python", b"shard.py"), root, 1, 2, 0,
+                 outputs=(ArtifactRef(root + b"/shards", tree, 7, "tree"),))  # fmt: skip
+    reads = Job("run", (b"python", b"train.py"), root, 3, 4, 0,
+                inputs=(ArtifactRef(root + b"/shards/part-0.bin", shard, 7),),
+                outputs=(ArtifactRef(root + b"/model.pt", model, 5),))  # fmt: skip
+    ids = {name: ws.objects.write(job) for name, job in (("writer", writes), ("reader", reads))}
+    for name in ("writer", "reader"):
+        append(ws, ids[name], "run")
+    return {"tree": tree, "shard": shard, "model": model, **ids}
+
+
 def signed(glaas, user, path, body=b"", *, scope="anonymous", params=None, method="POST", **kw):  # type: ignore[no-untyped-def]
     """A signed request's (url, headers), as the client would send it."""
     query = urlencode(params or {})
