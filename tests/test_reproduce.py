@@ -258,9 +258,9 @@ def test_script_writes_the_plan_as_an_editable_shell_script(
 
     text = (tmp_path / "plan.sh").read_text()
     assert os.access(tmp_path / "plan.sh", os.X_OK)
-    assert f"git clone -q {git_project.origin}" in text
+    assert f"git clone -q -- {git_project.origin}" in text
     order = [
-        text.index(f"roar {kind} python {s}")
+        text.index(f"roar {kind} -- python {s}")
         for kind, s in (
             ("build", "build.py"),
             ("run", "prep.py"),
@@ -269,7 +269,7 @@ def test_script_writes_the_plan_as_an_editable_shell_script(
         )
     ]
     assert order == sorted(order)
-    assert f"cp {git_project.root}/data/raw.csv" in text
+    assert f"cp -- {git_project.root}/data/raw.csv" in text
 
 
 @pytest.mark.parametrize("flag", ["--json"])

@@ -110,6 +110,11 @@ def login(name: str | None, remote_name: str | None, web: bool) -> None:
     k = load_key()
     client = RemoteClient(r.url, k, "private")
     account = client.whoami().get("account")
+    if account is not None and name is not None and name != account:
+        raise RemoteError(
+            f"key {k.public.fingerprint} already belongs to account {account} on {r.url}, "
+            f"not {name}; log in without --name, or use another key"
+        )
     if account is None:
         if name is None:
             raise RemoteError(

@@ -125,8 +125,10 @@ def show(args: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json({"target": oid, "labels": labels})
         return
+    from roar.display import printable
+
     for k, v in sorted(labels.items()):
-        click.echo(f"{k}={_text(v)}")
+        click.echo(printable(f"{k}={_text(v)}"))
 
 
 @label.command("history")
@@ -135,6 +137,7 @@ def show(args: tuple[str, ...], as_json: bool) -> None:
 def history(args: tuple[str, ...], as_json: bool) -> None:
     """Show every change to the labels, newest first: `history [KIND] TARGET`."""
     from roar.cli.output import print_json
+    from roar.display import printable
 
     kind, target, rest = _split(args, 1)
     if rest:
@@ -152,9 +155,8 @@ def history(args: tuple[str, ...], as_json: bool) -> None:
         return
     for e in entries:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["time_ns"] / 1e9))
-        click.echo(
-            f"{stamp}  " + " ".join(f"{k}={_text(v)}" for k, v in sorted(e["labels"].items()))
-        )
+        pairs = " ".join(f"{k}={_text(v)}" for k, v in sorted(e["labels"].items()))
+        click.echo(f"{stamp}  {printable(pairs)}")
 
 
 def _text(value: object) -> str:

@@ -65,6 +65,7 @@ def register(
     """Register TARGET's lineage (artifact path or hash, @N, job, session; default: the
     active session) with a GLaaS remote."""
     from roar.cli.output import warn
+    from roar.display import printable
     from roar.errors import SecretsFound
     from roar.remote.closure import plan, resolve_target
     from roar.remote.redaction import redact, scan
@@ -78,7 +79,7 @@ def register(
     if not filtering and not as_json:
         warn("secret filtering is off (registration.omit.enabled = false): nothing is redacted")
     for h in hits:
-        warn(f"secret in job {h.job[:12]}: {h.where}")
+        warn(f"secret in {h.kind} {h.object[:12]}: {printable(h.where)}")
     remote = get_remote(ws, remote_name)
     scope = _scope(ws, remote.url, public, anonymous)
     if dry_run:
@@ -91,7 +92,7 @@ def register(
             raise SecretsFound(
                 f"{len(hits)} secret(s) would be sent; re-run with -y to send them redacted"
             )
-        p = redact(ws, p, hits)
+        p = redact(ws, p)
     if scope == "anonymous" and not yes:
         _confirm_anonymous()
     _push_and_report(ws, p, remote, scope, as_json)
@@ -202,7 +203,7 @@ def _dry_run(ws, p, remote, scope: str, hits, target: str | None, as_json: bool)
                 "objects": kinds,
                 "would_send": would_send,
                 "ref": p.remote_ref,
-                "secrets": [{"job": h.job, "where": h.where} for h in hits],
+                "secrets": [{"object": h.object, "kind": h.kind, "where": h.where} for h in hits],
                 "checklist": [c.to_json() for c in checks],
                 "reproducible": {"passed": passed, "of": len(scored)},
             }

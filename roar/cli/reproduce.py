@@ -61,6 +61,7 @@ def reproduce(
 ) -> None:
     """Show how DIGEST (an artifact hash) was made; with --run, make it again."""
     from roar.cli.output import print_json, warn
+    from roar.display import printable
     from roar.errors import ReproduceError, UsageError
     from roar.reproduce.plan import make_plan
     from roar.reproduce.script import shell_script
@@ -87,13 +88,14 @@ def reproduce(
         patch = (
             ws.objects.read(plan.source.patch).data if plan.source and plan.source.patch else None
         )
-        text = shell_script(plan, patch)
+        # Bytes as recorded: a patch need not be UTF-8.
+        data = shell_script(plan, patch).encode("utf-8", "surrogateescape")
         if script == "-":
-            click.echo(text, nl=False)
+            click.get_binary_stream("stdout").write(data)
             return
         from roar.atomic import write_atomic
 
-        write_atomic(Path(script), text.encode())
+        write_atomic(Path(script), data)
         Path(script).chmod(0o755)
         click.echo(f"wrote {script}")
         return
@@ -104,7 +106,7 @@ def reproduce(
     for w in plan.warnings:
         warn(w)
     if not run_it:
-        if plan.missing:
+        if plan.missing or plan.outside:
             sys.exit(ReproduceError.exit_code)
         return
     if not yes and not (sys.stdin.isatty() and click.confirm("Run this plan?", default=False)):
@@ -114,7 +116,7 @@ def reproduce(
     target = (directory or Path.cwd() / f"reproduce-{plan.target[:12]}").absolute()
     result = run_plan(
         ws, plan, target, any_version=pip_any_version, package_sync=package_sync,
-        say=lambda line: click.echo(line, err=True), step_timeout=step_timeout,
+        say=lambda line: click.echo(printable(line), err=True), step_timeout=step_timeout,
     )  # fmt: skip
     if as_json:
         print_json({"plan": plan.to_json(), "result": result.to_json()})
@@ -162,15 +164,19 @@ def _print_requirements(plan, as_json: bool) -> None:  # type: ignore[no-untyped
     if as_json:
         print_json({"python": plan.to_json()["python"], "packages": plan.to_json()["packages"]})
         return
+    from roar.display import printable
+
     if plan.python:
-        click.echo(f"# python {plan.python.version}")
+        click.echo(f"# python {printable(plan.python.version)}")
     for name, version in plan.packages:
-        click.echo(f"{name}=={version}")
+        click.echo(printable(f"{name}=={version}"))
 
 
 def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
+    from roar.display import printable
+
     def say(text: str = "") -> None:
-        click.echo(text, file=out)
+        click.echo(printable(text), file=out)
 
     say(f"reproduce {plan.target_kind} {plan.target}")
     if plan.fetched:
@@ -204,16 +210,22 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         say(f"  {STATUS_TEXT[ri.status]:<13} {ri.hash[:12]}  {os.fsdecode(ri.path)}{where}")
     if not plan.inputs:
         say("  (none)")
+    if plan.outside:
+        say("refused, would not stay inside the reproduction directory:")
+        for line in plan.outside:
+            say(f"  {line}")
 
 
 def _print_result(result) -> None:  # type: ignore[no-untyped-def]
-    click.echo(f"reproduced in {result.directory} ({result.seconds:.1f}s)")
+    from roar.display import printable
+
+    click.echo(f"reproduced in {printable(str(result.directory))} ({result.seconds:.1f}s)")
     for c in result.checks:
         mark = "identical" if c.identical else "DIFFERS  " if c.actual else "NOT MADE "
         got = "" if c.identical else f"  got {c.actual[:12] if c.actual else '-'}"
-        click.echo(f"  {mark} {c.expected[:12]}  {c.step:>5} {c.path}{got}")
+        click.echo(f"  {mark} {c.expected[:12]}  {c.step:>5} {printable(c.path)}{got}")
     d = result.first_divergence
     if d is None:
         click.echo(f"all {len(result.checks)} artifacts are byte-identical")
     else:
-        click.echo(f"first divergence: step {d.label} ({d.command})")
+        click.echo(f"first divergence: step {d.label} ({printable(d.command)})")

@@ -82,6 +82,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     """Display the pipeline DAG of the active session."""
     from roar import sessions
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.index.session_index import SessionIndex, load_session
     from roar.lineage import build_dag, job_summary, stale_steps
 
@@ -139,7 +140,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
         if color:
             label = click.style(label, bold=True)
             flags = click.style(flags, fg="yellow") if flags else ""
-        lines.append(f"{label} {r.command}{arrow}{flags}")
+        lines.append(f"{label} {printable(r.command)}{arrow}{flags}")
         if show_artifacts:
             for a in outputs[r.job].outputs:
                 lines.append(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
@@ -173,6 +174,7 @@ def pop(yes: bool) -> None:
     path, or when the file no longer holds what the job wrote.
     """
     from roar import sessions
+    from roar.display import printable
     from roar.index.session_index import SessionIndex
     from roar.objects.job import Job
 
@@ -186,7 +188,7 @@ def pop(yes: bool) -> None:
     job = ws.objects.read(last.job)
     assert isinstance(job, Job)
     command = " ".join(os.fsdecode(a) for a in job.argv)
-    click.echo(f"Step {last.label.lstrip('@')}: {command} (exit {job.exit_code})")
+    click.echo(f"Step {last.label.lstrip('@')}: {printable(command)} (exit {job.exit_code})")
     if not yes and not _confirm("Remove this job?"):
         return
     removed = sessions.pop(ws, ref)
@@ -200,7 +202,7 @@ def pop(yes: bool) -> None:
             continue
         why = _keep_reason(a, written_before)
         if why:
-            click.echo(f"Kept {path}: {why}")
+            click.echo(f"Kept {printable(path)}: {why}")
             continue
         _delete(path)
         deleted += 1

@@ -179,7 +179,9 @@ def _print(data: dict[str, Any]) -> None:
             lines.append(f"  pip      {' '.join(read['pip'])}")
         if read.get("dpkg"):
             lines.append(f"  dpkg     {' '.join(read['dpkg'])}")
-    click.echo("\n".join(lines))
+    from roar.display import printable
+
+    click.echo("\n".join(printable(line) for line in lines))
 
 
 def _job_line(job: dict[str, Any]) -> str:
@@ -216,6 +218,7 @@ def inputs(unsourced: bool, as_json: bool) -> None:
     """List the root inputs of the session (read, never written by a step)."""
     from roar import sessions
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.index.session_index import load_session
     from roar.lineage import artifact_producers
 
@@ -235,4 +238,4 @@ def inputs(unsourced: bool, as_json: bool) -> None:
         print_json(rows)
     else:
         for r in rows:
-            click.echo(f"{r['hash'][:12]}  {r['size']:>12}  {r['path']}")
+            click.echo(f"{r['hash'][:12]}  {r['size']:>12}  {printable(r['path'])}")

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from roar.display import printable
 from roar.objects.job import ArtifactRef, Job
 from roar.objects.session import Session
 from roar.sessions import Step
@@ -222,7 +223,7 @@ class SessionIndex:
         command = _display(job.argv)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
         exit_note = "" if job.exit_code == 0 else f"  exit {job.exit_code}"
-        line = f"{label:>5}  {obj.job[:12]}  {when}  {command}{exit_note}"
+        line = f"{label:>5}  {obj.job[:12]}  {when}  {printable(command)}{exit_note}"
         self.db.execute(
             "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
             (ref, seq, oid, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns, label,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roar.display import printable
 from roar.errors import ReproduceError
 from roar.objects.blob import Blob
 from roar.objects.job import Job
@@ -78,6 +79,17 @@ class Relocation:
             return self.new + recorded[len(self.old) :]
         return recorded
 
+    def inside(self, recorded: bytes) -> Path:
+        """Where reproduce may write `recorded`: inside the new directory, or ReproduceError."""
+        from roar.reproduce.containment import safe_path, under
+
+        rel = under(os.fsdecode(self.old), recorded) if self.old else None
+        if rel is None:
+            raise ReproduceError(
+                f"refused: {printable(recorded)} is outside the repository and the directory"
+            )
+        return safe_path(Path(os.fsdecode(self.new)), rel)
+
     def arg(self, arg: bytes) -> bytes:
         # Absolute paths into the old work tree, alone or in --k=/path, must not
         # make a reproduction read or overwrite the original files.
@@ -117,6 +129,10 @@ def reproduce(
 
 
 def _refuse_unrunnable(plan: Plan, directory: Path, package_sync: bool) -> None:
+    if plan.outside:
+        raise ReproduceError(
+            f"refused: the plan would not stay inside {directory}: " + "; ".join(plan.outside)
+        )
     if plan.missing:
         listed = ", ".join(f"{os.fsdecode(i.path)} ({i.hash[:12]})" for i in plan.missing)
         raise ReproduceError(
@@ -183,6 +199,7 @@ def _place_inputs(
         dest = Path(os.fsdecode(relocate.path(ri.path)))
         if dest.is_file() and hash_file(dest) == ri.hash:
             continue
+        dest = relocate.inside(ri.path)
         if ri.status == "repository":
             raise ReproduceError(
                 f"input {os.fsdecode(ri.path)} ({ri.hash[:12]}) is not in the repository at the "
@@ -196,7 +213,7 @@ def _place_inputs(
             if ri.getter.job in fetched:
                 continue
             fetched.add(ri.getter.job)
-            where = os.fsdecode(relocate.path(ri.getter.path))
+            where = os.fsdecode(relocate.inside(ri.getter.path))
             say(f"== roar get {ri.getter.url}")
             proc = subprocess.run(
                 [sys.executable, "-m", "roar", "get", "-q", ri.getter.url, where,

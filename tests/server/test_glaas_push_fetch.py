@@ -105,23 +105,9 @@ def record_pipeline_into(user):  # type: ignore[no-untyped-def]
 
 
 def test_register_an_artifact_follows_reads_of_a_file_inside_a_composite(make_user, cli_as):
-    import blake3
-
-    from roar.objects.job import ArtifactRef, Job
-    from roar.objects.tree import Tree, TreeEntry
-    from roar.sessions import append
+    from glaas_fixtures import record_composite_pipeline
 
     alice = make_user("alice")
-    ws, root = alice.ws, bytes(alice.ws.root)
-    shard = blake3.blake3(b"shard-0").hexdigest()
-    model = blake3.blake3(b"model").hexdigest()
-    tree = ws.objects.write(Tree.of([TreeEntry(b"part-0.bin", shard, 7)]))
-    writes_shards = Job("run", (b"python", b"shard.py"), root, 1, 2, 0,
-                        outputs=(ArtifactRef(root + b"/shards", tree, 7, "tree"),))  # fmt: skip
-    reads_one = Job("run", (b"python", b"train.py"), root, 3, 4, 0,
-                    inputs=(ArtifactRef(root + b"/shards/part-0.bin", shard, 7),),
-                    outputs=(ArtifactRef(root + b"/model.pt", model, 5),))  # fmt: skip
-    for job in (writes_shards, reads_one):
-        append(ws, ws.objects.write(job), "run")
+    model = record_composite_pipeline(alice.ws)["model"]
     out = json.loads(cli_as(alice, "register", model, "--dry-run", "--json").stdout)
     assert out["objects"]["job"] == 2  # the composite's producer is upstream too

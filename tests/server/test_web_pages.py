@@ -185,6 +185,11 @@ def test_private_session_is_404_to_a_visitor_and_renders_for_its_owner(
     assert link.startswith(f"{glaas.url}/login/")
     owner = new_page()
     owner.goto(link)
+    # the link itself signs nobody in: the page names the account and asks
+    assert owner.inner_text("#login-account") == bob.name
+    assert "anonymous" in owner.inner_text("header")
+    owner.click("#login-confirm")
+    owner.wait_for_url(f"{glaas.url}/")
     assert f"signed in as {bob.name}" in owner.inner_text("header")
     # then: the session renders for him
     resp = owner.goto(f"{glaas.url}/sessions/{session}")
