@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from roar.errors import NotAWorkspace
+from roar.errors import LegacyWorkspace, NotAWorkspace
 
 if TYPE_CHECKING:
     from roar.config import Config
@@ -34,13 +34,25 @@ class Workspace:
         if env:
             ws = cls(Path(env))
             if ws.dir.is_dir():
-                return ws
+                return ws._logging()
             raise NotAWorkspace(f"ROAR_WORKSPACE={env} has no {ROAR_DIR}/ directory")
         here = (start or Path.cwd()).resolve()
         for candidate in (here, *here.parents):
             if (candidate / ROAR_DIR / "HEAD").is_file():
-                return cls(candidate)
+                return cls(candidate)._logging()
+            if (candidate / ROAR_DIR / "roar.db").is_file():
+                raise LegacyWorkspace(
+                    f"{candidate / ROAR_DIR} is a roar-cli workspace: `roar import` brings its "
+                    "history into roar (the old database is kept)",
+                    candidate,
+                )
         raise NotAWorkspace("not a roar workspace (no .roar/ here or above); run `roar init`")
+
+    def _logging(self) -> Workspace:
+        from roar.log import configure
+
+        configure(self.config.get("logging.level"))
+        return self
 
     @classmethod
     def create(cls, root: Path) -> tuple[Workspace, bool]:

@@ -3,6 +3,7 @@ two people with their own home directories and workspaces, the real CLI and trac
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 import shutil
@@ -56,20 +57,39 @@ def ok(roar_cli, who: Person, *args: str):  # type: ignore[no-untyped-def]
     return result
 
 
-def alice_pipeline(roar_cli, alice: Person) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """The three-step pipeline on data of its own (tests share one registry)."""
+def alice_pipeline(roar_cli, alice: Person, *, git: bool = False) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The three-step pipeline on data of its own (tests share one registry); with `git`,
+    in a git repository with an origin, so that a reproduction can clone it."""
     data = f"a,b\n1,{uuid.uuid4().hex}\n"
-    for name, text in (("preprocess.py", PREPROCESS), ("train.py", TRAIN),
-                       ("evaluate.py", EVALUATE), ("data.csv", data)):  # fmt: skip
+    files = {"preprocess.py": PREPROCESS, "train.py": TRAIN, "evaluate.py": EVALUATE,
+             "data.csv": data}  # fmt: skip
+    if git:
+        from dulwich import porcelain
+
+        origin = alice.root.parent / "origin.git"
+        porcelain.init(str(alice.root))
+        porcelain.init(str(origin), bare=True)
+        with porcelain.open_repo_closing(str(alice.root)) as repo:
+            config = repo.get_config()
+            config.set((b"remote", b"origin"), b"url", str(origin).encode())
+            config.write_to_path()
+        files[".gitignore"] = ".roar/\nfeatures.parquet\nmodel.pt\nmetrics.json\n"
+    for name, text in files.items():
         (alice.root / name).write_text(text)
+    if git:
+        porcelain.add(str(alice.root), [str(alice.root / n) for n in files])
+        porcelain.commit(str(alice.root), message=b"pipeline", author=b"A <a@example.com>",
+                         committer=b"A <a@example.com>")  # fmt: skip
+        porcelain.push(str(alice.root), str(origin), b"master", errstream=io.BytesIO())
     run_pipeline(lambda *a: roar_cli(*a, cwd=alice.root, env=alice.env))
     rows = json.loads(ok(roar_cli, alice, "log", "--json").stdout)
     return {r["step"]: r["job"] for r in rows}
 
 
 def test_register_prints_a_reproduce_command_that_works(roar_cli, person) -> None:  # type: ignore[no-untyped-def]
+    # (in git: a plan without a repository to clone is refused, issue #11's containment)
     alice = person("alice")
-    jobs = alice_pipeline(roar_cli, alice)
+    jobs = alice_pipeline(roar_cli, alice, git=True)
     out = ok(roar_cli, alice, "register", "-y").stdout
     line = next(x for x in out.splitlines() if x.startswith("reproduce: "))
     argv = shlex.split(line.removeprefix("reproduce: "))
@@ -77,6 +97,7 @@ def test_register_prints_a_reproduce_command_that_works(roar_cli, person) -> Non
     session = argv[2]
     plan = ok(roar_cli, alice, *argv[1:]).stdout
     assert plan.startswith(f"reproduce session {session}\n")
+    assert "refused" not in plan and "MISSING" not in plan
     planned = json.loads(ok(roar_cli, alice, *argv[1:], "--json").stdout)
     assert [s["job"] for s in planned["steps"]] == [jobs["@1"], jobs["@2"], jobs["@3"]]
     shown = json.loads(ok(roar_cli, alice, "show", session, "--json").stdout)

@@ -86,7 +86,9 @@ def test_pop_removes_the_step_and_with_yes_its_outputs(roar_cli, project: Path) 
     roar_cli("init", "-n")
     run_pipeline(roar_cli)
     result = roar_cli("pop", "-y")
-    assert result.returncode == 0 and "popped @3" in result.stdout
+    assert (
+        result.returncode == 0 and "Removed job " in result.stdout and "(step @3)" in result.stdout
+    )
     assert not (project / "metrics.json").exists()
     assert (project / "model.pt").exists()
     assert [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)] == ["@2", "@1"]

@@ -103,7 +103,8 @@ def test_lineage_walks_upstream_only(workspace: Workspace, roar_cli) -> None:  #
 def test_pop_and_reset(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
     diamond(workspace)
     popped = roar_cli("pop", "-y")
-    assert popped.returncode == 0 and popped.stdout.startswith("popped @4")
+    assert popped.returncode == 0 and "Removed job" in popped.stdout
+    assert popped.stdout.startswith("Step 4: python eval.py (exit 0)")
     assert [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)] == ["@3", "@2", "@1"]
     assert roar_cli("reset", "-y").returncode == 0
     status = json.loads(roar_cli("status", "--json").stdout)

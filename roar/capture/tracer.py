@@ -65,6 +65,7 @@ class TraceResult(NamedTuple):
     exit_code: int
     job: str | None
     report: dict[str, Any]
+    gpus_used: list[str] = []  # UUIDs of the GPUs the job's processes held a context on
 
 
 def trace(
@@ -113,12 +114,16 @@ def trace(
                 cmd += ["--step", str(step), "--supersedes", supersedes]
         cmd += ["--", *argv]
         proc = subprocess.Popen(cmd, env=env, cwd=cwd)
+        from roar.capture.gpu import UsageSampler
+
+        sampler = UsageSampler(proc.pid).start()  # a no-op without an NVIDIA driver
         exit_code = _wait(proc)
+        gpus_used = sampler.stop()
         try:
             report = json.loads(report_path.read_text())
         except (FileNotFoundError, ValueError):
             report = {}
-    return TraceResult(exit_code, report.get("job"), report)
+    return TraceResult(exit_code, report.get("job"), report, gpus_used)
 
 
 @contextmanager

@@ -10,13 +10,15 @@ from roar.config import Config
 def _config(global_: bool, *, writing: bool = False) -> Config:
     """The user's config with --global; else the workspace's (reads outside a workspace
     see the user's settings and the defaults)."""
-    from roar.errors import NotAWorkspace
+    from roar.errors import LegacyWorkspace, NotAWorkspace
     from roar.workspace import Workspace
 
     if global_:
         return Config.user()
     try:
         return Workspace.find().config  # type: ignore[no-any-return]
+    except LegacyWorkspace:
+        raise  # a roar-cli workspace here: its settings are not the user's
     except NotAWorkspace:
         if writing:
             raise NotAWorkspace(

@@ -7,6 +7,7 @@ import os
 
 import click
 
+from roar.errors import NotFound
 from roar.workspace import Workspace
 
 
@@ -78,6 +79,7 @@ def log(as_json: bool, limit: int) -> None:
 @click.option("--no-color", is_flag=True)
 def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> None:
     """Display the pipeline DAG of the active session, in dependency order."""
+    from roar.display import printable
     from roar.index.source import IndexSource
     from roar.lineage import dag as rules
     from roar.lineage.producers import Facts
@@ -124,7 +126,7 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
     lines = []
     for r in shown:
         arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
-        line = f"{r.label:>5} {r.command}{arrow}"
+        line = f"{r.label:>5} {printable(r.command)}{arrow}"
         if r.exit_code or r.superseded or r.label in stale:
             flags = "".join(
                 [
@@ -138,9 +140,9 @@ def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> 
             line = click.style(line[:5], bold=True) + line[5:]
         lines.append(line)
         if show_artifacts:
-            lines += [f"        <- {text}" for text in outside.get(r.seq, [])]
+            lines += [f"        <- {printable(text)}" for text in outside.get(r.seq, [])]
             for a in facts.jobs([r.job])[r.job].outputs:
-                lines.append(f"        -> {a.hash[:12]} {os.fsdecode(a.path)}")
+                lines.append(f"        -> {a.hash[:12]} {printable(a.path)}")
     _write_lines(lines)
 
 
@@ -173,46 +175,102 @@ def _outside_inputs(facts, ref: str, rows) -> dict[int, list[str]]:  # type: ign
     return out
 
 
+def _confirm(question: str) -> bool:
+    """roar-cli's prompt: asked on a terminal or a pipe; Y is the default.
+
+    No answer (end of input) aborts with exit 1, as roar-cli does; `n` is a
+    clean "Aborted." with exit 0.
+    """
+    import sys
+
+    try:
+        answer = click.confirm(question, default=True)
+    except click.exceptions.Abort:
+        click.echo("\nAborted!", err=True)
+        sys.exit(1)
+    if not answer:
+        click.echo("Aborted.")
+    return bool(answer)
+
+
 @click.command()
-@click.option("-y", "--yes", is_flag=True, help="Also delete the outputs it wrote, without asking.")
+@click.option("-y", "--yes", is_flag=True, help="Skip confirmation prompt.")
 def pop(yes: bool) -> None:
-    """Remove the most recent job from the session (and, if confirmed, its outputs)."""
+    """Remove the most recent job from the session and delete the outputs it wrote.
+
+    An output is kept when an earlier step of the session also wrote that
+    path, or when the file no longer holds what the job wrote.
+    """
     from roar import sessions
+    from roar.display import printable
+    from roar.index.session_index import SessionIndex
     from roar.objects.job import Job
 
     ws = Workspace.find()
-    removed = sessions.pop(ws)
-    job = ws.objects.read_kind(removed.job, Job)
-    click.echo(
-        f"popped {removed.label} ({removed.job[:12]}): {' '.join(os.fsdecode(a) for a in job.argv)}"
-    )
-    outputs = [os.fsdecode(a.path) for a in job.outputs if os.path.lexists(a.path)]
-    if not outputs:
+    ref = sessions.active_ref(ws)
+    index = SessionIndex(ws)
+    steps = index.steps(ref)
+    if not steps:
+        raise NotFound("the session is empty: nothing to pop")
+    last = steps[-1]
+    job = ws.objects.read_kind(last.job, Job)
+    command = " ".join(os.fsdecode(a) for a in job.argv)
+    click.echo(f"Step {last.label.lstrip('@')}: {printable(command)} (exit {job.exit_code})")
+    if not yes and not _confirm("Remove this job?"):
         return
-    if yes or (
-        click.get_text_stream("stdin").isatty()
-        and click.confirm(f"Delete the {len(outputs)} output(s) it wrote?", default=False)
-    ):
-        import shutil
+    removed = sessions.pop(ws, ref)
+    earlier = index.jobs([s.job for s in steps[:-1]])
+    written_before = {a.path for j in earlier.values() for a in j.outputs}
+    click.echo(f"Removed job {removed.job[:12]} (step {removed.label}).")
+    deleted = 0
+    for a in job.outputs:
+        path = os.fsdecode(a.path)
+        if not os.path.lexists(path):
+            continue
+        why = _keep_reason(a, written_before)
+        if why:
+            click.echo(f"Kept {printable(path)}: {why}")
+            continue
+        _delete(path)
+        deleted += 1
+    click.echo(f"Deleted {deleted} output file(s).")
 
-        for p in outputs:
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p)
-            else:
-                os.unlink(p)
-            click.echo(f"  deleted {p}")
+
+def _keep_reason(artifact, written_before: set[bytes]) -> str | None:  # type: ignore[no-untyped-def]
+    from roar.hashing import hash_path
+
+    if artifact.path in written_before:
+        return "an earlier step also wrote it"
+    try:
+        if hash_path(os.fsdecode(artifact.path)) != artifact.hash:
+            return "it changed since the step wrote it"
+    except OSError:
+        return "it cannot be read to check that it is the step's output"
+    return None
+
+
+def _delete(path: str) -> None:
+    import shutil
+
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 @click.command()
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-y", "--yes", is_flag=True, help="Skip confirmation prompt.")
 def reset(yes: bool) -> None:
     """Start a fresh session; the previous one is kept."""
     from roar import sessions
+    from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
-    if not yes and click.get_text_stream("stdin").isatty():
-        click.confirm("Start a new session?", default=True, abort=True)
     old = sessions.active_ref(ws)
+    if not yes:
+        click.echo(f"Current session has {SessionIndex(ws).counts(old).steps} step(s).")
+        if not _confirm("Start a new session?"):
+            return
     new = sessions.reset(ws)
     name, previous = new.removeprefix("refs/sessions/"), old.removeprefix("refs/sessions/")
     click.echo(f"new session {name} (previous: {previous})")

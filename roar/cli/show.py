@@ -3,7 +3,6 @@ lineage core (roar/lineage/); this module only prints."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -105,7 +104,9 @@ def _print(data: dict[str, Any]) -> None:
             lines.append(f"  pip      {' '.join(read['pip'])}")
         if read.get("dpkg"):
             lines.append(f"  dpkg     {' '.join(read['dpkg'])}")
-    click.echo("\n".join(lines))
+    from roar.display import printable
+
+    click.echo("\n".join(printable(line) for line in lines))
 
 
 def _job_line(job: dict[str, Any], session: str | None = None) -> str:
@@ -149,6 +150,7 @@ def lineage(artifact: str) -> None:
 def inputs(unsourced: bool, as_json: bool) -> None:
     """List the root inputs of the session (read, never written by a recorded job)."""
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.index.source import local
     from roar.lineage.chain import live
     from roar.lineage.producers import Facts
@@ -163,4 +165,4 @@ def inputs(unsourced: bool, as_json: bool) -> None:
         print_json([r.to_json() for r in rows])
     else:
         for r in rows:
-            click.echo(f"{r.hash[:12]}  {r.size:>12}  {os.fsdecode(r.path)}")
+            click.echo(f"{r.hash[:12]}  {r.size:>12}  {printable(r.path)}")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from roar.atomic import is_temporary
+from roar.display import printable
 from roar.errors import CorruptObject
 from roar.lineage.dag import Read, step_reads
 from roar.lineage.source import Step, step_label
@@ -321,7 +322,7 @@ class SessionIndex:
         command = _display(job.argv)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
         exit_note = "" if job.exit_code == 0 else f"  exit {job.exit_code}"
-        line = f"{label:>5}  {obj.job[:12]}  {when}  {command}{exit_note}"
+        line = f"{label:>5}  {obj.job[:12]}  {when}  {printable(command)}{exit_note}"
         self.db.execute(
             "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
             (ref, seq, oid, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns, label,

@@ -116,7 +116,9 @@ class ObjectStore:
         damaged = "".join(f"; pack {n} is unreadable ({why})" for n, why in self.damaged.items())
         raise NotFound(f"object {oid} is not in the store{damaged}")
 
-    def decompress(self, frame: bytes, oid: str = "?") -> bytes:
+    def decompress(self, frame: bytes, oid: str = "?", *, limit: int | None = None) -> bytes:
+        """The object bytes of a zstd frame, refused past `limit` (default: the store's
+        largest object) before anything is decompressed."""
         import zstandard
 
         if self._decompressor is None:
@@ -128,8 +130,9 @@ class ObjectStore:
         size = params.content_size
         if size in (0, zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR):
             raise CorruptObject(f"object {oid} is corrupt: frame does not declare its size")
-        if size > MAX_OBJECT_SIZE + _HEADER_MAX:
-            raise CorruptObject(f"object {oid} is larger than the {MAX_OBJECT_SIZE}-byte limit")
+        cap = MAX_OBJECT_SIZE + _HEADER_MAX if limit is None else limit
+        if size > cap:
+            raise CorruptObject(f"object {oid} is larger than the {cap}-byte limit")
         try:
             raw: bytes = self._decompressor.decompress(frame, max_output_size=size)
         except zstandard.ZstdError as e:

@@ -22,8 +22,10 @@ from roar.lineage.closure import upstream
 from roar.lineage.producers import Facts, producer_of
 from roar.lineage.resolve import is_hash_text
 from roar.lineage.views import best_placement
+from roar.objects.blob import Blob
 from roar.objects.env import Env
 from roar.objects.job import ArtifactRef, Job
+from roar.reproduce import containment
 from roar.workspace import Workspace
 
 SKIP_DIRS = {".roar", ".git", ".venv", "__pycache__", "node_modules"}
@@ -95,6 +97,7 @@ class Plan:
     packages: list[tuple[str, str]]
     fetched: int = 0  # objects fetched from the remote to make the plan
     warnings: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)  # what would leave the directory (refused)
 
     @property
     def missing(self) -> list[RootInput]:
@@ -126,6 +129,7 @@ class Plan:
             "packages": [{"name": n, "version": v} for n, v in self.packages],
             "fetched": self.fetched,
             "warnings": self.warnings,
+            "outside": self.outside,
         }  # fmt: skip
 
 
@@ -252,7 +256,12 @@ def _finish(
     python, packages = _environment(ws, cat, ordered)
     getters = _getters(cat, getter_jobs)
     inputs = _root_inputs(ws, cat, steps, getters, source, search or [])
-    return Plan(target, kind, source, steps, inputs, python, packages, fetched, warnings)
+    patch = None
+    if source is not None and source.patch and ws.objects.contains(source.patch):
+        blob = ws.objects.read(source.patch)
+        patch = blob.data if isinstance(blob, Blob) else None
+    outside = containment.outside(source, steps, inputs, patch)
+    return Plan(target, kind, source, steps, inputs, python, packages, fetched, warnings, outside)
 
 
 def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None:

@@ -69,11 +69,16 @@ def get(
     *,
     expected: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Recorded:
-    """Download `url`, check it against `expected`, put it in place, record a get job."""
+    """Download `url`, check it against `expected`, put it in place, record a get job.
+
+    An existing destination is refused unless `force`; then it is replaced
+    only once the new content is downloaded and checked.
+    """
     target = destination(url, dest)
-    if target.exists():
-        raise UsageError(f"{target} already exists; remove it or give another destination")
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; remove it, give another destination or --force")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(target.name + STAGING_SUFFIX)
     started = time.time_ns()
@@ -85,6 +90,8 @@ def get(
         # Wrong bytes are not worth resuming: drop them so a retry starts clean.
         _remove(staging)
         raise TransferError(f"{url} holds {digest}, not the expected {expected}; nothing was saved")
+    if force and target.is_dir() and not target.is_symlink():
+        _remove(target)
     os.replace(staging, target)
     moved = Moved(target, digest, size, kind, location.redact(url))
     argv = [b"roar", b"get", moved.url.encode(), os.fsencode(target)]
