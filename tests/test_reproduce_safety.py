@@ -140,8 +140,9 @@ def test_inputs_outside_the_directory_are_refused(roar_cli, git_project, tmp_pat
 
 def test_escape_codes_in_recorded_text_are_shown_escaped(roar_cli, git_project):
     argv = (b"python", b"code.py", ESC.encode() + b"rm -rf /home  # harmless")
+    recorded(git_project, argv=(b"python", b"code.py", b"--before"))
     digest = recorded(git_project, argv=argv)
-    for args in (("show", "@1"), ("log",), ("dag",), ("reproduce", digest)):
+    for args in (("show", "@2"), ("log",), ("dag",), ("reproduce", digest), ("diff", "@1", "@2")):
         r = roar_cli(*args, cwd=git_project.root)
         assert "\x1b" not in r.stdout and "\r" not in r.stdout, args
         assert "\\e[2K\\r" in r.stdout, (args, r.stdout)

@@ -65,11 +65,15 @@ def diff(a: str, b: str, as_json: bool) -> None:
     if result["identical"]:
         click.echo("no differences in code, data, params, environment or pipeline")
         return
+    from roar.display import printable
+
     root = result["root_cause"]
-    click.echo(f"likely root cause: {root['category']} in {root['step']}: {root['detail']}")
+    click.echo(
+        printable(f"likely root cause: {root['category']} in {root['step']}: {root['detail']}")
+    )
     for category in CATEGORIES:
         items = result["differences"][category]
         if items:
             click.echo(f"\n{category}:")
             for d in items:
-                click.echo(f"  {d['step']}: {d['detail']}")
+                click.echo(printable(f"  {d['step']}: {d['detail']}"))
