@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, literal, select, union_all
 
 from roar.server import schema as t
 from roar.server.scope import Caller
@@ -26,10 +26,14 @@ class Lookups:
         """What the registry knows of a hash that the caller may see, or None."""
         with self.db.read() as conn:
             # One round trip for "is it a registered artifact" and "a visible object".
-            first, kind = conn.execute(
+            first, member, kind = conn.execute(
                 select(
                     select(t.artifacts.c.first_ns)
                     .where(t.artifacts.c.hash == digest)
+                    .scalar_subquery(),
+                    select(t.tree_entries.c.tree)
+                    .where(t.tree_entries.c.hash == digest)
+                    .limit(1)
                     .scalar_subquery(),
                     select(t.objects.c.kind)
                     .join(t.object_ns, t.object_ns.c.object_id == t.objects.c.id)
@@ -38,9 +42,10 @@ class Lookups:
                     .scalar_subquery(),
                 )
             ).one()
-            if first is None and kind is None:
+            if first is None and member is None and kind is None:
                 return None
-            artifact = _artifact(conn, digest, first, caller) if first is not None else None
+            known = first is not None or member is not None  # registered, or inside a composite
+            artifact = _artifact(conn, digest, first, caller) if known else None
             job = _job(conn, digest, caller) if kind == "job" else None
             session = _session(conn, digest, caller) if kind == "session" else None
             return Lookup(digest, kind, artifact, job, session, labels_of(conn, digest, caller))
@@ -115,12 +120,22 @@ def labels_of(conn: Connection, target: str, caller: Caller) -> dict[str, str]:
     return {r.key: r.value for r in rows if r.label_id == newest}
 
 
-def _artifact(conn: Connection, digest: str, first: int, caller: Caller) -> ArtifactInfo:
-    aj, sj = t.artifact_jobs, t.sessions
+def _artifact(conn: Connection, digest: str, first: int | None, caller: Caller) -> ArtifactInfo:
+    """Who read and wrote `digest`, as a file or inside a composite (docs/lineage.md §4)."""
+    aj, sj, te = t.artifact_jobs, t.sessions, t.tree_entries
+    cols = (aj.c.job_id, aj.c.role)
+    uses = union_all(
+        select(*cols, aj.c.path, aj.c.size, aj.c.kind).where(
+            aj.c.hash == digest, visible(aj, caller)
+        ),
+        select(*cols, (aj.c.path + "/" + te.c.path).label("path"), te.c.size, literal("file"))
+        .join(aj, aj.c.hash == te.c.tree)
+        .where(te.c.hash == digest, visible(aj, caller)),
+    ).subquery()
     rows = conn.execute(
-        select(aj.c.job_id, aj.c.role, aj.c.path, aj.c.size, aj.c.kind, sj.c.session_id)
-        .select_from(aj.outerjoin(sj, and_(sj.c.job_id == aj.c.job_id, visible(sj, caller))))
-        .where(aj.c.hash == digest, visible(aj, caller))
+        select(uses, sj.c.session_id).select_from(
+            uses.outerjoin(sj, and_(sj.c.job_id == uses.c.job_id, visible(sj, caller)))
+        )
     ).all()
     entries: dict[tuple[str, str, str], ArtifactEntry] = {}
     for r in rows:
