@@ -18,7 +18,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, and_, cast, exists, literal, select, tuple_, union, union_all
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    literal,
+    select,
+    tuple_,
+    union,
+    union_all,
+)
 
 from roar.errors import NotFound
 from roar.lineage.chain import mark_superseded
@@ -28,7 +39,7 @@ from roar.objects.job import Job
 from roar.server import schema as t
 from roar.server.limits import Limits
 from roar.server.scope import Caller
-from roar.server.storage.database import Database, chunks, visible
+from roar.server.storage.database import Database, chunks, reading, visible, visible_to
 from roar.server.storage.records import ArtifactRow, JobRow
 from roar.server.verify import parse_stored
 
@@ -75,15 +86,11 @@ class RegistrySource:
 
     def objects(self, ids: Iterable[str], *, kind: str | None = None) -> dict[str, RoarObject]:
         """Parsed objects among `ids` that the caller may read (of `kind`, when given)."""
-        o, ons = t.objects, t.object_ns
-        seen = exists().where(ons.c.object_id == o.c.id, visible(ons, self.caller))
+        q = _OBJECTS_OF_KIND if kind is not None else _OBJECTS
         out: dict[str, RoarObject] = {}
         with self.db.read() as conn:
             for chunk in chunks(ids):
-                q = select(o.c.id, o.c.frame).where(o.c.id.in_(chunk), seen)
-                if kind is not None:
-                    q = q.where(o.c.kind == kind)
-                for oid, frame in conn.execute(q).all():
+                for oid, frame in conn.execute(q, reading(self.caller, ids=chunk, kind=kind)):
                     out[oid] = parse_stored(frame, oid, self.limits)
         return out
 
@@ -247,21 +254,9 @@ class RegistrySource:
         return found
 
     def _placed(self, jobs: list[str]) -> Iterator[tuple[str, Step]]:
-        s, rm, r = t.sessions, t.ref_members, t.refs
-        cols = (r.c.ref_ns, r.c.name, s.c.session_id, s.c.job_id, s.c.step, s.c.step_kind,
-                s.c.supersedes, s.c.time_ns, rm.c.superseded)  # fmt: skip
         with self.db.read() as conn:
             for chunk in chunks(jobs):
-                rows = conn.execute(
-                    select(*cols)
-                    .select_from(
-                        s.join(rm, rm.c.session_id == s.c.session_id).join(
-                            r, and_(r.c.ref_ns == rm.c.ref_ns, r.c.name == rm.c.name)
-                        )
-                    )
-                    .where(s.c.job_id.in_(chunk), s.c.ns == r.c.ns, visible(r, self.caller))
-                    .distinct()
-                ).all()
+                rows = conn.execute(_PLACED, reading(self.caller, ids=chunk)).all()
                 for ns, name, *step, superseded in sorted(rows):
                     yield source_ref(ns, name), Step(*step, superseded=bool(superseded))
 
@@ -271,19 +266,60 @@ def uses(
 ) -> set[tuple[str, str]]:
     """(hash, job) pairs of visible jobs with the hashes as `role` ("out": wrote, "in":
     read), directly or inside a composite: one query per chunk."""
-    aj, te = t.artifact_jobs, t.tree_entries
     out: set[tuple[str, str]] = set()
     for chunk in chunks(hashes):
-        direct = select(aj.c.hash, aj.c.job_id).where(
-            aj.c.hash.in_(chunk), aj.c.role == role, visible(aj, caller)
-        )
-        inside = (
-            select(te.c.hash, aj.c.job_id)
-            .join(aj, aj.c.hash == te.c.tree)
-            .where(te.c.hash.in_(chunk), aj.c.role == role, visible(aj, caller))
-        )
-        out.update((h, j) for h, j in conn.execute(union(direct, inside)).all())
+        out.update((h, j) for h, j in conn.execute(_USES, reading(caller, ids=chunk, role=role)))
     return out
+
+
+# Statements built once (database.visible_to): `ids` is an expanding list of ids.
+_IDS = bindparam("ids", expanding=True)
+
+
+def _objects_statement(of_kind: bool) -> Any:
+    o, ons = t.objects, t.object_ns
+    seen = exists().where(ons.c.object_id == o.c.id, visible_to(ons))
+    q = select(o.c.id, o.c.frame).where(o.c.id.in_(_IDS), seen)
+    return q.where(o.c.kind == bindparam("kind")) if of_kind else q
+
+
+_OBJECTS, _OBJECTS_OF_KIND = _objects_statement(False), _objects_statement(True)
+
+
+def _uses_statement() -> Any:
+    aj, te = t.artifact_jobs, t.tree_entries
+    role = bindparam("role")
+    direct = select(aj.c.hash, aj.c.job_id).where(
+        aj.c.hash.in_(_IDS), aj.c.role == role, visible_to(aj)
+    )
+    inside = (
+        select(te.c.hash, aj.c.job_id)
+        .join(aj, aj.c.hash == te.c.tree)
+        .where(te.c.hash.in_(_IDS), aj.c.role == role, visible_to(aj))
+    )
+    return union(direct, inside)
+
+
+_USES = _uses_statement()
+
+
+def _placed_statement() -> Any:
+    s, rm, r = t.sessions, t.ref_members, t.refs
+    cols = (r.c.ref_ns, r.c.name, s.c.session_id, s.c.job_id, s.c.step, s.c.step_kind,
+            s.c.supersedes, s.c.time_ns, rm.c.superseded)  # fmt: skip
+    return (
+        select(*cols)
+        .select_from(
+            s.join(rm, rm.c.session_id == s.c.session_id).join(
+                r, and_(r.c.ref_ns == rm.c.ref_ns, r.c.name == rm.c.name)
+            )
+        )
+        .where(s.c.job_id.in_(_IDS), s.c.ns == r.c.ns, visible_to(r))
+        .distinct()
+    )
+
+
+_PLACED = _placed_statement()
 
 
 def upstream_hashes(
