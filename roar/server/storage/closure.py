@@ -57,15 +57,18 @@ class Closures:
         source.read_ahead(**start)
         jobs |= set(upstream(Facts(source), **start).jobs)
         with self.db.read() as conn:
-            # The sessions those jobs are steps of: whole chains, from the refs' heads.
             heads, refs = _heads(conn, jobs, caller)
-            sessions |= heads
-            todo = set(sessions)
-            while todo:
-                rows = _session_rows(conn, todo, caller)
-                sessions |= todo
-                jobs |= {job for _, job, _ in rows}
-                todo = {parent for _, _, parent in rows if parent} - sessions
+        # The sessions those jobs are steps of: whole chains, from the refs' heads.
+        for head in sorted(heads | sessions):
+            if head in sessions and head != want:
+                continue  # inside a chain already read
+            try:
+                chain = source.chain(head)
+            except NotFound:
+                continue
+            sessions |= {s.session_object for s in chain}
+            jobs |= {s.job for s in chain}
+        with self.db.read() as conn:
             result |= jobs | sessions
             result = visible_objects(conn, result, caller)
             # Everything those objects point at (env, patch, trees), transitively.
@@ -112,22 +115,6 @@ def _column(
             q = q.where(table.c.role == role)
         found.update(conn.execute(q).scalars())
     return found
-
-
-def _session_rows(
-    conn: Connection, ids: set[str], caller: Caller
-) -> list[tuple[str, str, str | None]]:
-    rows: list[tuple[str, str, str | None]] = []
-    s = t.sessions
-    for chunk in chunks(ids):
-        rows.extend(
-            conn.execute(  # type: ignore[arg-type]
-                select(s.c.session_id, s.c.job_id, s.c.parent).where(
-                    s.c.session_id.in_(chunk), visible(s, caller)
-                )
-            ).all()
-        )
-    return rows
 
 
 def _heads(conn: Connection, jobs: set[str], caller: Caller) -> tuple[set[str], list[RefHead]]:
