@@ -13,30 +13,14 @@ import time
 import uuid
 
 import requests
-from pipeline import b3
+from pipeline import EVALUATE, PREPROCESS, b3
+from pipeline import TRAIN as PIPELINE_TRAIN
 
 from roar.objects.job import ArtifactRef, Job
 from roar.sessions import append
 
-PREP = """
-import argparse
-p = argparse.ArgumentParser(); p.add_argument("--input"); p.add_argument("--output")
-a = p.parse_args()
-open(a.output, "w").write(open(a.input).read().upper())
-"""
-TRAIN = """
-import argparse
-p = argparse.ArgumentParser(); p.add_argument("--data"); p.add_argument("--output")
-p.add_argument("--lr", default="0.1")
-a = p.parse_args()
-open(a.output, "w").write(f"lr={a.lr}\\n" + open(a.data).read())
-"""
-EVAL = """
-import argparse, json
-p = argparse.ArgumentParser(); p.add_argument("--model"); p.add_argument("--output")
-a = p.parse_args()
-json.dump({"size": len(open(a.model).read())}, open(a.output, "w"))
-"""
+# The pipeline's training with a learning rate to re-run it with: `roar run @2 --lr=0.5`.
+TRAIN = PIPELINE_TRAIN.replace("epochs", "lr")
 CONTINUE = """
 import argparse
 p = argparse.ArgumentParser(); p.add_argument("--from-checkpoint"); p.add_argument("--output")
@@ -84,7 +68,7 @@ def job_nodes(dag: dict) -> set[str]:  # type: ignore[type-arg]
 def record_rerun(cli_as, user) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """prep -> train -> eval with `roar run`, then `roar run @2 --lr=0.5`."""
     root = user.ws.root
-    for name, text in (("prep.py", PREP), ("train.py", TRAIN), ("eval.py", EVAL)):
+    for name, text in (("prep.py", PREPROCESS), ("train.py", TRAIN), ("eval.py", EVALUATE)):
         (root / name).write_text(text)
     (root / "data.csv").write_text(f"a,b\n1,{uuid.uuid4().hex}\n")  # tests share a registry
     ok(cli_as, user, "run", "python", "prep.py", "--input", "data.csv", "--output", "features.csv")

@@ -40,7 +40,7 @@ from roar.server import schema as t
 from roar.server.limits import Limits
 from roar.server.scope import Caller
 from roar.server.storage.database import Database, chunks, reading, visible, visible_to
-from roar.server.storage.records import ArtifactRow, JobRow
+from roar.server.storage.records import JobRow
 from roar.server.verify import parse_stored
 
 REF_SEP = " "  # between a ref's namespace and its name in a source ref: neither holds a space
@@ -228,21 +228,6 @@ class RegistrySource:
                 ).all():
                     out.setdefault(r[0], JobRow(*r))
         return out
-
-    def job_artifacts(self, job_ids: Iterable[str]) -> list[ArtifactRow]:
-        """The visible inputs and outputs of jobs."""
-        aj = t.artifact_jobs
-        rows: set[tuple[Any, ...]] = set()
-        with self.db.read() as conn:
-            for chunk in chunks(job_ids):
-                rows.update(
-                    conn.execute(
-                        select(
-                            aj.c.job_id, aj.c.role, aj.c.hash, aj.c.path, aj.c.size, aj.c.kind
-                        ).where(aj.c.job_id.in_(chunk), visible(aj, self.caller))
-                    ).all()
-                )
-        return [ArtifactRow(*r) for r in sorted(rows)]
 
     # -- queries ----------------------------------------------------------
 

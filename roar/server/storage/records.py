@@ -39,18 +39,6 @@ class JobRow:
         return _json(self)
 
 
-@dataclass(frozen=True)
-class ArtifactRow:
-    """One job's read (role "in") or write ("out") of an artifact."""
-
-    job: str
-    role: str
-    hash: str
-    path: str
-    size: int
-    kind: str  # "file" | "tree" (a composite)
-
-
 # -- lookup and search (storage/lookup.py) ----------------------------------
 
 
