@@ -38,8 +38,11 @@ chromium:
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The fidelity suite runs under both mechanisms: seccomp user notification
+# (the default) and the ptrace fallback.
 test-rust:
 	cd tracer && cargo test --release -q
+	cd tracer && ROAR_TRACER_MECHANISM=ptrace cargo test --release -q --test capture --test lifecycle
 
 demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh

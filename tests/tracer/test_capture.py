@@ -122,5 +122,18 @@ def test_preflight_json(tracer_binary):
 
     done = subprocess.run([str(tracer_binary), "--preflight", "--json"], capture_output=True)
     info = json.loads(done.stdout)
-    assert set(info) == {"ready", "ptrace", "seccomp", "kernel", "arch", "problems"}
+    assert set(info) == {
+        "ready",
+        "mechanism",
+        "notify",
+        "ptrace",
+        "seccomp",
+        "privileged",
+        "debuggers",
+        "setuid",
+        "kernel",
+        "arch",
+        "problems",
+    }
     assert done.returncode == (0 if info["ready"] else 1)
+    assert info["mechanism"] == ("notify" if info["notify"] else "ptrace" if info["ready"] else None)

@@ -1,13 +1,17 @@
 //! BLAKE3 of files, exactly what `b3sum` prints: many files in parallel
 //! (rayon), big files memory-mapped and split across threads, and unchanged
-//! files answered from the hash cache without being read.
+//! files answered from the hash cache without being read. Files hashed
+//! while the command runs (`crate::early`) are remembered by identity for
+//! the rest of the run, so the end of the run only confirms them.
 
 use crate::hash_cache::{HashCache, Identity};
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Files at least this big are mapped and hashed on several threads.
@@ -18,6 +22,11 @@ const MMAP_AT: u64 = 1 << 20;
 /// ctime unchanged, so recent files are hashed again next time (git's
 /// "racily clean" rule).
 const SETTLED_NS: i64 = 100_000_000;
+/// The same rule within one run, where a hash taken while the command runs
+/// stands in for reading the file again at the end: any write after our
+/// read moves ctime past the one we saw as long as the two are further
+/// apart than the coarse clock's tick (10 ms at HZ=100, the slowest).
+pub const SETTLED_IN_RUN_NS: i64 = 20_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileHash {
@@ -33,9 +42,11 @@ impl FileHash {
 
 pub struct Hasher {
     cache: Option<HashCache>,
+    /// Hashes taken during this run, by the identity they are valid for.
+    fresh: Mutex<HashMap<Identity, [u8; 32]>>,
 }
 
-fn now_ns() -> i64 {
+pub fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
@@ -44,7 +55,10 @@ fn now_ns() -> i64 {
 
 impl Hasher {
     pub fn new(cache: Option<HashCache>) -> Hasher {
-        Hasher { cache }
+        Hasher {
+            cache,
+            fresh: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Hashes one file; Ok(None) if the path is not a regular file (after
@@ -61,6 +75,24 @@ impl Hasher {
         path: &Path,
         stat: Option<fs::Metadata>,
     ) -> io::Result<Option<FileHash>> {
+        self.hash_file(path, stat, true)
+    }
+
+    /// Hashes one file while the command runs: on the calling thread only
+    /// (no rayon), and reading rather than mapping it, since the command may
+    /// truncate it meanwhile (a mapped page past the end is a SIGBUS).
+    pub fn hash_while_running(&self, path: &Path) -> io::Result<Option<FileHash>> {
+        self.hash_file(path, None, false)
+    }
+
+    /// The one place a file's digest is computed: identity, fresh and
+    /// persistent caches, one read pass, and what may be remembered.
+    fn hash_file(
+        &self,
+        path: &Path,
+        stat: Option<fs::Metadata>,
+        parallel: bool,
+    ) -> io::Result<Option<FileHash>> {
         let meta = match stat {
             Some(meta) => meta,
             None => fs::metadata(path)?,
@@ -69,7 +101,8 @@ impl Hasher {
             return Ok(None);
         }
         let before = Identity::of(&meta);
-        if let Some(hash) = self.cache.as_ref().and_then(|c| c.get(&before)) {
+        let fresh = self.fresh.lock().ok().and_then(|f| f.get(&before).copied());
+        if let Some(hash) = fresh.or_else(|| self.cache.as_ref().and_then(|c| c.get(&before))) {
             return Ok(Some(FileHash {
                 hash,
                 size: before.size,
@@ -81,7 +114,7 @@ impl Hasher {
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(path)?;
         let read_at = now_ns();
-        let hashed = hash_open_file(&file, before.size);
+        let hashed = hash_open_file(&file, before.size, parallel);
         // One fstat after reading tells both whether we read a regular file
         // (the path may have been swapped for a FIFO or a directory since the
         // stat: their reads fail) and whether it is still the file we stat'ed,
@@ -91,9 +124,16 @@ impl Hasher {
             return Ok(None);
         };
         let (hash, size) = hashed?;
-        if let Some(cache) = &self.cache {
-            if after == before && after.size == size && after.ctime_ns < read_at - SETTLED_NS {
-                cache.put(after, hash);
+        if after == before && after.size == size {
+            if after.ctime_ns < read_at - SETTLED_IN_RUN_NS {
+                if let Ok(mut fresh) = self.fresh.lock() {
+                    fresh.insert(after, hash);
+                }
+            }
+            if let Some(cache) = &self.cache {
+                if after.ctime_ns < read_at - SETTLED_NS {
+                    cache.put(after, hash);
+                }
             }
         }
         Ok(Some(FileHash { hash, size }))
@@ -144,14 +184,34 @@ pub fn print_b3sum(paths: &[PathBuf]) -> i32 {
     code
 }
 
-fn hash_open_file(file: &File, len: u64) -> io::Result<([u8; 32], u64)> {
+fn hash_open_file(file: &File, len: u64, parallel: bool) -> io::Result<([u8; 32], u64)> {
     let mut hasher = blake3::Hasher::new();
-    if len >= MMAP_AT {
+    if len >= MMAP_AT && parallel {
         // SAFETY: the map is read-only and dropped before returning; a
         // concurrent truncation could SIGBUS, the same risk b3sum takes.
+        // Only at the end of the run, when the command's processes are gone.
         let map = unsafe { memmap2::Mmap::map(file)? };
         hasher.update_rayon(&map);
         return Ok((*hasher.finalize().as_bytes(), map.len() as u64));
+    }
+    if len >= MMAP_AT {
+        // While the command runs it may truncate the file under us: read,
+        // never map (a short read is harmless, a SIGBUS is not).
+        let mut buf = vec![0u8; MMAP_AT as usize];
+        let mut total = 0u64;
+        let mut reader = file;
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    total += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok((*hasher.finalize().as_bytes(), total));
     }
     // Not read_to_end: it stats the file again for a size hint. One byte of
     // room past the expected size lets the usual case end after two reads.

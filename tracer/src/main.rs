@@ -3,11 +3,11 @@
 //!   roar-tracer --version
 //!   roar-tracer --preflight [--json]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
-//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] -- COMMAND [ARGS...]
+//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
 
 use lexopt::prelude::*;
-use roar_tracer::run::{RunOptions, SETUP_FAILED};
+use roar_tracer::run::{Mechanism, RunOptions, SETUP_FAILED};
 use roar_tracer::{hash, preflight, run};
 use std::path::PathBuf;
 
@@ -16,7 +16,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("roar-tracer: {e}");
-            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] -- COMMAND [ARGS...]");
+            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]");
             SETUP_FAILED
         }
     };
@@ -75,6 +75,17 @@ fn parse_hash(mut parser: lexopt::Parser) -> Result<i32, lexopt::Error> {
     Ok(hash::print_b3sum(&files))
 }
 
+/// `ROAR_TRACER_MECHANISM` (auto, notify, ptrace) when `--mechanism` is
+/// not given: lets a whole test suite or a user force the fallback.
+fn default_mechanism() -> Result<Mechanism, lexopt::Error> {
+    match std::env::var("ROAR_TRACER_MECHANISM") {
+        Ok(word) if !word.is_empty() => Mechanism::parse(&word).ok_or_else(|| {
+            format!("ROAR_TRACER_MECHANISM must be auto, notify or ptrace, not {word:?}").into()
+        }),
+        _ => Ok(Mechanism::Auto),
+    }
+}
+
 fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
     let mut store = None;
     let mut opts = RunOptions {
@@ -88,6 +99,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         step: None,
         supersedes: None,
         hash_cache: true,
+        mechanism: default_mechanism()?,
         command: Vec::new(),
     };
     while let Some(arg) = parser.next()? {
@@ -99,6 +111,11 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
             Long("ignore-prefix") => opts.ignore_prefixes.push(parser.value()?.into()),
             Long("ignore-glob") => opts.ignore_globs.push(parser.value()?.string()?),
             Long("no-hash-cache") => opts.hash_cache = false,
+            Long("mechanism") => {
+                let word = parser.value()?.string()?;
+                opts.mechanism = Mechanism::parse(&word)
+                    .ok_or_else(|| format!("--mechanism must be auto, notify or ptrace, not {word:?}"))?;
+            }
             Long("session") => opts.session = Some(parser.value()?.string()?),
             Long("step") => opts.step = Some(parser.value()?.parse()?),
             Long("supersedes") => opts.supersedes = Some(parser.value()?.string()?),

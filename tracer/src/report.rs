@@ -23,6 +23,7 @@ pub fn render(
     trees: &[String],
     warnings: &[String],
     appended: Option<&Appended>,
+    mechanism: &str,
 ) -> Vec<u8> {
     let mut report = json!({
         "job": job_id,
@@ -36,6 +37,7 @@ pub fn render(
         "filtered_count": job.filtered.len(),
         "trees": trees,
         "warnings": warnings,
+        "mechanism": mechanism,
     });
     if let Some(a) = appended {
         report["session"] = json!(a.session_ref);

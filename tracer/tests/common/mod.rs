@@ -137,9 +137,14 @@ impl Workspace {
         let report_path = self.bins.path().join("report.json");
         let _ = std::fs::remove_file(&report_path);
         let output = self.command(argv, extra).output().expect("tracer runs");
-        let report = std::fs::read(&report_path)
+        let report: Option<Json> = std::fs::read(&report_path)
             .ok()
             .map(|b| serde_json::from_slice(&b).expect("report is JSON"));
+        // The suite runs once per mechanism (the Makefile sets the variable
+        // for the ptrace fallback): make sure it really ran under it.
+        if let (Some(r), Ok(forced)) = (&report, std::env::var("ROAR_TRACER_MECHANISM")) {
+            assert_eq!(r["mechanism"], forced.as_str(), "ran under the wrong mechanism");
+        }
         Outcome {
             output,
             report,
