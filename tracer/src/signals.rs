@@ -8,14 +8,15 @@
 //!   SI_KERNEL) already went to the whole foreground process group, command
 //!   included, so it is forwarded only if the command left our group.
 //!
-//! SIGINT, SIGTERM, SIGHUP and SIGQUIT mark the job interrupted. Job-control
-//! signals (SIGTSTP, SIGCONT...) keep their default action: the tracer stops
-//! and continues with its job, as a shell expects. SIGCHLD wakes the event
-//! loop through a self-pipe.
+//! SIGINT, SIGTERM, SIGHUP and SIGQUIT mark the job interrupted. A signal
+//! the caller ignores (`nohup` ignores SIGHUP) stays ignored, for the tracer
+//! and the command alike. Job-control signals (SIGTSTP, SIGCONT...) keep
+//! their default action: the tracer stops and continues with its job, as a
+//! shell expects. SIGCHLD wakes the event loop through a self-pipe.
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 static ROOT: AtomicI32 = AtomicI32::new(0);
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
@@ -24,6 +25,9 @@ static CHILD_PIPE: AtomicI32 = AtomicI32::new(-1);
 /// SIGPIPE's disposition when the process started, before Rust's runtime set
 /// it to SIG_IGN: the command must inherit the caller's, not Rust's.
 static SIGPIPE_AT_START: AtomicUsize = AtomicUsize::new(libc::SIG_DFL);
+/// Bit N set: signal N was ignored when `install` ran (the command inherits
+/// that, and the tracer does not handle it).
+static IGNORED_AT_START: AtomicU64 = AtomicU64::new(0);
 
 /// Forwarded to the command.
 pub const FORWARDED: [libc::c_int; 8] = [
@@ -103,7 +107,25 @@ fn set_handler(sig: libc::c_int, handler: usize, flags: libc::c_int) -> io::Resu
 /// Installs the forwarding handlers. SA_RESTART: the event loops wait in
 /// poll (never restarted) or waitpid (nothing to do on a signal).
 pub fn install() -> io::Result<()> {
+    let mut ignored = 0u64;
+    for sig in FORWARDED.iter().copied().chain([libc::SIGCHLD]) {
+        // SAFETY: reading the current disposition into a zeroed struct.
+        let current = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            old.sa_sigaction
+        };
+        if current == libc::SIG_IGN {
+            ignored |= 1 << sig;
+        }
+    }
+    IGNORED_AT_START.store(ignored, Ordering::SeqCst);
+    // An ignored SIGCHLD would reap our children before we can wait for them.
+    set_handler(libc::SIGCHLD, libc::SIG_DFL, 0)?;
     for sig in FORWARDED {
+        if ignored & (1 << sig) != 0 {
+            continue;
+        }
         set_handler(
             sig,
             on_signal as *const () as usize,
@@ -123,17 +145,26 @@ pub fn notify_children_on(fd: RawFd) -> io::Result<()> {
     )
 }
 
-/// Restores what the command must inherit: default dispositions for what we
-/// handle, and SIGPIPE as the caller left it. Called in the forked child
+/// Restores what the command must inherit: the dispositions the caller left
+/// for what we handle (default, or ignored), and SIGPIPE as it was before
+/// Rust's runtime ignored it. Called in the forked child
 /// before exec, so the command never runs with our handlers, even for an
 /// instant. Async-signal-safe.
 pub fn reset_in_child() {
+    let ignored = IGNORED_AT_START.load(Ordering::Relaxed);
+    let at_start = |sig: libc::c_int| {
+        if ignored & (1 << sig) != 0 {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        }
+    };
     // SAFETY: signal() is async-signal-safe.
     unsafe {
         for sig in FORWARDED {
-            libc::signal(sig, libc::SIG_DFL);
+            libc::signal(sig, at_start(sig));
         }
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        libc::signal(libc::SIGCHLD, at_start(libc::SIGCHLD));
         libc::signal(libc::SIGPIPE, SIGPIPE_AT_START.load(Ordering::Relaxed));
     }
 }
