@@ -210,3 +210,24 @@ def test_py_spy_profiles_a_job_and_both_are_recorded(side) -> None:  # type: ign
     assert outputs == {"out.txt", "profile.txt"}
     inputs = {Path(i["path"]).name for i in last_job(traced)["inputs"]}
     assert "busy.py" in inputs
+
+
+def test_tracer_check_says_which_mechanism_and_what_it_means(tmp_path: Path) -> None:
+    info = json.loads(roar("tracer", "check", "--json", cwd=tmp_path))
+    assert info["ready"] is True
+    assert info["mechanism"] == ("notify" if info["notify"] else "ptrace")
+    text = roar("tracer", "check", cwd=tmp_path)
+    assert f"  debuggers: {info['debuggers']}\n" in text
+    assert f"  setuid: {info['setuid']}\n" in text
+    if info["mechanism"] == "notify":
+        assert "seccomp user notification" in text and info["debuggers"].startswith("work inside")
+    assert info["setuid"].startswith("keep their privileges") is info["privileged"]
+
+    forced = subprocess.run(
+        [sys.executable, "-m", "roar", "tracer", "check", "--json"],
+        cwd=tmp_path, env={**env(), "ROAR_TRACER_MECHANISM": "ptrace"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    fallback = json.loads(forced.stdout)
+    assert fallback["mechanism"] == "ptrace"
+    assert fallback["debuggers"].startswith("cannot run inside roar run")

@@ -181,7 +181,9 @@ fn set_policy(tid: libc::pid_t, policy: libc::c_int) {
 /// When `path` may be hashed: now, later (ctime too recent), or never (not
 /// a regular file any more).
 fn due(path: &[u8]) -> Option<i64> {
-    let meta = std::fs::metadata(as_path(path)).ok().filter(|m| m.is_file())?;
+    let meta = std::fs::metadata(as_path(path))
+        .ok()
+        .filter(|m| m.is_file())?;
     Some(Identity::of(&meta).ctime_ns + SETTLED_IN_RUN_NS + 1_000_000)
 }
 
@@ -255,7 +257,13 @@ fn work(shared: &Shared, hasher: &Hasher) {
         unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
         let mut counter = 0u64;
         // SAFETY: reading the eventfd's 8-byte counter (non-blocking).
-        unsafe { libc::read(shared.wake.as_raw_fd(), (&mut counter as *mut u64).cast(), 8) };
+        unsafe {
+            libc::read(
+                shared.wake.as_raw_fd(),
+                (&mut counter as *mut u64).cast(),
+                8,
+            )
+        };
         if let Ok(mut state) = shared.state.lock() {
             state.sleeping = false;
         }

@@ -38,7 +38,7 @@ fn parse() -> Result<i32, lexopt::Error> {
                     other => return Err(other.unexpected()),
                 }
             }
-            let result = preflight::check();
+            let result = preflight::check(Mechanism::from_env()?);
             print!(
                 "{}",
                 if json {
@@ -75,17 +75,6 @@ fn parse_hash(mut parser: lexopt::Parser) -> Result<i32, lexopt::Error> {
     Ok(hash::print_b3sum(&files))
 }
 
-/// `ROAR_TRACER_MECHANISM` (auto, notify, ptrace) when `--mechanism` is
-/// not given: lets a whole test suite or a user force the fallback.
-fn default_mechanism() -> Result<Mechanism, lexopt::Error> {
-    match std::env::var("ROAR_TRACER_MECHANISM") {
-        Ok(word) if !word.is_empty() => Mechanism::parse(&word).ok_or_else(|| {
-            format!("ROAR_TRACER_MECHANISM must be auto, notify or ptrace, not {word:?}").into()
-        }),
-        _ => Ok(Mechanism::Auto),
-    }
-}
-
 fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
     let mut store = None;
     let mut opts = RunOptions {
@@ -99,7 +88,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         step: None,
         supersedes: None,
         hash_cache: true,
-        mechanism: default_mechanism()?,
+        mechanism: Mechanism::from_env()?,
         command: Vec::new(),
     };
     while let Some(arg) = parser.next()? {
@@ -113,8 +102,9 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
             Long("no-hash-cache") => opts.hash_cache = false,
             Long("mechanism") => {
                 let word = parser.value()?.string()?;
-                opts.mechanism = Mechanism::parse(&word)
-                    .ok_or_else(|| format!("--mechanism must be auto, notify or ptrace, not {word:?}"))?;
+                opts.mechanism = Mechanism::parse(&word).ok_or_else(|| {
+                    format!("--mechanism must be auto, notify or ptrace, not {word:?}")
+                })?;
             }
             Long("session") => opts.session = Some(parser.value()?.string()?),
             Long("step") => opts.step = Some(parser.value()?.parse()?),

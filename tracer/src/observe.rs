@@ -17,13 +17,26 @@ use std::os::unix::fs::PermissionsExt;
 /// A trapped call with its paths read, absolute.
 #[derive(Debug)]
 pub enum Event {
-    Open { path: Vec<u8>, flags: i32 },
+    Open {
+        path: Vec<u8>,
+        flags: i32,
+    },
     Truncate(Vec<u8>),
-    Rename { old: Vec<u8>, new: Vec<u8>, flags: u32 },
+    Rename {
+        old: Vec<u8>,
+        new: Vec<u8>,
+        flags: u32,
+    },
     Link(Vec<u8>),
-    Unlink { path: Vec<u8>, flags: i32 },
+    Unlink {
+        path: Vec<u8>,
+        flags: i32,
+    },
     Mkdir(Vec<u8>),
-    Mknod { path: Vec<u8>, mode: u32 },
+    Mknod {
+        path: Vec<u8>,
+        mode: u32,
+    },
     Exec(Vec<u8>),
     Chdir,
 }
@@ -209,9 +222,9 @@ impl<'a, 'h> Observer<'a, 'h> {
     /// Adds what the observation itself could not do to the job's warnings.
     pub fn finish(self) {
         if self.foreign_abi_seen {
-            self.recorder
-                .warnings
-                .push("a 32-bit (foreign ABI) process ran; its file access was not recorded".into());
+            self.recorder.warnings.push(
+                "a 32-bit (foreign ABI) process ran; its file access was not recorded".into(),
+            );
         }
         if self.unreadable > 0 {
             self.recorder.warnings.push(format!(

@@ -6,12 +6,15 @@
 
 use crate::process;
 use crate::ptrace;
+use crate::run::Mechanism;
 use crate::seccomp::{self, Filter, Trap};
 use serde_json::json;
 use std::io;
 use std::os::fd::AsRawFd;
 
 pub struct Preflight {
+    /// What the caller asked for (`ROAR_TRACER_MECHANISM`).
+    pub wanted: Mechanism,
     /// seccomp user notification works, calls continuing (Linux 5.5+).
     pub notify: bool,
     /// PTRACE_SEIZE of a child works.
@@ -27,17 +30,17 @@ pub struct Preflight {
 
 impl Preflight {
     pub fn ready(&self) -> bool {
-        self.notify || (self.ptrace && self.seccomp)
+        self.mechanism().is_some()
     }
 
-    /// The mechanism `run` uses by default here.
+    /// The mechanism `run` uses here, as asked.
     pub fn mechanism(&self) -> Option<&'static str> {
-        if self.notify {
-            Some("notify")
-        } else if self.ptrace && self.seccomp {
-            Some("ptrace")
-        } else {
-            None
+        let ptrace = self.ptrace && self.seccomp;
+        match self.wanted {
+            Mechanism::Auto if self.notify => Some("notify"),
+            Mechanism::Auto | Mechanism::Ptrace if ptrace => Some("ptrace"),
+            Mechanism::Notify if self.notify => Some("notify"),
+            _ => None,
         }
     }
 
@@ -113,8 +116,9 @@ fn kernel_release() -> String {
 /// The one syscall the probe child traps: openat of "/".
 const PROBE_PATH: &[u8] = b"/\0";
 
-pub fn check() -> Preflight {
+pub fn check(wanted: Mechanism) -> Preflight {
     let mut result = Preflight {
+        wanted,
         notify: false,
         ptrace: false,
         seccomp: false,
@@ -124,11 +128,14 @@ pub fn check() -> Preflight {
         problems: Vec::new(),
     };
     if !seccomp::user_notif_available() {
+        result.problems.push(
+            "seccomp user notification is not available (Linux 5.0+); using the ptrace fallback"
+                .into(),
+        );
+    } else if let Err(e) = probe_notify(&mut result) {
         result
             .problems
-            .push("seccomp user notification is not available (Linux 5.0+); using the ptrace fallback".into());
-    } else if let Err(e) = probe_notify(&mut result) {
-        result.problems.push(format!("user notification probe failed: {e}"));
+            .push(format!("user notification probe failed: {e}"));
     }
     if let Err(e) = probe_ptrace(&mut result) {
         result.problems.push(format!("ptrace probe failed: {e}"));
@@ -214,7 +221,9 @@ fn probe_notify(result: &mut Preflight) -> io::Result<()> {
         other => {
             reap(pid, result)?;
             if let Err(e) = other {
-                result.problems.push(format!("receiving the listener failed: {e}"));
+                result
+                    .problems
+                    .push(format!("receiving the listener failed: {e}"));
             }
             return Ok(());
         }

@@ -57,6 +57,17 @@ impl Mechanism {
         }
     }
 
+    /// `ROAR_TRACER_MECHANISM` (auto, notify, ptrace), `Auto` if unset:
+    /// lets a whole test suite or a user force the fallback.
+    pub fn from_env() -> Result<Mechanism, String> {
+        match std::env::var("ROAR_TRACER_MECHANISM") {
+            Ok(word) if !word.is_empty() => Mechanism::parse(&word).ok_or_else(|| {
+                format!("ROAR_TRACER_MECHANISM must be auto, notify or ptrace, not {word:?}")
+            }),
+            _ => Ok(Mechanism::Auto),
+        }
+    }
+
     /// `Auto` made concrete for this kernel.
     pub fn resolve(self) -> Mechanism {
         match self {

@@ -362,7 +362,12 @@ mod tests {
             SECCOMP_RET_TRACE
         );
         assert_eq!(
-            eval(&f.program, libc::SYS_clone, AUDIT_ARCH_NATIVE, libc::SIGCHLD as u64),
+            eval(
+                &f.program,
+                libc::SYS_clone,
+                AUDIT_ARCH_NATIVE,
+                libc::SIGCHLD as u64
+            ),
             SECCOMP_RET_ALLOW
         );
         assert_eq!(

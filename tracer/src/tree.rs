@@ -53,7 +53,10 @@ fn children_of(pid: Pid) -> Vec<Pid> {
     for task in tasks.flatten() {
         let path = task.path().join("children");
         if let Ok(text) = std::fs::read_to_string(path) {
-            out.extend(text.split_whitespace().filter_map(|p| p.parse::<Pid>().ok()));
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<Pid>().ok()),
+            );
         }
     }
     out

@@ -143,7 +143,11 @@ impl Workspace {
         // The suite runs once per mechanism (the Makefile sets the variable
         // for the ptrace fallback): make sure it really ran under it.
         if let (Some(r), Ok(forced)) = (&report, std::env::var("ROAR_TRACER_MECHANISM")) {
-            assert_eq!(r["mechanism"], forced.as_str(), "ran under the wrong mechanism");
+            assert_eq!(
+                r["mechanism"],
+                forced.as_str(),
+                "ran under the wrong mechanism"
+            );
         }
         Outcome {
             output,
