@@ -130,6 +130,8 @@ def ratio_cell(wl: Workload, s: Samples | None, base: Samples) -> str:
     cell = f"{ratio:.2f}x"
     if wl.name == "trivial":
         cell += f" (+{(s.median - base.median) * 1000:.0f} ms)"
+    if wl.events:
+        cell += f" ({(s.median - base.median) / wl.events * 1e6:.1f} µs/call)"
     return cell
 
 

@@ -21,7 +21,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::thread::{Scope, ScopedJoinHandle};
 
@@ -42,6 +42,9 @@ struct Shared {
     /// The worker's thread id, to lift its idle priority when the end of
     /// the run waits for it.
     tid: AtomicI32,
+    /// Set when the run ends: a big file in hand is left to the end's
+    /// parallel pass.
+    abandon: AtomicBool,
 }
 
 /// The event loop's handle on the worker.
@@ -77,6 +80,7 @@ impl Resources {
                 wake,
                 inotify,
                 tid: AtomicI32::new(0),
+                abandon: AtomicBool::new(false),
             },
         })
     }
@@ -155,9 +159,11 @@ impl<'s> Early<'s> {
         }
     }
 
-    /// Stops the worker (it finishes the file in hand, at normal priority)
-    /// and waits for it. What it did not get to is hashed at the end.
+    /// Stops the worker (it drops a big file in hand, finishes a small one
+    /// at normal priority) and waits for it. What it did not get to is
+    /// hashed at the end.
     pub fn stop(mut self) {
+        self.shared.abandon.store(true, Ordering::SeqCst);
         if let Ok(mut state) = self.shared.state.lock() {
             state.stop = true;
         }
@@ -219,7 +225,7 @@ fn work(shared: &Shared, hasher: &Hasher) {
             match due(&path) {
                 Some(at) if at > now_ns() => later.push((at, path)),
                 Some(_) => {
-                    let _ = hasher.hash_while_running(as_path(&path));
+                    let _ = hasher.hash_in_background(as_path(&path), &shared.abandon);
                 }
                 None => {}
             }

@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -75,14 +76,24 @@ impl Hasher {
         path: &Path,
         stat: Option<fs::Metadata>,
     ) -> io::Result<Option<FileHash>> {
-        self.hash_file(path, stat, true)
+        self.hash_file(path, stat, Pass::Parallel)
     }
 
     /// Hashes one file while the command runs: on the calling thread only
     /// (no rayon), and reading rather than mapping it, since the command may
     /// truncate it meanwhile (a mapped page past the end is a SIGBUS).
     pub fn hash_while_running(&self, path: &Path) -> io::Result<Option<FileHash>> {
-        self.hash_file(path, None, false)
+        self.hash_file(path, None, Pass::Reading(None))
+    }
+
+    /// `hash_while_running` that gives up (ErrorKind::Interrupted) as soon as
+    /// `abandon` is set: the end of the run hashes faster on every core.
+    pub fn hash_in_background(
+        &self,
+        path: &Path,
+        abandon: &AtomicBool,
+    ) -> io::Result<Option<FileHash>> {
+        self.hash_file(path, None, Pass::Reading(Some(abandon)))
     }
 
     /// The one place a file's digest is computed: identity, fresh and
@@ -91,7 +102,7 @@ impl Hasher {
         &self,
         path: &Path,
         stat: Option<fs::Metadata>,
-        parallel: bool,
+        pass: Pass,
     ) -> io::Result<Option<FileHash>> {
         let meta = match stat {
             Some(meta) => meta,
@@ -114,7 +125,7 @@ impl Hasher {
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(path)?;
         let read_at = now_ns();
-        let hashed = hash_open_file(&file, before.size, parallel);
+        let hashed = hash_open_file(&file, before.size, pass);
         // One fstat after reading tells both whether we read a regular file
         // (the path may have been swapped for a FIFO or a directory since the
         // stat: their reads fail) and whether it is still the file we stat'ed,
@@ -184,9 +195,18 @@ pub fn print_b3sum(paths: &[PathBuf]) -> i32 {
     code
 }
 
-fn hash_open_file(file: &File, len: u64, parallel: bool) -> io::Result<([u8; 32], u64)> {
+/// How a file is read for hashing.
+#[derive(Clone, Copy)]
+enum Pass<'a> {
+    /// Big files mapped and hashed on every core (once the command is gone).
+    Parallel,
+    /// Read on this thread, giving up when the flag (if any) is set.
+    Reading(Option<&'a AtomicBool>),
+}
+
+fn hash_open_file(file: &File, len: u64, pass: Pass) -> io::Result<([u8; 32], u64)> {
     let mut hasher = blake3::Hasher::new();
-    if len >= MMAP_AT && parallel {
+    if len >= MMAP_AT && matches!(pass, Pass::Parallel) {
         // SAFETY: the map is read-only and dropped before returning; a
         // concurrent truncation could SIGBUS, the same risk b3sum takes.
         // Only at the end of the run, when the command's processes are gone.
@@ -201,6 +221,11 @@ fn hash_open_file(file: &File, len: u64, parallel: bool) -> io::Result<([u8; 32]
         let mut total = 0u64;
         let mut reader = file;
         loop {
+            if let Pass::Reading(Some(abandon)) = pass {
+                if abandon.load(Ordering::Relaxed) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+            }
             match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {

@@ -68,6 +68,16 @@ fn answer_continue(listener: RawFd, id: u64) -> io::Result<()> {
     ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &mut resp)
 }
 
+/// SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6): the waiting thread and
+/// the tracer hand the CPU to each other directly, instead of each wake-up
+/// going through the scheduler's choice of CPU. Older kernels refuse it;
+/// nothing else changes then.
+fn sync_wake_up(listener: RawFd) {
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+    let mut flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+    let _ = ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _, &mut flags);
+}
+
 fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two fds.
@@ -94,14 +104,20 @@ pub fn supervise(
     after_each: &mut dyn FnMut(&mut Observer),
 ) -> io::Result<Outcome> {
     let listener = listener.as_raw_fd();
+    sync_wake_up(listener);
     let (wake_read, wake_write) = wake_pipe()?;
     signals::notify_children_on(wake_write.as_raw_fd())?;
     let mut exit = None;
     let mut answered = false;
     let mut listening = true;
+    // Something may have ended (SIGCHLD, or not yet looked): reap.
+    let mut reap = true;
+    // Once the command has exited: after a reap, or a quiet DETACH_CHECK_MS,
+    // see whether only detached processes are left.
+    let mut look_for_detached = true;
     loop {
         // Reap whatever ended: the command, and orphans reparented to us.
-        loop {
+        while std::mem::take(&mut reap) {
             let mut status = 0;
             // SAFETY: waitpid writes one int.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
@@ -110,13 +126,15 @@ pub fn supervise(
                     signals::root_gone();
                     exit = Some(Exit::from_status(status));
                 }
+                reap = true;
+                look_for_detached = true;
                 continue;
             }
             if pid == 0 {
                 break;
             }
             match io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
+                Some(libc::EINTR) => reap = true,
                 Some(libc::ECHILD) => {
                     let exit = exit.ok_or_else(|| {
                         io::Error::other("the command's exit status was never reported")
@@ -129,7 +147,7 @@ pub fn supervise(
                 _ => return Err(io::Error::last_os_error()),
             }
         }
-        if let Some(exit) = exit {
+        if let Some(exit) = exit.filter(|_| std::mem::take(&mut look_for_detached)) {
             if let Some(let_go) = tree::all_detached(&tree::remaining()) {
                 return Ok(Outcome::Ended { exit, let_go });
             }
@@ -155,8 +173,12 @@ pub fn supervise(
             }
             return Err(io::Error::last_os_error());
         }
+        if n == 0 {
+            look_for_detached = true;
+        }
         if fds[1].revents != 0 {
             drain(wake_read.as_raw_fd());
+            reap = true;
         }
         let ready = fds[0].revents;
         if ready & libc::POLLIN == 0 {
