@@ -11,6 +11,10 @@ alike. Slow peers stop after `--budget` seconds (at least 3 rounds).
 Then: BLAKE3 throughput of the tracer's hashing against b3sum with the same
 thread count, and the cost of a warm hash cache per 1,000 unchanged inputs.
 Prints markdown on stdout; progress on stderr.
+
+`roar-tracer ptrace` is the same binary with the fallback mechanism forced;
+ROAR_BENCH_BASELINE_TRACER=/path/to/roar-tracer adds another build (say the
+previous commit's) to the same interleaved run as `roar-tracer baseline`.
 """
 
 from __future__ import annotations
