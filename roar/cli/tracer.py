@@ -6,7 +6,6 @@ import sys
 
 import click
 
-
 MECHANISMS = {
     "notify": "seccomp user notification (the command may itself use ptrace)",
     "ptrace": "ptrace, the fallback for kernels before 5.5 (no ptrace inside a job)",

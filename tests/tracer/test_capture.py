@@ -136,4 +136,5 @@ def test_preflight_json(tracer_binary):
         "problems",
     }
     assert done.returncode == (0 if info["ready"] else 1)
-    assert info["mechanism"] == ("notify" if info["notify"] else "ptrace" if info["ready"] else None)
+    fallback = "ptrace" if info["ready"] else None
+    assert info["mechanism"] == ("notify" if info["notify"] else fallback)

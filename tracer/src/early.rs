@@ -7,10 +7,12 @@
 //! unchanged is not read again, and one that changed is (so a file changed
 //! later in place is still caught).
 //!
-//! The worker is one thread at SCHED_IDLE: it never takes a core the
-//! command or the event loop wants, and on a busy machine it simply does
-//! nothing and the end of the run hashes as before. A file is hashed only
-//! once its ctime is older than `SETTLED_IN_RUN_NS` (see `hash.rs`).
+//! The worker is one thread at SCHED_IDLE (and the idle I/O class): it
+//! never takes a core or the disk from the command or the event loop, and
+//! on a busy machine it simply does nothing and the end of the run hashes
+//! as before. A file is hashed only once its ctime is older than
+//! `SETTLED_IN_RUN_NS`, and only while nobody has it open for writing
+//! (see `hash.rs`).
 
 use crate::hash::{now_ns, Hasher, SETTLED_IN_RUN_NS};
 use crate::hash_cache::Identity;
@@ -101,6 +103,7 @@ impl<'s> Early<'s> {
         hasher: &'s Hasher,
     ) -> Early<'s> {
         let shared = &resources.shared;
+        signals::ignore_lease_breaks();
         let worker = std::thread::Builder::new()
             .name("roar-early-hash".into())
             .spawn_scoped(scope, move || work(shared, hasher))
@@ -199,6 +202,17 @@ fn work(shared: &Shared, hasher: &Hasher) {
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t;
     shared.tid.store(tid, Ordering::SeqCst);
     set_policy(0, libc::SCHED_IDLE);
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_IDLE: libc::c_int = 3;
+    // SAFETY: ioprio_set takes no pointers; 0 is the calling thread.
+    unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            IOPRIO_CLASS_IDLE << 13,
+        )
+    };
     // Files not yet settled, by when they will be.
     let mut later: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut events = vec![0u8; 64 * 1024];

@@ -11,7 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,6 +45,8 @@ pub struct Hasher {
     cache: Option<HashCache>,
     /// Hashes taken during this run, by the identity they are valid for.
     fresh: Mutex<HashMap<Identity, [u8; 32]>>,
+    /// How many lookups `fresh` answered.
+    fresh_hits: AtomicUsize,
 }
 
 pub fn now_ns() -> i64 {
@@ -59,6 +61,7 @@ impl Hasher {
         Hasher {
             cache,
             fresh: Mutex::new(HashMap::new()),
+            fresh_hits: AtomicUsize::new(0),
         }
     }
 
@@ -86,8 +89,10 @@ impl Hasher {
         self.hash_file(path, None, Pass::Reading(None))
     }
 
-    /// `hash_while_running` that gives up (ErrorKind::Interrupted) as soon as
-    /// `abandon` is set: the end of the run hashes faster on every core.
+    /// `hash_while_running` for the background hasher: only a file nobody
+    /// has open for writing (else ErrorKind::WouldBlock, see `no_writer`),
+    /// and given up (ErrorKind::Interrupted) as soon as `abandon` is set: the
+    /// end of the run hashes faster on every core.
     pub fn hash_in_background(
         &self,
         path: &Path,
@@ -113,6 +118,9 @@ impl Hasher {
         }
         let before = Identity::of(&meta);
         let fresh = self.fresh.lock().ok().and_then(|f| f.get(&before).copied());
+        if fresh.is_some() {
+            self.fresh_hits.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(hash) = fresh.or_else(|| self.cache.as_ref().and_then(|c| c.get(&before))) {
             return Ok(Some(FileHash {
                 hash,
@@ -124,6 +132,11 @@ impl Hasher {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(path)?;
+        if matches!(pass, Pass::Reading(Some(_))) && !no_writer(&file) {
+            // Someone may be writing it through a mapping, which need not
+            // move its ctime: what we read could not be trusted later.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let read_at = now_ns();
         let hashed = hash_open_file(&file, before.size, pass);
         // One fstat after reading tells both whether we read a regular file
@@ -166,6 +179,12 @@ impl Hasher {
             .collect()
     }
 
+    /// How many files were found already hashed during this run (by the
+    /// background hasher, or by an earlier lookup of the same identity).
+    pub fn hashed_earlier(&self) -> usize {
+        self.fresh_hits.load(Ordering::Relaxed)
+    }
+
     pub fn flush_cache(&self) -> io::Result<()> {
         match &self.cache {
             Some(cache) => cache.flush(),
@@ -193,6 +212,35 @@ pub fn print_b3sum(paths: &[PathBuf]) -> i32 {
         }
     }
     code
+}
+
+/// True when no process has `file` open for writing, a writable shared
+/// mapping included: the kernel grants a read lease only then. A write
+/// through a mapping made before now may leave mtime and ctime alone (a page
+/// already dirty takes no fault), so a hash taken while such a writer lives
+/// could later pass for current; writers that come later change ctime with
+/// their first write. The lease is released at once, at normal priority so
+/// that an open for writing that it would block is not kept waiting.
+/// Leases need the file's owner or CAP_LEASE: otherwise, false.
+fn no_writer(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: plain syscalls on our own thread and descriptor.
+    unsafe {
+        let policy = libc::sched_getscheduler(0);
+        if policy == libc::SCHED_IDLE {
+            libc::sched_setscheduler(0, libc::SCHED_OTHER, &param);
+        }
+        let leased = libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) == 0;
+        if leased {
+            libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK);
+        }
+        if policy == libc::SCHED_IDLE {
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+        }
+        leased
+    }
 }
 
 /// How a file is read for hashing.

@@ -75,7 +75,11 @@ fn answer_continue(listener: RawFd, id: u64) -> io::Result<()> {
 fn sync_wake_up(listener: RawFd) {
     const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
     let mut flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
-    let _ = ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _, &mut flags);
+    let _ = ioctl(
+        listener,
+        libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
+        &mut flags,
+    );
 }
 
 fn wake_pipe() -> io::Result<(OwnedFd, OwnedFd)> {

@@ -351,7 +351,9 @@ fn record(
         exit,
         mechanism,
     } = run;
+    let hashed_before = hasher.hashed_earlier();
     let findings = recorder.finish()?;
+    let hashed_while_running = hasher.hashed_earlier() - hashed_before;
     let mut warnings = findings.warnings;
     let mut trees = Vec::new();
     for tree in &findings.trees {
@@ -399,7 +401,10 @@ fn record(
             &trees,
             &warnings,
             appended.as_ref(),
-            mechanism.word(),
+            &report::Observation {
+                mechanism: mechanism.word(),
+                hashed_while_running,
+            },
         );
         store::write_atomic(path, &rendered)
             .with_context(|| format!("cannot write report {}", path.display()))?;

@@ -108,7 +108,11 @@ fn set_handler(sig: libc::c_int, handler: usize, flags: libc::c_int) -> io::Resu
 /// poll (never restarted) or waitpid (nothing to do on a signal).
 pub fn install() -> io::Result<()> {
     let mut ignored = 0u64;
-    for sig in FORWARDED.iter().copied().chain([libc::SIGCHLD]) {
+    for sig in FORWARDED
+        .iter()
+        .copied()
+        .chain([libc::SIGCHLD, libc::SIGIO])
+    {
         // SAFETY: reading the current disposition into a zeroed struct.
         let current = unsafe {
             let mut old: libc::sigaction = std::mem::zeroed();
@@ -165,6 +169,7 @@ pub fn reset_in_child() {
             libc::signal(sig, at_start(sig));
         }
         libc::signal(libc::SIGCHLD, at_start(libc::SIGCHLD));
+        libc::signal(libc::SIGIO, at_start(libc::SIGIO));
         libc::signal(libc::SIGPIPE, SIGPIPE_AT_START.load(Ordering::Relaxed));
     }
 }
@@ -182,6 +187,14 @@ pub fn block_in_this_thread() {
         libc::sigaddset(&mut set, libc::SIGCHLD);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+}
+
+/// The background hasher takes (and at once drops) read leases; a lease
+/// broken meanwhile raises SIGIO, whose default action would end the tracer.
+/// Called after the command is started, so it does not inherit this.
+pub fn ignore_lease_breaks() {
+    // SAFETY: setting a disposition.
+    unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
 }
 
 pub fn set_root(pid: libc::pid_t) {
