@@ -5,7 +5,7 @@
 //! once at the end, except for the one thing that cannot wait: the content a
 //! file had before the job changed it, when the job had read it.
 
-use crate::hash::{FileHash, Hasher};
+use crate::hash::{FileHash, Hasher, Role};
 use crate::hash_cache::Identity;
 use crate::job::{tree_object, Artifact, ArtifactKind};
 use crate::object::Object;
@@ -643,16 +643,16 @@ impl Recorder<'_> {
         let composites = topmost_composites(&created, &output_paths);
 
         // One parallel hashing pass over everything still to hash.
-        let mut to_hash: Vec<(PathBuf, Option<fs::Metadata>)> = Vec::new();
+        let mut to_hash: Vec<(PathBuf, Option<fs::Metadata>, Role)> = Vec::new();
         let mut pending_paths = Vec::with_capacity(pending.len());
         for (path, stat) in pending {
-            to_hash.push((as_path(&path).to_path_buf(), stat));
+            to_hash.push((as_path(&path).to_path_buf(), stat, Role::Input));
             pending_paths.push(path);
         }
         let mut loose_outputs = Vec::new();
         for (path, stat) in outputs {
             if !composites.iter().any(|c| is_under(&path, c)) {
-                to_hash.push((as_path(&path).to_path_buf(), Some(stat)));
+                to_hash.push((as_path(&path).to_path_buf(), Some(stat), Role::Output));
                 loose_outputs.push(path);
             }
         }
@@ -662,7 +662,7 @@ impl Recorder<'_> {
             to_hash.extend(
                 files
                     .iter()
-                    .map(|(_, abs)| (as_path(abs).to_path_buf(), None)),
+                    .map(|(_, abs)| (as_path(abs).to_path_buf(), None, Role::Output)),
             );
         }
         let mut hashes = self.hasher.hash_many_known(to_hash).into_iter();

@@ -14,7 +14,7 @@
 //! `SETTLED_IN_RUN_NS`, and only while nobody has it open for writing
 //! (see `hash.rs`).
 
-use crate::hash::{now_ns, Hasher, SETTLED_IN_RUN_NS};
+use crate::hash::{now_ns, Hasher, Role, SETTLED_IN_RUN_NS};
 use crate::hash_cache::Identity;
 use crate::paths::{as_path, split_parent};
 use crate::signals;
@@ -27,12 +27,19 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::thread::{Scope, ScopedJoinHandle};
 
+/// While work comes in, the worker naps this long between looks instead of
+/// being woken for each file (a wake-up is a system call on the event
+/// loop's path)...
+const NAP_MS: i32 = 10;
+/// ...and after this many empty naps it sleeps until woken.
+const DEEP_SLEEP_AFTER_NAPS: u32 = 10;
+
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<(Vec<u8>, Role)>,
     /// Watched directories by inotify watch descriptor.
     dirs: HashMap<i32, Vec<u8>>,
-    /// The worker sleeps in poll and must be woken for new work.
+    /// The worker sleeps until woken: a push must wake it.
     sleeping: bool,
     stop: bool,
 }
@@ -115,11 +122,11 @@ impl<'s> Early<'s> {
         }
     }
 
-    fn push(&self, path: &[u8]) {
+    fn push(&self, path: &[u8], role: Role) {
         let Ok(mut state) = self.shared.state.lock() else {
             return;
         };
-        state.queue.push_back(path.to_vec());
+        state.queue.push_back((path.to_vec(), role));
         if std::mem::take(&mut state.sleeping) {
             wake(self.shared.wake.as_raw_fd());
         }
@@ -128,7 +135,7 @@ impl<'s> Early<'s> {
     /// A file the command opened for reading.
     pub fn input(&mut self, path: &[u8]) {
         if self.worker.is_some() {
-            self.push(path);
+            self.push(path, Role::Input);
         }
     }
 
@@ -214,10 +221,11 @@ fn work(shared: &Shared, hasher: &Hasher) {
         )
     };
     // Files not yet settled, by when they will be.
-    let mut later: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut later: Vec<(i64, Vec<u8>, Role)> = Vec::new();
     let mut events = vec![0u8; 64 * 1024];
+    let mut idle_naps = 0;
     loop {
-        let batch: Vec<Vec<u8>> = {
+        let mut work: Vec<(Vec<u8>, Role)> = {
             let Ok(mut state) = shared.state.lock() else {
                 return;
             };
@@ -226,29 +234,40 @@ fn work(shared: &Shared, hasher: &Hasher) {
             }
             state.queue.drain(..).collect()
         };
-        let mut work: Vec<Vec<u8>> = batch;
-        work.extend(closed_files(shared, &mut events));
+        work.extend(
+            closed_files(shared, &mut events)
+                .into_iter()
+                .map(|p| (p, Role::Output)),
+        );
         let now = now_ns();
-        let (ready, waiting): (Vec<_>, Vec<_>) = later.drain(..).partition(|(at, _)| *at <= now);
+        let (ready, waiting): (Vec<_>, Vec<_>) = later.drain(..).partition(|(at, _, _)| *at <= now);
         later = waiting;
-        work.extend(ready.into_iter().map(|(_, p)| p));
-        for path in work {
+        work.extend(ready.into_iter().map(|(_, p, role)| (p, role)));
+        idle_naps = if work.is_empty() { idle_naps + 1 } else { 0 };
+        for (path, role) in work {
             if shared.state.lock().map(|s| s.stop).unwrap_or(true) {
                 return;
             }
             match due(&path) {
-                Some(at) if at > now_ns() => later.push((at, path)),
+                Some(at) if at > now_ns() => later.push((at, path, role)),
                 Some(_) => {
-                    let _ = hasher.hash_in_background(as_path(&path), &shared.abandon);
+                    let _ = hasher.hash_in_background(as_path(&path), &shared.abandon, role);
                 }
                 None => {}
             }
         }
-        let timeout = later
+        // Nap briefly while work comes in (the event loop need not wake us:
+        // a push is then just a locked append); after a quiet spell, sleep
+        // until woken, by a push, a closed file or a file settling.
+        let settles = later
             .iter()
-            .map(|(at, _)| ((at - now_ns()).max(0) / 1_000_000 + 1) as i32)
-            .min()
-            .unwrap_or(-1);
+            .map(|(at, _, _)| ((at - now_ns()).max(0) / 1_000_000 + 1) as i32)
+            .min();
+        let timeout = if idle_naps < DEEP_SLEEP_AFTER_NAPS {
+            settles.map_or(NAP_MS, |ms| ms.min(NAP_MS))
+        } else {
+            settles.unwrap_or(-1)
+        };
         {
             let Ok(mut state) = shared.state.lock() else {
                 return;
@@ -259,7 +278,7 @@ fn work(shared: &Shared, hasher: &Hasher) {
             if !state.queue.is_empty() {
                 continue;
             }
-            state.sleeping = true;
+            state.sleeping = timeout < 0;
         }
         let mut fds = [
             libc::pollfd {
@@ -275,15 +294,17 @@ fn work(shared: &Shared, hasher: &Hasher) {
         ];
         // SAFETY: `fds` is a live array of two pollfds.
         unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-        let mut counter = 0u64;
-        // SAFETY: reading the eventfd's 8-byte counter (non-blocking).
-        unsafe {
-            libc::read(
-                shared.wake.as_raw_fd(),
-                (&mut counter as *mut u64).cast(),
-                8,
-            )
-        };
+        if fds[0].revents != 0 {
+            let mut counter = 0u64;
+            // SAFETY: reading the eventfd's 8-byte counter (non-blocking).
+            unsafe {
+                libc::read(
+                    shared.wake.as_raw_fd(),
+                    (&mut counter as *mut u64).cast(),
+                    8,
+                )
+            };
+        }
         if let Ok(mut state) = shared.state.lock() {
             state.sleeping = false;
         }

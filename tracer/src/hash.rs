@@ -41,10 +41,29 @@ impl FileHash {
     }
 }
 
+/// What a file is to the job, which decides which hashes taken earlier in
+/// the run may stand in for reading it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The job only read it: any earlier hash of the same identity (a writer
+    /// outside the job is the same risk as at the end of the run).
+    Input,
+    /// The job wrote it: only a hash taken when nobody had it open for
+    /// writing (see `no_writer`).
+    Output,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fresh {
+    hash: [u8; 32],
+    /// Taken when nobody had the file open for writing: good for outputs.
+    no_writer: bool,
+}
+
 pub struct Hasher {
     cache: Option<HashCache>,
     /// Hashes taken during this run, by the identity they are valid for.
-    fresh: Mutex<HashMap<Identity, [u8; 32]>>,
+    fresh: Mutex<HashMap<Identity, Fresh>>,
     /// How many lookups `fresh` answered.
     fresh_hits: AtomicUsize,
 }
@@ -68,7 +87,7 @@ impl Hasher {
     /// Hashes one file; Ok(None) if the path is not a regular file (after
     /// following symlinks).
     pub fn hash_path(&self, path: &Path) -> io::Result<Option<FileHash>> {
-        self.hash_known(path, None)
+        self.hash_known(path, None, Role::Input)
     }
 
     /// Like `hash_path`, reusing `stat`, a stat of `path` (following
@@ -78,27 +97,29 @@ impl Hasher {
         &self,
         path: &Path,
         stat: Option<fs::Metadata>,
+        role: Role,
     ) -> io::Result<Option<FileHash>> {
-        self.hash_file(path, stat, Pass::Parallel)
+        self.hash_file(path, stat, Pass::Parallel, role)
     }
 
     /// Hashes one file while the command runs: on the calling thread only
     /// (no rayon), and reading rather than mapping it, since the command may
     /// truncate it meanwhile (a mapped page past the end is a SIGBUS).
     pub fn hash_while_running(&self, path: &Path) -> io::Result<Option<FileHash>> {
-        self.hash_file(path, None, Pass::Reading(None))
+        self.hash_file(path, None, Pass::Reading(None), Role::Input)
     }
 
-    /// `hash_while_running` for the background hasher: only a file nobody
-    /// has open for writing (else ErrorKind::WouldBlock, see `no_writer`),
-    /// and given up (ErrorKind::Interrupted) as soon as `abandon` is set: the
-    /// end of the run hashes faster on every core.
+    /// `hash_while_running` for the background hasher, given up
+    /// (ErrorKind::Interrupted) as soon as `abandon` is set: the end of the
+    /// run hashes faster on every core. An output is hashed only while
+    /// nobody has it open for writing (else ErrorKind::WouldBlock).
     pub fn hash_in_background(
         &self,
         path: &Path,
         abandon: &AtomicBool,
+        role: Role,
     ) -> io::Result<Option<FileHash>> {
-        self.hash_file(path, None, Pass::Reading(Some(abandon)))
+        self.hash_file(path, None, Pass::Reading(Some(abandon)), role)
     }
 
     /// The one place a file's digest is computed: identity, fresh and
@@ -108,6 +129,7 @@ impl Hasher {
         path: &Path,
         stat: Option<fs::Metadata>,
         pass: Pass,
+        role: Role,
     ) -> io::Result<Option<FileHash>> {
         let meta = match stat {
             Some(meta) => meta,
@@ -117,7 +139,13 @@ impl Hasher {
             return Ok(None);
         }
         let before = Identity::of(&meta);
-        let fresh = self.fresh.lock().ok().and_then(|f| f.get(&before).copied());
+        let fresh = self
+            .fresh
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&before).copied())
+            .filter(|f| role == Role::Input || f.no_writer)
+            .map(|f| f.hash);
         if fresh.is_some() {
             self.fresh_hits.fetch_add(1, Ordering::Relaxed);
         }
@@ -132,7 +160,9 @@ impl Hasher {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(path)?;
-        if matches!(pass, Pass::Reading(Some(_))) && !no_writer(&file) {
+        let in_background = matches!(pass, Pass::Reading(Some(_)));
+        let writer_free = in_background && role == Role::Output && no_writer(&file);
+        if in_background && role == Role::Output && !writer_free {
             // Someone may be writing it through a mapping, which need not
             // move its ctime: what we read could not be trusted later.
             return Err(io::ErrorKind::WouldBlock.into());
@@ -151,7 +181,11 @@ impl Hasher {
         if after == before && after.size == size {
             if after.ctime_ns < read_at - SETTLED_IN_RUN_NS {
                 if let Ok(mut fresh) = self.fresh.lock() {
-                    fresh.insert(after, hash);
+                    let entry = fresh.entry(after).or_insert(Fresh {
+                        hash,
+                        no_writer: false,
+                    });
+                    entry.no_writer |= writer_free;
                 }
             }
             if let Some(cache) = &self.cache {
@@ -171,11 +205,11 @@ impl Hasher {
     /// `hash_many` with the stats the caller already has (see `hash_known`).
     pub fn hash_many_known(
         &self,
-        files: Vec<(PathBuf, Option<fs::Metadata>)>,
+        files: Vec<(PathBuf, Option<fs::Metadata>, Role)>,
     ) -> Vec<io::Result<Option<FileHash>>> {
         files
             .into_par_iter()
-            .map(|(p, stat)| self.hash_known(&p, stat))
+            .map(|(p, stat, role)| self.hash_known(&p, stat, role))
             .collect()
     }
 

@@ -110,7 +110,8 @@ pub fn supervise(
     let listener = listener.as_raw_fd();
     sync_wake_up(listener);
     let (wake_read, wake_write) = wake_pipe()?;
-    signals::notify_children_on(wake_write.as_raw_fd())?;
+    // Dropped (handler gone) before the pipe closes: declared after it.
+    let _notices = signals::notify_children_on(wake_write.as_raw_fd())?;
     let mut exit = None;
     let mut answered = false;
     let mut listening = true;
@@ -152,7 +153,7 @@ pub fn supervise(
             }
         }
         if let Some(exit) = exit.filter(|_| std::mem::take(&mut look_for_detached)) {
-            if let Some(let_go) = tree::all_detached(&tree::remaining()) {
+            if let Some(let_go) = tree::remaining().and_then(|r| tree::all_detached(&r)) {
                 return Ok(Outcome::Ended { exit, let_go });
             }
         }
@@ -255,11 +256,15 @@ pub fn keep_answering(listener: OwnedFd, let_go: &[Pid]) -> io::Result<()> {
                 libc::signal(sig, libc::SIG_IGN);
             }
         }
-        for other in 0..1024 {
-            if other != fd {
+        for other in 0..fd {
+            libc::close(other);
+        }
+        if libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0) != 0 {
+            for other in fd + 1..4096 {
                 libc::close(other);
             }
         }
+        libc::prctl(libc::PR_SET_NAME, c"roar-keeper".as_ptr(), 0, 0, 0);
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         if null == 0 {
             libc::dup2(0, 1);

@@ -139,14 +139,27 @@ pub fn install() -> io::Result<()> {
     Ok(())
 }
 
-/// Makes SIGCHLD write a byte to `fd` (non-blocking, close-on-exec).
-pub fn notify_children_on(fd: RawFd) -> io::Result<()> {
+/// Makes SIGCHLD write a byte to `fd` (non-blocking, close-on-exec) until
+/// the returned guard is dropped (the handler must never write to a number
+/// that a closed pipe left for another file).
+pub fn notify_children_on(fd: RawFd) -> io::Result<ChildNotices> {
     CHILD_PIPE.store(fd, Ordering::SeqCst);
     set_handler(
         libc::SIGCHLD,
         on_child as *const () as usize,
         libc::SA_RESTART | libc::SA_NOCLDSTOP,
-    )
+    )?;
+    Ok(ChildNotices)
+}
+
+/// See `notify_children_on`.
+pub struct ChildNotices;
+
+impl Drop for ChildNotices {
+    fn drop(&mut self) {
+        let _ = set_handler(libc::SIGCHLD, libc::SIG_DFL, 0);
+        CHILD_PIPE.store(-1, Ordering::SeqCst);
+    }
 }
 
 /// Restores what the command must inherit: the dispositions the caller left

@@ -45,21 +45,21 @@ pub fn become_subreaper() -> io::Result<()> {
     Ok(())
 }
 
-fn children_of(pid: Pid) -> Vec<Pid> {
+/// The children of `pid`; None if /proc cannot say (a kernel without
+/// CONFIG_PROC_CHILDREN, or the process is gone).
+fn children_of(pid: Pid) -> Option<Vec<Pid>> {
     let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        let path = task.path().join("children");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<Pid>().ok()),
-            );
-        }
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let text = std::fs::read_to_string(task.path().join("children")).ok()?;
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<Pid>().ok()),
+        );
     }
-    out
+    Some(out)
 }
 
 /// A process still running after the command exited.
@@ -70,25 +70,28 @@ pub struct Remaining {
     pub detached: bool,
 }
 
-/// Every live descendant of this process, parents before children.
-pub fn remaining() -> Vec<Remaining> {
+/// Every live descendant of this process, parents before children; None
+/// if /proc cannot list children here (then nothing can be let go).
+pub fn remaining() -> Option<Vec<Remaining>> {
     // SAFETY: getpid and getsid(0) cannot fail.
     let (me, sid) = unsafe { (libc::getpid(), libc::getsid(0)) };
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    let mut queue: Vec<(Pid, Pid)> = children_of(me).into_iter().map(|c| (c, me)).collect();
+    let mut queue: Vec<(Pid, Pid)> = children_of(me)?.into_iter().map(|c| (c, me)).collect();
     while let Some((pid, parent)) = queue.pop() {
         if !seen.insert(pid) {
             continue;
         }
-        queue.extend(children_of(pid).into_iter().map(|c| (c, pid)));
+        // A process that ended meanwhile has no children left to list.
+        let children = children_of(pid).unwrap_or_default();
+        queue.extend(children.into_iter().map(|c| (c, pid)));
         out.push(Remaining {
             pid,
             parent,
             detached: detached(pid, sid),
         });
     }
-    out
+    Some(out)
 }
 
 /// The processes to let go if every remaining one detached itself (the
