@@ -138,28 +138,48 @@ fn cstring(bytes: &[u8]) -> io::Result<CString> {
 #[repr(C, align(8))]
 struct FdMessage([u8; 32]);
 
+/// A one-byte message with room for one descriptor. Async-signal-safe.
+struct Message {
+    byte: [u8; 1],
+    iov: libc::iovec,
+    control: FdMessage,
+    header: libc::msghdr,
+}
+
+impl Message {
+    /// Points the header at the buffers; call once `self` no longer moves.
+    fn header(&mut self) -> *mut libc::msghdr {
+        self.iov = libc::iovec {
+            iov_base: self.byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        self.header.msg_iov = &mut self.iov;
+        self.header.msg_iovlen = 1;
+        self.header.msg_control = self.control.0.as_mut_ptr().cast();
+        self.header.msg_controllen = self.control.0.len();
+        &mut self.header
+    }
+}
+
+fn message() -> Message {
+    // SAFETY: all-zero is a valid value of these plain C structs.
+    unsafe { std::mem::zeroed() }
+}
+
 /// Sends `fd` over `sock`. Async-signal-safe (no allocation).
 pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = FdMessage([0; 32]);
-    // SAFETY: msghdr zeroed, then pointed at local buffers that outlive the
-    // call; CMSG_* compute offsets inside `control`, which has room.
+    let mut m = message();
+    let msg = m.header();
+    // SAFETY: `msg` points into `m`, which outlives the call; CMSG_* compute
+    // offsets inside its control buffer, which has room for one fd.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.0.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*msg).msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        if libc::sendmsg(sock, &msg, 0) != 1 {
+        if libc::sendmsg(sock, msg, 0) != 1 {
             return Err(io::Error::last_os_error());
         }
     }
@@ -168,21 +188,12 @@ pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
 
 /// Receives one fd sent with `send_fd`; Ok(None) at end of stream.
 pub(crate) fn recv_fd(sock: RawFd) -> io::Result<Option<OwnedFd>> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = FdMessage([0; 32]);
+    let mut m = message();
+    let msg = m.header();
     // SAFETY: as in send_fd; the received fd is owned by us once returned.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.0.as_mut_ptr().cast();
-        msg.msg_controllen = control.0.len();
         let n = loop {
-            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            let n = libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC);
             if n < 0 && *libc::__errno_location() == libc::EINTR {
                 continue;
             }
@@ -194,7 +205,7 @@ pub(crate) fn recv_fd(sock: RawFd) -> io::Result<Option<OwnedFd>> {
         if n == 0 {
             return Ok(None);
         }
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        let cmsg = libc::CMSG_FIRSTHDR(msg);
         if cmsg.is_null()
             || (*cmsg).cmsg_level != libc::SOL_SOCKET
             || (*cmsg).cmsg_type != libc::SCM_RIGHTS

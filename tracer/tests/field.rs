@@ -26,22 +26,22 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `strace [options] -e trace=openat -o trace.txt cat a.txt`, untraced and
+/// under user notification.
+fn strace_cat(options: &[&str]) -> common::SideBySide {
+    let strace = tool("strace");
+    side_by_side(&["--mechanism", "notify"], |ws| {
+        ws.write("a.txt", b"hello\n");
+        let mut argv = vec![strace.clone()];
+        argv.extend(options.iter().map(|o| o.to_string()));
+        argv.extend(["-e", "trace=openat", "-o", "trace.txt", "cat", "a.txt"].map(String::from));
+        argv
+    })
+}
+
 #[test]
 fn strace_inside_a_job_traces_the_command_and_both_are_recorded() {
-    let strace = tool("strace");
-    let run = side_by_side(&["--mechanism", "notify"], |ws| {
-        ws.write("a.txt", b"hello\n");
-        vec![
-            strace.clone(),
-            "-f".into(),
-            "-e".into(),
-            "trace=openat".into(),
-            "-o".into(),
-            "trace.txt".into(),
-            "cat".into(),
-            "a.txt".into(),
-        ]
-    });
+    let run = strace_cat(&["-f"]);
     // trace.txt holds pids and addresses: its content differs between runs.
     run.assert_same_except(&["trace.txt"]);
     let trace = text(&run.traced_ws.read("trace.txt"));
@@ -113,21 +113,7 @@ fn gdb_inside_a_job_runs_the_program_and_its_output_is_recorded() {
 /// The command itself runs exactly as untraced and is recorded.
 #[test]
 fn a_nested_strace_seccomp_bpf_misses_the_calls_roar_traps() {
-    let strace = tool("strace");
-    let run = side_by_side(&["--mechanism", "notify"], |ws| {
-        ws.write("a.txt", b"hello\n");
-        vec![
-            strace.clone(),
-            "-f".into(),
-            "--seccomp-bpf".into(),
-            "-e".into(),
-            "trace=openat".into(),
-            "-o".into(),
-            "trace.txt".into(),
-            "cat".into(),
-            "a.txt".into(),
-        ]
-    });
+    let run = strace_cat(&["-f", "--seccomp-bpf"]);
     run.assert_same_except(&["trace.txt"]);
     assert!(text(&run.plain_ws.read("trace.txt")).contains("\"a.txt\""));
     assert!(!text(&run.traced_ws.read("trace.txt")).contains("openat("));
