@@ -203,7 +203,12 @@ pub fn supervise(
         let event = observer.read(pid, notif.data.arch, notif.data.nr as u64, notif.data.args);
         let event = event.filter(|_| still_valid(listener, notif.id));
         let recorded = event.is_some();
-        if let Some(event) = event {
+        // A call that changes nothing is recorded once the caller runs on.
+        let (now, after_answer) = match event {
+            Some(e) if e.changes_nothing() => (None, Some(e)),
+            e => (e, None),
+        };
+        if let Some(event) = now {
             observer.record(event);
         }
         match answer_continue(listener, notif.id) {
@@ -220,6 +225,9 @@ pub fn supervise(
             }
             // ENOENT: the caller was killed while waiting.
             Err(_) => {}
+        }
+        if let Some(event) = after_answer {
+            observer.record(event);
         }
         if recorded {
             after_each(observer);

@@ -41,6 +41,22 @@ pub enum Event {
     Chdir,
 }
 
+impl Event {
+    /// True for calls that change no file (a read-only open, an exec, a
+    /// chdir): they can be recorded after the caller runs on, since no
+    /// "before" needs to be seen. Everything else is recorded first.
+    pub fn changes_nothing(&self) -> bool {
+        match self {
+            Event::Open { flags, .. } => {
+                flags & libc::O_ACCMODE == libc::O_RDONLY
+                    && flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) == 0
+            }
+            Event::Exec(_) | Event::Chdir => true,
+            _ => false,
+        }
+    }
+}
+
 pub struct Observer<'a, 'h> {
     pub recorder: &'a mut Recorder<'h>,
     /// Working directories by pid, when the mechanism reports forks and

@@ -10,7 +10,7 @@
 //! debugger or strace inside the job), and the loop waits for every one of
 //! them, daemons included.
 
-use crate::observe::Observer;
+use crate::observe::{Event, Observer};
 use crate::ptrace::{self, Pid};
 use crate::seccomp::AUDIT_ARCH_NATIVE;
 use crate::signals;
@@ -50,9 +50,18 @@ pub fn trace(
         }
         let sig = libc::WSTOPSIG(status);
         let mut trapped = false;
+        // A call that changes nothing is recorded once the tracee runs on.
+        let mut after_cont = None;
         let inject = match status >> 16 {
             libc::PTRACE_EVENT_SECCOMP => {
-                trapped = on_seccomp_stop(pid, observer);
+                if let Some(event) = on_seccomp_stop(pid, observer) {
+                    trapped = true;
+                    if event.changes_nothing() {
+                        after_cont = Some(event);
+                    } else {
+                        observer.record(event);
+                    }
+                }
                 0
             }
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
@@ -96,6 +105,9 @@ pub fn trace(
         // ESRCH here means the tracee was killed while stopped: its exit
         // report follows.
         let _ = ptrace::cont(pid, inject);
+        if let Some(event) = after_cont {
+            observer.record(event);
+        }
         if trapped {
             after_each(observer);
         }
@@ -103,21 +115,13 @@ pub fn trace(
     exit.ok_or_else(|| io::Error::other("the command's exit status was never reported"))
 }
 
-/// Handles one seccomp stop; true if it was a file event.
-fn on_seccomp_stop(pid: Pid, observer: &mut Observer) -> bool {
-    let Ok(stop) = ptrace::seccomp_stop(pid) else {
-        return false;
-    };
+/// Reads the call of one seccomp stop; Some if it is a file event.
+fn on_seccomp_stop(pid: Pid, observer: &mut Observer) -> Option<Event> {
+    let stop = ptrace::seccomp_stop(pid).ok()?;
     if stop.arch == AUDIT_ARCH_NATIVE && stop.nr == libc::SYS_clone as u64 {
         // The filter traps clone only with CLONE_UNTRACED: clear it.
         let _ = ptrace::clear_clone_untraced(pid);
-        return false;
+        return None;
     }
-    match observer.read(pid, stop.arch, stop.nr, stop.args) {
-        Some(event) => {
-            observer.record(event);
-            true
-        }
-        None => false,
-    }
+    observer.read(pid, stop.arch, stop.nr, stop.args)
 }
