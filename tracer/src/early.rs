@@ -194,13 +194,14 @@ fn set_policy(tid: libc::pid_t, policy: libc::c_int) {
     unsafe { libc::sched_setscheduler(tid, policy, &param) };
 }
 
-/// When `path` may be hashed: now, later (ctime too recent), or never (not
-/// a regular file any more).
-fn due(path: &[u8]) -> Option<i64> {
+/// When `path` may be hashed (now, or later if its ctime is too recent),
+/// with its stat; None if it is not a regular file any more.
+fn due(path: &[u8]) -> Option<(i64, std::fs::Metadata)> {
     let meta = std::fs::metadata(as_path(path))
         .ok()
         .filter(|m| m.is_file())?;
-    Some(Identity::of(&meta).ctime_ns + SETTLED_IN_RUN_NS + 1_000_000)
+    let at = Identity::of(&meta).ctime_ns + SETTLED_IN_RUN_NS + 1_000_000;
+    Some((at, meta))
 }
 
 fn work(shared: &Shared, hasher: &Hasher) {
@@ -249,9 +250,9 @@ fn work(shared: &Shared, hasher: &Hasher) {
                 return;
             }
             match due(&path) {
-                Some(at) if at > now_ns() => later.push((at, path, role)),
-                Some(_) => {
-                    let _ = hasher.hash_in_background(as_path(&path), &shared.abandon, role);
+                Some((at, _)) if at > now_ns() => later.push((at, path, role)),
+                Some((_, stat)) => {
+                    let _ = hasher.hash_in_background(as_path(&path), stat, &shared.abandon, role);
                 }
                 None => {}
             }

@@ -116,10 +116,11 @@ impl Hasher {
     pub fn hash_in_background(
         &self,
         path: &Path,
+        stat: fs::Metadata,
         abandon: &AtomicBool,
         role: Role,
     ) -> io::Result<Option<FileHash>> {
-        self.hash_file(path, None, Pass::Reading(Some(abandon)), role)
+        self.hash_file(path, Some(stat), Pass::Reading(Some(abandon)), role)
     }
 
     /// The one place a file's digest is computed: identity, fresh and
