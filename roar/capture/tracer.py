@@ -113,7 +113,7 @@ def trace(
             if step is not None and supersedes is not None:
                 cmd += ["--step", str(step), "--supersedes", supersedes]
         cmd += ["--", *argv]
-        exit_code = run_forwarding_signals(cmd, env=env, cwd=cwd)
+        exit_code = Forwarding(cmd, env=env, cwd=cwd).wait()
         try:
             report = json.loads(report_path.read_text())
         except (FileNotFoundError, ValueError):
@@ -148,30 +148,39 @@ FORWARDED = (
 SI_KERNEL = 0x80
 
 
-def run_forwarding_signals(
-    cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> int:
-    """Run cmd as the caller's command would run: every descriptor, the
-    signal mask and the process group as we have them; wait for it and
-    return its exit status (128+N if killed by signal N).
-
-    A forwarded signal sent to this process alone reaches cmd once; one the
+class Forwarding:
+    """cmd started as the caller's command would start: every descriptor, the
+    signal mask and the process group as we have them. Until `wait` returns,
+    a forwarded signal sent to this process alone reaches cmd once; one the
     terminal generated (si_code SI_KERNEL) already reached cmd's whole
     foreground process group, so it is not sent again. Signals this process
     ignores (nohup) stay ignored for cmd and are not forwarded.
+
+    `pid` is cmd's; `wait()` returns its exit status (128+N if killed by
+    signal N). Raises OSError if cmd cannot be started.
     """
-    handled = {s for s in FORWARDED if signal.getsignal(s) is not signal.SIG_IGN}
-    waited = handled | {signal.SIGCHLD}
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
-    try:
-        pid = _spawn(cmd, env=env, cwd=cwd, mask=mask)
-        status = _wait_forwarding(pid, waited)
-    finally:
-        # A signal that came after cmd ended has nobody left to reach.
-        while signal.sigtimedwait(waited, 0) is not None:
-            pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+    def __init__(
+        self, cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        handled = {s for s in FORWARDED if signal.getsignal(s) is not signal.SIG_IGN}
+        self._waited = handled | {signal.SIGCHLD}
+        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, self._waited)
+        try:
+            self.pid = _spawn(cmd, env=env, cwd=cwd, mask=self._mask)
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            raise
+
+    def wait(self) -> int:
+        try:
+            status = _wait_forwarding(self.pid, self._waited)
+        finally:
+            # A signal that came after cmd ended has nobody left to reach.
+            while signal.sigtimedwait(self._waited, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
 def _spawn(
