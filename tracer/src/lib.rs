@@ -4,6 +4,7 @@
 //! only parses arguments; `run` drives the rest.
 
 pub mod classify;
+pub mod descendants;
 pub mod early;
 pub mod hash;
 pub mod hash_cache;
@@ -24,4 +25,3 @@ pub mod session;
 pub mod signals;
 pub mod store;
 pub mod syscalls;
-pub mod tree;

@@ -19,7 +19,7 @@
 use crate::observe::Observer;
 use crate::ptrace::Pid;
 use crate::signals;
-use crate::tree::{self, Exit};
+use crate::descendants::{self, Exit};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -153,7 +153,7 @@ pub fn supervise(
             }
         }
         if let Some(exit) = exit.filter(|_| std::mem::take(&mut look_for_detached)) {
-            if let Some(let_go) = tree::remaining().and_then(|r| tree::all_detached(&r)) {
+            if let Some(let_go) = descendants::remaining().and_then(|r| descendants::all_detached(&r)) {
                 return Ok(Outcome::Ended { exit, let_go });
             }
         }

@@ -14,7 +14,7 @@ use crate::observe::{Event, Observer};
 use crate::ptrace::{self, Pid};
 use crate::seccomp::AUDIT_ARCH_NATIVE;
 use crate::signals;
-use crate::tree::Exit;
+use crate::descendants::Exit;
 use std::io;
 
 /// Traces `root` and all its descendants until the last one has exited.

@@ -20,7 +20,7 @@ use crate::paths::{absolute, to_bytes};
 use crate::process::{self, ChildFailure, LaunchError};
 use crate::ptrace::Pid;
 use crate::seccomp::{self, Filter, Trap};
-use crate::tree::{self, Exit};
+use crate::descendants::{self, Exit};
 use crate::{notify, ptrace_loop, report, session, signals, store, syscalls};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
@@ -202,7 +202,7 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
         globs,
     };
 
-    tree::become_subreaper().context("cannot become a child subreaper")?;
+    descendants::become_subreaper().context("cannot become a child subreaper")?;
     signals::install().context("cannot install signal handlers")?;
     let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store)));
     let started_ns = now_ns();
@@ -239,7 +239,7 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
         for pid in &let_go {
             let line = format!(
                 "let go of {}: it detached itself and still runs; what it writes from now on is not recorded",
-                tree::describe(*pid)
+                descendants::describe(*pid)
             );
             eprintln!("roar: {line}");
             recorder.warnings.push(line);
