@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
 
-.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium
+.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium screenshots
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ chromium:
 
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The README's screenshots (docs/img/), saved by the browser tests.
+screenshots: install postgresql chromium
+	ROAR_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/server/test_web_pages.py
 
 test-rust:
 	cd tracer && cargo test --release -q
