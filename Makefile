@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
 
-.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium debuggers
+.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium debuggers screenshots
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ debuggers:
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The README's screenshots (docs/img/), saved by the browser tests.
+screenshots: install postgresql chromium
+	ROAR_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/server/test_web_pages.py
+
 # The fidelity suite runs under both mechanisms: seccomp user notification
 # (the default) and the ptrace fallback.
 test-rust:
@@ -60,9 +64,13 @@ bench: install
 bench-tracing: install
 	$(PY) -m benchmarks.tracing.compare $(BENCH_ARGS)
 
+# Style, the layer contract of docs/architecture.md (import-linter), strict
+# types on the core (mypy, files listed in pyproject.toml), and clippy.
 lint: install
 	$(VENV)/bin/ruff check roar tests benchmarks
 	$(VENV)/bin/ruff format --check roar tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 	cd tracer && cargo clippy --release --all-targets -- -D warnings
 
 clean:

@@ -60,7 +60,7 @@ def seed(db_path: Path, artifacts: int) -> list[str]:
             [(j, f"python step.py --shard {n}", now, now + 1) for n, j in job_ids.items()],
         )
         conn.executemany(
-            "INSERT INTO sessions VALUES (?, 'anon', 1, ?, NULL, 1, ?)",
+            "INSERT INTO sessions VALUES (?, 'anon', 1, ?, NULL, 1, 'run', NULL, ?)",
             [(f"{n:064x}"[::-1], j, now) for n, j in job_ids.items()],
         )
         conn.commit()

@@ -4,7 +4,9 @@
 
 Jobs are written through the object API, shaped like a real pipeline: each
 step reads the previous step's output plus a shared dataset and writes one
-new artifact, so the DAG is a long chain with a common root.
+new artifact, so the DAG is a long chain with a common root. The session
+chain is written as objects and its ref set once (appending 10,000 steps
+one `roar-tracer append` at a time would time the fixture, not roar).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from roar import sessions
 from roar.objects.job import ArtifactRef, Job
+from roar.objects.session import Session
 from roar.workspace import Workspace
 
 
@@ -23,6 +25,7 @@ def build(root: Path, count: int) -> str:
     ws.refs.fsync = False
     shared = ArtifactRef(str(root / "data/raw.csv").encode(), "f" * 64, 1 << 20)
     previous: ArtifactRef | None = None
+    head: str | None = None
     last = ""
     for i in range(count):
         out = ArtifactRef(str(root / f"out/step-{i}.bin").encode(), f"{i:064x}", 1000 + i)
@@ -38,9 +41,11 @@ def build(root: Path, count: int) -> str:
             outputs=(out,),
         )
         oid = ws.objects.write(job)
-        sessions.append(ws, oid, "run")
+        head = ws.objects.write(Session(head, oid, i + 1, "run", i * 1000 + 600))
         previous = out
         last = out.hash
+    if head is not None:
+        ws.refs.update("refs/sessions/main", head)
     return last
 
 

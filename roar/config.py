@@ -1,7 +1,11 @@
-"""Workspace configuration: `.roar/config.toml`, with the documented defaults.
+"""Configuration: the workspace's `.roar/config.toml`, then the user's, then defaults.
 
-Reading uses the standard TOML parser (fast); writing uses tomlkit so the
-comments `roar init` wrote survive `roar config set`.
+Like git's: a key set in the workspace wins; otherwise the user-level file
+(`$XDG_CONFIG_HOME/roar/config.toml`, written by `roar config set --global`)
+applies; otherwise the documented default. `roar init` writes every option
+commented out, so a fresh workspace follows the user's settings. Reading
+uses the standard TOML parser (fast, and cached as JSON); writing uses
+tomlkit so the comments survive `roar config set`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ class Option(NamedTuple):
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("output.track_repo_files", False, "Include repo files in provenance"),
     Option("output.quiet", False, "Suppress written files report"),
     Option("filters.ignore_system_reads", True, "Ignore /sys, /etc, /sbin reads"),
     Option(
@@ -44,8 +47,16 @@ OPTIONS: tuple[Option, ...] = (
         "(empty: private when logged in, else anonymous)",
     ),
     Option("registration.omit.enabled", True, "Enable secret filtering"),
-    Option("hash.primary", "blake3", "Primary hash algorithm"),
-    Option("logging.level", "warning", "Log level (debug, info, warning, error)"),
+    Option(
+        "hash.primary",
+        "blake3",
+        "Primary hash algorithm: blake3, what b3sum prints (artifact identity everywhere)",
+    ),
+    Option(
+        "logging.level",
+        "warning",
+        "Log level (debug, info, warning, error); debug shows each tracer run and remote request",
+    ),
     Option("run.require_clean", False, "Refuse to run when the git work tree is dirty"),
     Option("s3.endpoint_url", "", "S3-compatible endpoint for s3:// URLs (empty: AWS)"),
     Option("s3.region", "", "Region for s3:// URLs (empty: boto3's default)"),
@@ -55,11 +66,89 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
+# Values a key accepts, where it is a choice.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "hash.primary": ("blake3",),
+    "logging.level": ("debug", "info", "warning", "error"),
+}
+
+# roar-cli 0.4.7's keys (its `roar config list`) that mean nothing in roar, and why:
+# `roar config get/set` refuses them with the reason instead of storing them silently.
+_NO_TELEMETRY = "roar sends no telemetry"
+ROAR_CLI_KEYS: dict[str, str] = {
+    "output.track_repo_files": "roar records every file a step reads; files of the git "
+    "repository are pinned by the recorded commit and used by diff and reproduce",
+    "output.verbosity": "use output.quiet (quiet) or `roar run -v` (verbose)",
+    "analyzers.experiment_tracking": "roar does not inspect experiment trackers",
+    "filters.ignore_library_caches": "use filters.ignore_patterns (e.g. ~/.cache/wandb)",
+    "cleanup.delete_tmp_writes": "roar never deletes what a command wrote",
+    "glaas.query_nonlocal_ids_on_glaas": "commands that need a remote take --remote",
+    "glaas.key": "roar signs with ~/.ssh/id_ed25519 or its own key (`roar auth key`)",
+    "registration.public_by_default": "use `roar scope use public` or `register --public`",
+    "registration.omit.secrets.values": "secret rules are roar's own (roar/capture/secrets.py)",
+    "registration.omit.env_vars.names": "secret rules are roar's own (roar/capture/secrets.py)",
+    "registration.omit.allowlist.patterns": "secret rules are roar's own",
+    "registration.tagging.enabled": "register tags the git commit when it can; no switch",
+    "tags.custom_kinds": "roar-cli's compliance tags are not part of roar (use `roar label`)",
+    "reversible.enabled": "roar does not keep copies of overwritten files",
+    "hash.get": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
+    "hash.put": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
+    "hash.run": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
+    "proxy.enabled": "roar has no S3 proxy; `roar get`/`roar put` record s3:// transfers",
+    "tracer.default": "roar has one tracer (seccomp notification, ptrace as the fallback); "
+    "tracer.path picks its binary",
+    "tracer.fallback_enabled": "roar falls back to ptrace by itself where notification is missing",
+    "tracer.banner": "roar prints no tracer banner",
+    "runtime.install": "roar installs nothing into the traced interpreter",
+    "telemetry.enabled": _NO_TELEMETRY,
+    "telemetry.endpoint": _NO_TELEMETRY,
+    "git.remote": "roar reads the branch's remote from git itself",
+    "git.push_tags_on_register": "register tags the commit locally and pushes nothing to git",
+    "hints.enabled": "roar prints no hint blocks",
+    "logging.console": "logging.level decides what reaches stderr",
+    "logging.file": "roar writes no log file",
+}
+# Whole groups of roar-cli integrations roar does not have.
+ROAR_CLI_GROUPS = {
+    "ray": "roar does not instrument Ray",
+    "k8s": "roar does not rewrite Kubernetes Jobs",
+    "osmo": "roar does not attach to OSMO workflows",
+}
+
+
+def roar_cli_only(key: str) -> str | None:
+    """Why a roar-cli key has no meaning here, or None if it is not one."""
+    if key in ROAR_CLI_KEYS:
+        return ROAR_CLI_KEYS[key]
+    return ROAR_CLI_GROUPS.get(key.split(".", 1)[0]) if "." in key else None
+
+
+def _unknown(key: str) -> UsageError:
+    why = roar_cli_only(key)
+    if why:
+        return UsageError(f"{key} is a roar-cli setting with no meaning in roar: {why}")
+    return UsageError(f"unknown config key {key!r} (see `roar config list`)")
+
+
+def user_config_dir() -> Path:
+    """roar's per-user configuration ($XDG_CONFIG_HOME/roar, else ~/.config/roar)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "roar"
+
+
+def user_cache_dir() -> Path:
+    """roar's per-user cache ($XDG_CACHE_HOME/roar, else ~/.cache/roar)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "roar"
 
 
 def default_toml() -> str:
-    """The commented config.toml that `roar init` writes."""
-    lines = ["# roar workspace configuration. `roar config list` shows every option.", ""]
+    """The config.toml that `roar init` writes: every option, commented out at its default."""
+    lines = [
+        "# roar workspace configuration. `roar config list` shows every option; a key set",
+        "# here wins over `roar config set --global`, which wins over the default shown.",
+        "",
+    ]
     section = None
     for opt in OPTIONS:
         head, _, name = opt.key.rpartition(".")
@@ -69,7 +158,7 @@ def default_toml() -> str:
             lines.append(f"[{head}]")
             section = head
         lines.append(f"# {opt.help}")
-        lines.append(f"{name} = {_toml_literal(opt.default)}")
+        lines.append(f"# {name} = {_toml_literal(opt.default)}")
     return "\n".join(lines) + "\n"
 
 
@@ -82,9 +171,18 @@ def _toml_literal(value: Any) -> str:
 
 
 class Config:
-    def __init__(self, path: Path):
+    def __init__(
+        self, path: Path, *, fallback: Config | None = None, cache_path: Path | None = None
+    ):
         self.path = path
+        self.fallback = fallback  # consulted for keys this file does not set
+        self._cache = cache_path or path.parent / "cache" / "config.json"
         self._data: dict[str, Any] | None = None
+
+    @classmethod
+    def user(cls) -> Config:
+        """The user-level configuration (`roar config set --global`)."""
+        return cls(user_config_dir() / "config.toml", cache_path=user_cache_dir() / "config.json")
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
@@ -94,7 +192,7 @@ class Config:
     # The parsed file is kept as JSON beside the cache, keyed on the file's
     # mtime and size: json is already loaded on every run, tomllib is not.
     def _cache_path(self) -> Path:
-        return self.path.parent / "cache" / "config.json"
+        return self._cache
 
     def _stamp(self) -> str | None:
         try:
@@ -138,15 +236,31 @@ class Config:
             pass  # no cache directory, or a value JSON cannot hold: parse next time
         return data
 
-    def get(self, key: str) -> Any:
+    _UNSET = object()
+
+    def _own(self, key: str) -> Any:
         node: Any = self._load()
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
-                if key in BY_KEY:
-                    return BY_KEY[key].default
-                raise UsageError(f"unknown config key {key!r} (see `roar config list`)")
+                return self._UNSET
             node = node[part]
+        if key not in BY_KEY and not isinstance(node, dict) and roar_cli_only(key):
+            raise _unknown(key)
         return node
+
+    def get(self, key: str) -> Any:
+        return self.get_with_origin(key)[0]
+
+    def get_with_origin(self, key: str) -> tuple[Any, str]:
+        """(value, where it comes from: this file's path, the fallback's, or "default")."""
+        value = self._own(key)
+        if value is not self._UNSET:
+            return value, str(self.path)
+        if self.fallback is not None:
+            return self.fallback.get_with_origin(key)
+        if key in BY_KEY:
+            return BY_KEY[key].default, "default"
+        raise _unknown(key)
 
     def items(self) -> list[tuple[str, Any]]:
         return [(o.key, self.get(o.key)) for o in OPTIONS]
@@ -156,8 +270,16 @@ class Config:
         import tomlkit
 
         if key not in BY_KEY:
-            raise UsageError(f"unknown config key {key!r} (see `roar config list`)")
+            raise _unknown(key)
         value = parse_value(BY_KEY[key].default, text, key)
+        if key in CHOICES and value not in CHOICES[key]:
+            hint = (
+                "; artifacts are identified by BLAKE3, what b3sum prints (sha256 and md5 "
+                "digests beside it: hash.also, docs/roar-cli-compat.md)"
+                if key == "hash.primary"
+                else ""
+            )
+            raise UsageError(f"{key} takes {', '.join(CHOICES[key])}, not {text!r}{hint}")
         try:
             doc = tomlkit.parse(self.path.read_text())
         except FileNotFoundError:
@@ -171,6 +293,7 @@ class Config:
         table[name] = value
         from roar.atomic import write_atomic
 
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, tomlkit.dumps(doc).encode())
         self._data = None
         return value

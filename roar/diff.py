@@ -1,6 +1,6 @@
 """What differs between two lineages, and which difference is the likely cause.
 
-Both sides are walked upstream (job -> the jobs that produced its inputs).
+Both sides are lineages as the lineage core walks them (roar.lineage.closure).
 Jobs are paired by what they run (the program and its script), so a
 re-run with other parameters pairs with the original. Differences are
 grouped as code, data, params, environment and pipeline; the root cause is
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from roar.lineage.closure import Lineage
 from roar.objects.job import ArtifactRef, Job
 
 CATEGORIES = ("code", "data", "params", "environment", "pipeline")
@@ -48,13 +49,6 @@ class Difference:
         }
 
 
-@dataclass
-class Lineage:
-    jobs: dict[str, Job] = field(default_factory=dict)
-    depth: dict[str, int] = field(default_factory=dict)
-    produced_here: set[str] = field(default_factory=set)  # hashes written inside the lineage
-
-
 def job_key(job: Job) -> str:
     """What a job runs: the program, and its script when it starts one."""
     names = [os.path.basename(os.fsdecode(a)) for a in job.argv[:3]]
@@ -70,35 +64,29 @@ def job_key(job: Job) -> str:
 def walk(
     start: list[str], read: Callable[[str], Job], producer: Callable[[Job, str], str | None]
 ) -> Lineage:
-    """The lineage of `start` jobs: every job upstream, with its depth from the roots."""
+    """The lineage of `start` jobs through callbacks: for the registry's pages, until the
+    registry implements `LineageSource` and uses `roar.lineage.closure.upstream`."""
     lin = Lineage()
     todo = list(start)
-    parents: dict[str, list[str]] = {}
     while todo:
         oid = todo.pop()
         if oid in lin.jobs:
             continue
         job = read(oid)
         lin.jobs[oid] = job
-        parents[oid] = []
+        lin.parents[oid] = []
         for art in job.inputs:
             up = producer(job, art.hash)
+            lin.produced_by.setdefault(art.hash, up)
             if up is not None and up != oid:
-                parents[oid].append(up)
+                lin.parents[oid].append(up)
                 todo.append(up)
-        lin.produced_here.update(a.hash for a in job.outputs)
-
-    def depth(oid: str, seen: frozenset[str] = frozenset()) -> int:
-        if oid in lin.depth:
-            return lin.depth[oid]
-        ups = [p for p in parents[oid] if p not in seen]
-        d = 0 if not ups else 1 + max(depth(p, seen | {oid}) for p in ups)
-        lin.depth[oid] = d
-        return d
-
-    for oid in lin.jobs:
-        depth(oid)
     return lin
+
+
+def _produced_here(lin: Lineage) -> set[str]:
+    """Hashes written inside the lineage: a difference in them is a consequence."""
+    return {a.hash for job in lin.jobs.values() for a in job.outputs}
 
 
 def _by_name(arts: tuple[ArtifactRef, ...]) -> dict[str, ArtifactRef]:
@@ -110,7 +98,7 @@ def _is_code(name: str) -> bool:
 
 
 def compare_jobs(
-    name: str, depth: int, a: Job, b: Job, a_lin: Lineage, b_lin: Lineage,
+    name: str, depth: int, a: Job, b: Job, a_made: set[str], b_made: set[str],
     env_of: Callable[[str | None], dict[str, Any] | None],
 ) -> list[Difference]:  # fmt: skip
     diffs: list[Difference] = []
@@ -140,7 +128,7 @@ def compare_jobs(
             continue
         if _is_code(fname):
             add("code", f"{fname} differs", x and x.hash, y and y.hash)
-        elif not ((x and x.hash in a_lin.produced_here) or (y and y.hash in b_lin.produced_here)):
+        elif not ((x and x.hash in a_made) or (y and y.hash in b_made)):
             add("data", f"input {fname} differs", x and x.hash, y and y.hash)
 
     # environment: packages, interpreter, hardware, variables
@@ -182,24 +170,27 @@ def _plain(value: Any) -> Any:
 def diff_lineages(
     a_lin: Lineage, b_lin: Lineage, env_of: Callable[[str | None], dict[str, Any] | None]
 ) -> dict[str, Any]:
-    def named(lin: Lineage) -> dict[str, str]:
+    da, db = a_lin.depth(), b_lin.depth()
+
+    def named(lin: Lineage, depth: dict[str, int]) -> dict[str, str]:
         # One job per name: the most downstream one wins a name clash.
         out: dict[str, str] = {}
-        for oid in sorted(lin.jobs, key=lambda o: lin.depth[o]):
+        for oid in sorted(lin.jobs, key=lambda o: depth[o]):
             out[job_key(lin.jobs[oid])] = oid
         return out
 
-    na, nb = named(a_lin), named(b_lin)
+    na, nb = named(a_lin, da), named(b_lin, db)
+    made_a, made_b = _produced_here(a_lin), _produced_here(b_lin)
     diffs: list[Difference] = []
     for name in sorted(set(na) | set(nb)):
         if name not in nb:
-            diffs.append(Difference("pipeline", name, "step only in A", a_lin.depth[na[name]]))
+            diffs.append(Difference("pipeline", name, "step only in A", da[na[name]]))
         elif name not in na:
-            diffs.append(Difference("pipeline", name, "step only in B", b_lin.depth[nb[name]]))
+            diffs.append(Difference("pipeline", name, "step only in B", db[nb[name]]))
         else:
             ja, jb = a_lin.jobs[na[name]], b_lin.jobs[nb[name]]
-            depth = max(a_lin.depth[na[name]], b_lin.depth[nb[name]])
-            diffs.extend(compare_jobs(name, depth, ja, jb, a_lin, b_lin, env_of))
+            depth = max(da[na[name]], db[nb[name]])
+            diffs.extend(compare_jobs(name, depth, ja, jb, made_a, made_b, env_of))
     diffs.sort(key=lambda d: (d.depth, _PRIORITY[d.category]))
     root = diffs[0] if diffs else None
     return {

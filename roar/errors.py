@@ -23,6 +23,14 @@ class NotAWorkspace(RoarError):
     exit_code = 3
 
 
+class LegacyWorkspace(NotAWorkspace):
+    """A roar-cli 0.4.7 workspace (.roar/roar.db) that roar has not imported yet."""
+
+    def __init__(self, message: str, root: object):
+        super().__init__(message)
+        self.root = root
+
+
 class NotFound(RoarError):
     """An object, ref, step or artifact that does not exist."""
 

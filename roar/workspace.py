@@ -9,8 +9,14 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from roar.errors import NotAWorkspace
+from roar.errors import LegacyWorkspace, NotAWorkspace
+
+if TYPE_CHECKING:
+    from roar.config import Config
+    from roar.objects.store import ObjectStore
+    from roar.refs.refstore import RefStore
 
 ROAR_DIR = ".roar"
 DEFAULT_SESSION = "refs/sessions/main"
@@ -28,13 +34,25 @@ class Workspace:
         if env:
             ws = cls(Path(env))
             if ws.dir.is_dir():
-                return ws
+                return ws._logging()
             raise NotAWorkspace(f"ROAR_WORKSPACE={env} has no {ROAR_DIR}/ directory")
         here = (start or Path.cwd()).resolve()
         for candidate in (here, *here.parents):
             if (candidate / ROAR_DIR / "HEAD").is_file():
-                return cls(candidate)
+                return cls(candidate)._logging()
+            if (candidate / ROAR_DIR / "roar.db").is_file():
+                raise LegacyWorkspace(
+                    f"{candidate / ROAR_DIR} is a roar-cli workspace: `roar import` brings its "
+                    "history into roar (the old database is kept)",
+                    candidate,
+                )
         raise NotAWorkspace("not a roar workspace (no .roar/ here or above); run `roar init`")
+
+    def _logging(self) -> Workspace:
+        from roar.log import configure
+
+        configure(self.config.get("logging.level"))
+        return self
 
     @classmethod
     def create(cls, root: Path) -> tuple[Workspace, bool]:
@@ -57,19 +75,19 @@ class Workspace:
         return self.dir / "config.toml"
 
     @cached_property
-    def config(self):  # type: ignore[no-untyped-def]
+    def config(self) -> Config:
         from roar.config import Config
 
-        return Config(self.config_path)
+        return Config(self.config_path, fallback=Config.user())
 
     @cached_property
-    def objects(self):  # type: ignore[no-untyped-def]
+    def objects(self) -> ObjectStore:
         from roar.objects.store import ObjectStore
 
         return ObjectStore(self.dir / "objects", fsync=bool(self.config.get("store.fsync")))
 
     @cached_property
-    def refs(self):  # type: ignore[no-untyped-def]
+    def refs(self) -> RefStore:
         from roar.refs.refstore import RefStore
 
         return RefStore(self.dir, fsync=bool(self.config.get("store.fsync")))

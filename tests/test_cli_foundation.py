@@ -20,8 +20,9 @@ def test_init_creates_the_layout_and_commented_config(roar_cli, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".roar/HEAD").read_text() == "ref: refs/sessions/main\n"
     config = (tmp_path / ".roar/config.toml").read_text()
-    assert "# Ignore /tmp files\nignore_tmp_files = true" in config
-    assert 'url = "https://api.glaas.ai"' in config
+    # Every option documented at its default, commented out: the user's settings apply.
+    assert "# Ignore /tmp files\n# ignore_tmp_files = true" in config
+    assert '# url = "https://api.glaas.ai"' in config
     again = roar_cli("init", "-n", "--json")
     assert json.loads(again.stdout)["created"] is False
 
@@ -35,6 +36,19 @@ def test_init_gitignore_handling(roar_cli, tmp_path: Path) -> None:  # type: ign
     assert (tmp_path / ".gitignore").read_text() == "*.pyc\n.roar/\n"
     assert roar_cli("init", "-y").returncode == 0
     assert (tmp_path / ".gitignore").read_text().count(".roar/") == 1
+
+
+def test_init_in_a_script_ignores_roar_dir_as_roar_cli_does(roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, plain = tmp_path / "repo", tmp_path / "plain"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    made = roar_cli("init", cwd=repo)  # no terminal, no flag: still added, as roar-cli does
+    assert made.returncode == 0 and "created .gitignore with .roar/ entry" in made.stdout
+    assert (repo / ".gitignore").read_text() == ".roar/\n"
+    plain.mkdir()
+    elsewhere = roar_cli("init", "--path", str(repo / "sub"), cwd=plain)
+    assert elsewhere.returncode == 0 and (repo / "sub/.roar/HEAD").is_file()
+    assert roar_cli("init", "--no-gitignore", cwd=plain).returncode == 0
+    assert not (plain / ".gitignore").exists()
 
 
 def test_config_set_get_list_keeps_comments(roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -94,7 +94,7 @@ def test_registered_artifact_is_reproduced_byte_identical_in_a_fresh_directory(
     original = git_project.root
     metrics = b3(original / "metrics.json")
     run_ok(roar_cli, "config", "set", "glaas.url", glaas_url, cwd=original)
-    run_ok(roar_cli, "register", cwd=original)  # the session, as `roar register` does
+    run_ok(roar_cli, "register", "-y", cwd=original)  # the session, as `roar register` does
 
     # when: someone else, with only the hash, reproduces it in a fresh directory
     fresh = tmp_path / "elsewhere"
@@ -258,7 +258,7 @@ def test_script_writes_the_plan_as_an_editable_shell_script(
 
     text = (tmp_path / "plan.sh").read_text()
     assert os.access(tmp_path / "plan.sh", os.X_OK)
-    assert f"git clone -q {git_project.origin}" in text
+    assert f"git clone -q -- {git_project.origin}" in text
     order = [
         text.index(f"roar {kind} python {s}")
         for kind, s in (
@@ -269,7 +269,7 @@ def test_script_writes_the_plan_as_an_editable_shell_script(
         )
     ]
     assert order == sorted(order)
-    assert f"cp {git_project.root}/data/raw.csv" in text
+    assert f"cp -- {git_project.root}/data/raw.csv" in text
 
 
 @pytest.mark.parametrize("flag", ["--json"])

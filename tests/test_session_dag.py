@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from roar import sessions
+from roar.lineage.chain import find_step
 from roar.objects.job import ArtifactRef, Job
 from roar.workspace import Workspace
 
@@ -63,7 +64,7 @@ def test_diamond_dag_has_the_right_edges(workspace: Workspace, roar_cli, tmp_pat
 
 def test_rerun_supersedes_and_marks_downstream_stale(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
     diamond(workspace)
-    old = sessions.find_step(sessions.history(workspace), "@2").job
+    old = find_step(sessions.history(workspace), "@2").job
     record(
         workspace,
         "python features.py --k=5",
@@ -73,19 +74,20 @@ def test_rerun_supersedes_and_marks_downstream_stale(workspace: Workspace, roar_
         supersedes=old,
     )
     nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
+    # In dependency order, not recording order; @3 read the features @2 no longer writes.
     assert [(n["step"], n["stale"]) for n in nodes] == [
         ("@1", False),
+        ("@2", False),
         ("@3", True),
         ("@4", True),
-        ("@2", False),
     ]
     expanded = json.loads(roar_cli("dag", "--json", "--expanded").stdout)["nodes"]
     assert [(n["step"], n["superseded"]) for n in expanded] == [
         ("@1", False),
         ("@2", True),
+        ("@2", False),
         ("@3", False),
         ("@4", False),
-        ("@2", False),
     ]
 
 
@@ -101,7 +103,8 @@ def test_lineage_walks_upstream_only(workspace: Workspace, roar_cli) -> None:  #
 def test_pop_and_reset(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
     diamond(workspace)
     popped = roar_cli("pop", "-y")
-    assert popped.returncode == 0 and popped.stdout.startswith("popped @4")
+    assert popped.returncode == 0 and "Removed job" in popped.stdout
+    assert popped.stdout.startswith("Step 4: python eval.py (exit 0)")
     assert [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)] == ["@3", "@2", "@1"]
     assert roar_cli("reset", "-y").returncode == 0
     status = json.loads(roar_cli("status", "--json").stdout)
@@ -142,10 +145,14 @@ def test_labels_keep_their_history(workspace: Workspace, roar_cli) -> None:  # t
 
 def test_unknown_targets_say_what_was_tried(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
     diamond(workspace)
+    tried = (
+        "not a path, a step (@N), a session, or a hash known here (objects and recorded artifacts)"
+    )
     for argv in (["show", "nothere.txt"], ["diff", "nothere.txt", "@1"], ["label", "show", "zz"]):
         result = roar_cli(*argv)
         assert result.returncode == 4
-        assert result.stderr.endswith(
-            "no such file, and not a step (@N), job id or artifact hash\n"
-        )
-    assert roar_cli("show", "beefbeef").stderr == "error: no object starts with beefbeef\n"
+        assert result.stderr == f"error: {argv[-1] if argv[0] != 'diff' else argv[1]}: {tried}\n"
+    assert roar_cli("show", "beefbeef").stderr == f"error: beefbeef: {tried}\n"
+    short = roar_cli("show", "beef")
+    assert short.returncode == 4
+    assert short.stderr == f"error: beef: {tried} (a hash prefix needs at least 8 hex digits)\n"

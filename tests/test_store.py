@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from roar.errors import Ambiguous, CorruptObject, NotFound
+from roar.errors import CorruptObject, NotFound
 from roar.fsck import fsck
 from roar.gc import gc
 from roar.objects.blob import Blob
@@ -109,24 +109,9 @@ def test_a_flipped_byte_of_the_compressed_file_never_reads_as_other_content(
         path.write_bytes(original)
 
 
-def test_missing_object_and_prefixes(workspace: Workspace) -> None:
-    oid = workspace.objects.write(Blob(b"x"))
-    assert workspace.objects.resolve_prefix(oid[:6]) == oid
+def test_missing_object(workspace: Workspace) -> None:
     with pytest.raises(NotFound):
         workspace.objects.read("0" * 64)
-    with pytest.raises(NotFound):
-        workspace.objects.resolve_prefix("zzzz")
-    seen: dict[str, str] = {}
-    i = 0
-    while True:  # write objects until two share a 4-character prefix
-        new = workspace.objects.write(Blob(str(i).encode()))
-        if new[:4] in seen:
-            shared = new[:4]
-            break
-        seen[new[:4]] = new
-        i += 1
-    with pytest.raises(Ambiguous):
-        workspace.objects.resolve_prefix(shared)
 
 
 def test_gc_packs_everything_and_loses_nothing(workspace: Workspace) -> None:
@@ -138,7 +123,7 @@ def test_gc_packs_everything_and_loses_nothing(workspace: Workspace) -> None:
     fresh = Workspace(workspace.root)
     for oid, obj in before.items():
         assert fresh.objects.read(oid) == obj
-        assert fresh.objects.resolve_prefix(oid[:8]) == oid
+        assert fresh.objects.contains(oid)
     assert fsck(fresh).ok
     extra = fresh.objects.write(Blob(b"after gc"))
     gc(fresh)

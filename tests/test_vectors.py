@@ -63,3 +63,26 @@ def test_hand_written_tree_bytes() -> None:
 
 def test_map_keys_sort_by_length_then_bytes() -> None:
     assert encoding.encode({"bb": 1, "c": 2, "a": 3}) == bytes.fromhex("a361610361630262626201")
+
+
+def test_tree_walk_vector(tmp_path: Path) -> None:
+    """The one walk rule (docs/lineage.md §8): what a directory's tree holds."""
+    from vectors.tree_walk import VECTOR, materialize
+
+    from roar.hashing import hash_path, tree_of
+
+    vector = json.loads(VECTOR.read_text())
+    directory = materialize(tmp_path / "tree-walk")
+    tree = tree_of(directory)
+    # Written out by hand: no .roar/ at any depth, the link to a file but not the
+    # link to a directory, nothing for the dangling link, the FIFO or the empty dir.
+    assert [e.path for e in tree.entries] == [
+        b".hidden", b"B.txt", b"a.txt", b"caf\xe9.txt", b"empty-file", b"link-to-a",
+        b"nested/kept.txt", b"sub/b.bin", b"sub/deeper/c.txt",
+    ]  # fmt: skip
+    assert tree.entries[2].hash == blake3.blake3(b"alpha\n").hexdigest()
+    assert tree.entries[5].hash == tree.entries[2].hash
+    assert [[e.path.hex(), e.hash, e.size] for e in tree.entries] == [
+        [e["path"]["$bytes"], e["hash"], e["size"]] for e in vector["entries"]
+    ]
+    assert tree.id == vector["tree"] == hash_path(directory)

@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roar.capture import gpu
+
 if TYPE_CHECKING:
     from roar.objects.env import Env
     from roar.objects.store import ObjectStore
@@ -49,23 +51,6 @@ def _distro() -> str | None:
     except OSError:
         pass
     return None
-
-
-def _gpus() -> list[dict[str, Any]]:
-    # NVIDIA's driver exposes its devices under /proc; no vendor tool needed.
-    gpus = []
-    base = Path("/proc/driver/nvidia/gpus")
-    if base.is_dir():
-        for d in sorted(base.iterdir()):
-            name = None
-            try:
-                for line in (d / "information").read_text().splitlines():
-                    if line.startswith("Model:"):
-                        name = line.split(":", 1)[1].strip()
-            except OSError:
-                continue
-            gpus.append({"name": name or "NVIDIA GPU", "memory": None})
-    return gpus
 
 
 def resolve_python(argv: list[str]) -> Path | None:
@@ -171,7 +156,7 @@ def _snapshot(info: dict[str, Any] | None) -> Env:
         os={"system": platform.system(), "release": platform.release(), "distro": _distro()},
         cpu={"model": _cpu_model(), "cores": os.cpu_count() or 1},
         memory=_memory(),
-        gpus=tuple(_gpus()),
+        gpus=tuple(gpu.inventory()),
         python=py_info,
         packages=tuple(packages),
     )
@@ -191,7 +176,12 @@ def write_snapshot(argv: list[str], store: ObjectStore) -> str:
     cache_dir = store.root.parent / "cache"
     python = resolve_python(argv)
     info = probe_python(python, cache_dir) if python is not None else None
-    key_parts: list[Any] = [os.uname().release, os.cpu_count(), info and info["executable"]]
+    key_parts: list[Any] = [
+        os.uname().release,
+        os.cpu_count(),
+        info and info["executable"],
+        gpu.driver_stamp(),
+    ]
     for d in info["paths"] if info else []:
         try:
             key_parts.append(os.stat(d).st_mtime_ns)

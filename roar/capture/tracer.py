@@ -66,6 +66,7 @@ class TraceResult(NamedTuple):
     exit_code: int
     job: str | None
     report: dict[str, Any]
+    gpus_used: list[str] = []  # UUIDs of the GPUs the job's processes held a context on
 
 
 def trace(
@@ -113,12 +114,17 @@ def trace(
             if step is not None and supersedes is not None:
                 cmd += ["--step", str(step), "--supersedes", supersedes]
         cmd += ["--", *argv]
-        exit_code = Forwarding(cmd, env=env, cwd=cwd).wait()
+        child = Forwarding(cmd, env=env, cwd=cwd)
+        from roar.capture.gpu import UsageSampler
+
+        sampler = UsageSampler(child.pid).start()  # a no-op without an NVIDIA driver
+        exit_code = child.wait()
+        gpus_used = sampler.stop()
         try:
             report = json.loads(report_path.read_text())
         except (FileNotFoundError, ValueError):
             report = {}
-    return TraceResult(exit_code, report.get("job"), report)
+    return TraceResult(exit_code, report.get("job"), report, gpus_used)
 
 
 @contextmanager

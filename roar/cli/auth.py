@@ -27,6 +27,44 @@ def key() -> None:
     click.echo(load_key().public.openssh)
 
 
+@auth.command("register")
+def register() -> None:
+    """Print your public key to paste when signing up (the seeds' name for `auth key`)."""
+    from roar.identity.keys import load_key
+
+    click.echo(load_key().public.openssh)
+
+
+@auth.command("test")
+@click.option("--remote", "remote_name")
+@click.option("--json", "as_json", is_flag=True)
+def test(remote_name: str | None, as_json: bool) -> None:
+    """Check that the GLaaS remote answers and whether your key has an account there."""
+    from roar.cli.output import print_json
+    from roar.identity.keys import load_key
+    from roar.remote.client import RemoteClient
+
+    r = _remote(remote_name)
+    k = load_key()
+    info = RemoteClient(r.url, k, "private").whoami()  # RemoteError (exit 8) if unreachable
+    account = info.get("account")
+    if as_json:
+        print_json(
+            {
+                "url": r.url,
+                "reachable": True,
+                "fingerprint": k.public.fingerprint,
+                "account": account,
+            }
+        )
+        return
+    click.echo(f"GLaaS at {r.url}: reachable")
+    if account:
+        click.echo(f"key {k.public.fingerprint}: account {account}")
+    else:
+        click.echo(f"key {k.public.fingerprint}: no account yet (`roar login --name <you>`)")
+
+
 @auth.command("status")
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
@@ -72,6 +110,11 @@ def login(name: str | None, remote_name: str | None, web: bool) -> None:
     k = load_key()
     client = RemoteClient(r.url, k, "private")
     account = client.whoami().get("account")
+    if account is not None and name is not None and name != account:
+        raise RemoteError(
+            f"key {k.public.fingerprint} already belongs to account {account} on {r.url}, "
+            f"not {name}; log in without --name, or use another key"
+        )
     if account is None:
         if name is None:
             raise RemoteError(

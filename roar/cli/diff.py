@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
-from roar.errors import NotFound
+from roar.errors import NotFound, UsageError
 
 
-def _start_jobs(ws, index, text: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
-    """(what it is, the jobs whose lineage to walk) for a diff operand."""
-    from roar import sessions
-    from roar.cli.show import resolve_artifact, resolve_object
-    from roar.objects.job import Job
-    from roar.objects.session import Session
+def _start(source, resolver, text: str) -> tuple[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
+    """(what the operand is, where its lineage walk starts) for a diff operand."""
+    from roar.lineage.chain import live
 
-    if text.startswith("@"):
-        return "job", [sessions.find_step(index.steps(sessions.active_ref(ws)), text).job]
-    if ws.refs.read(f"refs/sessions/{text}") is not None:
-        steps = index.steps(f"refs/sessions/{text}")
-        return "session", [s.job for s in steps if not s.superseded]
-    artifact = resolve_artifact(ws, index, text) if not _is_object(ws, text) else None
-    if artifact is not None:
-        producer = index.producer_of(artifact)
-        if producer is None:
-            raise NotFound(f"no recorded job produced {text}")
-        return "artifact", [producer]
-    oid = resolve_object(ws, text)
-    obj = ws.objects.read(oid)
-    if isinstance(obj, Job):
-        return "job", [oid]
-    if isinstance(obj, Session):
-        steps = sessions.history(ws, head=oid)
-        return "session", [s.job for s in steps if not s.superseded]
-    raise NotFound(f"{text} is a {obj.kind} object: diff takes artifacts, jobs or sessions")
-
-
-def _is_object(ws, text: str) -> bool:  # type: ignore[no-untyped-def]
-    from roar.errors import RoarError
-
-    if os.path.exists(text):
-        return False
-    try:
-        ws.objects.resolve_prefix(text)
-        return True
-    except RoarError:
-        return False
+    t = resolver.resolve(text)
+    if t.kind in ("step", "job"):
+        return "job", {"jobs": [t.id]}
+    if t.kind == "session":
+        return "session", {"jobs": [s.job for s in live(source.chain(t.id))]}
+    if t.kind == "artifact":
+        return "artifact", {"hashes": [t.id]}
+    raise UsageError(f"{text} is a {t.object_kind} object: diff takes artifacts, jobs or sessions")
 
 
 @click.command()
@@ -57,39 +30,50 @@ def _is_object(ws, text: str) -> bool:  # type: ignore[no-untyped-def]
 def diff(a: str, b: str, as_json: bool) -> None:
     """Compare two artifacts, jobs or sessions: code, data, params, environment, pipeline."""
     from roar.cli.output import print_json
-    from roar.diff import CATEGORIES, diff_lineages, walk
-    from roar.index.session_index import SessionIndex
+    from roar.diff import CATEGORIES, diff_lineages
+    from roar.index.source import local
+    from roar.lineage.closure import upstream
+    from roar.lineage.producers import Facts
+    from roar.objects.env import Env
     from roar.workspace import Workspace
 
     ws = Workspace.find()
-    index = SessionIndex(ws)
-    index.sync_all()
+    source, resolver = local(ws)
+    facts = Facts(source)
     env_cache: dict[str | None, dict[str, Any] | None] = {}
 
     def env_of(oid: str | None) -> dict[str, Any] | None:
         if oid not in env_cache:
-            env_cache[oid] = ws.objects.read(oid).to_value() if oid else None
+            env_cache[oid] = ws.objects.read_kind(oid, Env).to_value() if oid else None
         return env_cache[oid]
 
-    def producer(job, digest: str) -> str | None:  # type: ignore[no-untyped-def]
-        return index.producer_of(digest, before_ns=job.started_ns)
-
-    kind_a, start_a = _start_jobs(ws, index, a)
-    kind_b, start_b = _start_jobs(ws, index, b)
-    read = ws.objects.read
-    result = diff_lineages(walk(start_a, read, producer), walk(start_b, read, producer), env_of)
-    result = {"a": {"target": a, "kind": kind_a}, "b": {"target": b, "kind": kind_b}, **result}
+    lineages = []
+    kinds = []
+    for text in (a, b):
+        kind, start = _start(source, resolver, text)
+        lin = upstream(facts, **start)
+        if not lin.jobs:
+            raise NotFound(f"no recorded job produced {text}")
+        lin.jobs.update(source.jobs(list(lin.jobs), context=True))  # git, env, variables
+        lineages.append(lin)
+        kinds.append(kind)
+    result = diff_lineages(lineages[0], lineages[1], env_of)
+    result = {"a": {"target": a, "kind": kinds[0]}, "b": {"target": b, "kind": kinds[1]}, **result}
     if as_json:
         print_json(result)
         return
     if result["identical"]:
         click.echo("no differences in code, data, params, environment or pipeline")
         return
+    from roar.display import printable
+
     root = result["root_cause"]
-    click.echo(f"likely root cause: {root['category']} in {root['step']}: {root['detail']}")
+    click.echo(
+        printable(f"likely root cause: {root['category']} in {root['step']}: {root['detail']}")
+    )
     for category in CATEGORIES:
         items = result["differences"][category]
         if items:
             click.echo(f"\n{category}:")
             for d in items:
-                click.echo(f"  {d['step']}: {d['detail']}")
+                click.echo(printable(f"  {d['step']}: {d['detail']}"))

@@ -8,13 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from roar.errors import RoarError
+from roar.errors import LegacyWorkspace, RoarError
 
 
 def guarded(action: Callable[[], int]) -> int:
-    """Run `action`, turning user-facing failures into (message, exit code)."""
+    """Run `action`, turning user-facing failures into (message, exit code).
+
+    In a roar-cli workspace not imported yet, a terminal is asked whether to
+    import it, and the action runs again once it is.
+    """
     try:
-        return action()
+        try:
+            return action()
+        except LegacyWorkspace as e:
+            import sys
+
+            if not sys.stdin.isatty():
+                raise
+            from roar.cli.import_history import offer
+
+            if not offer(e.root, yes=False):  # type: ignore[arg-type]
+                raise
+            return action()
     except RoarError as e:
         from roar.cli.output import error
 

@@ -26,6 +26,11 @@ def set_(name: str, value: str) -> None:
     values = load_env(ws)
     values[name] = value
     save_env(ws, values)
+    from roar.capture.secrets import is_secret
+
+    # roar-cli's line; a value that looks like a secret is not echoed into terminal logs.
+    shown = "<redacted>" if is_secret(name.encode(), value.encode()) else value
+    click.echo(f"Set {name}={shown}")
 
 
 @env.command("get")
@@ -50,6 +55,8 @@ def list_(as_json: bool) -> None:
     if as_json:
         print_json(values)
         return
+    if not values:
+        click.echo("No environment variables set.")
     for k, v in sorted(values.items()):
         click.echo(f"{k}={v}")
 
@@ -62,3 +69,4 @@ def unset(name: str) -> None:
     values = load_env(ws)
     values.pop(name, None)
     save_env(ws, values)
+    click.echo(f"Unset {name}")

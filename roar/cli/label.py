@@ -1,7 +1,8 @@
 """`roar label set|show|unset|history` on sessions, jobs and artifacts.
 
-Each change writes a new label object holding the full set, chained to
-the previous one; `refs/labels/<target>` points at the newest.
+Both roar's form (`roar label set TARGET k=v`) and roar-cli 0.4.7's form
+with a kind first (`roar label set artifact TARGET k=v`, kinds dag, job,
+composite, artifact) are accepted; with a kind, TARGET must be of it.
 """
 
 from __future__ import annotations
@@ -10,58 +11,53 @@ import time
 
 import click
 
-from roar.errors import NotFound, UsageError
+from roar import labels as label_store
+from roar.errors import UsageError
 from roar.workspace import Workspace
 
-
-def _resolve(ws, target: str) -> str:  # type: ignore[no-untyped-def]
-    """session (the active one), @N/@BN, a job id, or an artifact hash/path."""
-    from roar import sessions
-    from roar.cli.show import resolve_artifact, resolve_object
-    from roar.index.session_index import load_session
-
-    if target == "session":
-        head = ws.refs.read(sessions.active_ref(ws))
-        if head is None:
-            raise NotFound("the session is empty: nothing to label")
-        return head  # type: ignore[no-any-return]
-    view = load_session(ws)
-    if target.startswith("@"):
-        return sessions.find_step(view.steps, target).job
-    artifact = resolve_artifact(ws, view.index, target)
-    if artifact is not None:
-        return artifact  # type: ignore[no-any-return]
-    return resolve_object(ws, target)
+# roar-cli's target kinds; `dag` is a session, `composite` a directory artifact.
+KINDS = ("dag", "job", "composite", "artifact")
 
 
-def _current(ws, target: str):  # type: ignore[no-untyped-def]
-    head = ws.refs.read(f"refs/labels/{target}")
-    return head, (ws.objects.read(head) if head else None)
+# What each roar-cli kind accepts, by the resolver's kinds (docs/lineage.md §7).
+_KIND_TARGETS = {
+    "dag": ("session",),
+    "job": ("step", "job"),
+    "composite": ("artifact",),
+    "artifact": ("artifact",),
+}
 
 
-def _write(ws, target: str, labels: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
-    from roar.errors import RefConflict
-    from roar.objects.label import Label
+def _resolve(ws, target: str, kind: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """What a label attaches to: `session` (the active one; `dag current` too), or any
+    name the resolver reads (@N, a job, a session, an artifact hash or path). With a
+    roar-cli KIND, the name must be of that kind."""
+    from roar.index.source import local
 
-    while True:
-        head, _ = _current(ws, target)
-        oid = ws.objects.write(Label(target, labels, head, time.time_ns()))
-        try:
-            ws.refs.update(f"refs/labels/{target}", oid, head, "label")
-            return
-        except RefConflict:
-            continue
+    _, resolver = local(ws)
+    if target == "session" or (kind == "dag" and target == "current"):
+        target = "HEAD"
+    found = resolver.resolve(target)
+    if kind is not None and found.kind not in _KIND_TARGETS[kind]:
+        raise UsageError(f"{target} names {found.describe()}, which is not of kind {kind}")
+    return found.id
 
 
-def _parse(pair: str) -> tuple[str, str | int | bool]:
-    key, eq, value = pair.partition("=")
-    if not eq or not key:
-        raise UsageError(f"labels look like key=value, not {pair!r}")
-    if value in ("true", "false"):
-        return key, value == "true"
-    if value.lstrip("-").isdigit():
-        return key, int(value)
-    return key, value
+def _split(args: tuple[str, ...], at_least: int) -> tuple[str | None, str, tuple[str, ...]]:
+    """(kind, target, rest) from `[KIND] TARGET REST...`."""
+    if len(args) >= at_least + 1 and args[0] in KINDS:
+        return args[0], args[1], args[2:]
+    if not args:
+        raise UsageError("name a target: session, @N, a job id, an artifact hash or a path")
+    return None, args[0], args[1:]
+
+
+def _version(ws, head: str | None) -> int:  # type: ignore[no-untyped-def]
+    n = 0
+    while head:
+        n += 1
+        head = ws.objects.read(head).parent
+    return n
 
 
 @click.group()
@@ -70,58 +66,82 @@ def label() -> None:
 
 
 @label.command("set")
-@click.argument("target")
-@click.argument("pairs", nargs=-1, required=True)
-def set_(target: str, pairs: tuple[str, ...]) -> None:
-    """Set labels on TARGET (session, @N, job id, artifact hash or path)."""
+@click.argument("args", nargs=-1, required=True)
+def set_(args: tuple[str, ...]) -> None:
+    """Set labels: `set [KIND] TARGET k=v...` (TARGET: session, @N, job id, artifact
+    hash or path; KIND, as in roar-cli: dag, job, composite, artifact)."""
+    kind, target, pairs = (
+        _split(args, 2) if len(args) >= 3 and "=" not in args[1] else _split(args, 99)
+    )
+    if not pairs:
+        raise UsageError("give at least one key=value")
     ws = Workspace.find()
-    oid = _resolve(ws, target)
-    _, current = _current(ws, oid)
-    labels = dict(current.labels) if current else {}
-    labels.update(_parse(p) for p in pairs)
-    _write(ws, oid, labels)
+    oid = _resolve(ws, target, kind)
+    changes = dict(label_store.parse_pair(p) for p in pairs)
+    reserved = sorted(k for k in changes if k.startswith("roar."))
+    if reserved:
+        raise UsageError(f"labels under roar. are written by roar itself: {', '.join(reserved)}")
+    label_store.update(ws, oid, changes)
+    head, _ = label_store.current(ws, oid)
+    click.echo(f"Updated labels (version {_version(ws, head)}):")
+    for k, v in sorted(changes.items()):
+        click.echo(f"  {k}={_text(v)}")
 
 
 @label.command("unset")
-@click.argument("target")
-@click.argument("keys", nargs=-1, required=True)
-def unset(target: str, keys: tuple[str, ...]) -> None:
-    """Remove labels from TARGET."""
+@click.argument("args", nargs=-1, required=True)
+def unset(args: tuple[str, ...]) -> None:
+    """Remove labels: `unset [KIND] TARGET KEY...`."""
+    kind, target, keys = _split(args, 2)
+    if not keys:
+        raise UsageError("give at least one key to remove")
     ws = Workspace.find()
-    oid = _resolve(ws, target)
-    _, current = _current(ws, oid)
-    labels = {k: v for k, v in (current.labels if current else {}).items() if k not in keys}
-    _write(ws, oid, labels)
+    oid = _resolve(ws, target, kind)
+    labels = label_store.current_labels(ws, oid)
+    removed = {k: labels[k] for k in keys if k in labels}
+    label_store.write(ws, oid, {k: v for k, v in labels.items() if k not in keys})
+    head, _ = label_store.current(ws, oid)
+    click.echo(f"Removed labels (version {_version(ws, head)}):")
+    for k, v in sorted(removed.items()):
+        click.echo(f"  {k}={_text(v)}")
 
 
 @label.command("show")
-@click.argument("target")
+@click.argument("args", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True)
-def show(target: str, as_json: bool) -> None:
-    """Show the current labels of TARGET."""
+def show(args: tuple[str, ...], as_json: bool) -> None:
+    """Show the current labels: `show [KIND] TARGET`."""
     from roar.cli.output import print_json
 
+    kind, target, rest = _split(args, 1)
+    if rest:
+        raise UsageError(f"unexpected arguments: {' '.join(rest)}")
     ws = Workspace.find()
-    oid = _resolve(ws, target)
-    _, current = _current(ws, oid)
-    labels = dict(current.labels) if current else {}
+    oid = _resolve(ws, target, kind)
+    labels = label_store.current_labels(ws, oid)
     if as_json:
         print_json({"target": oid, "labels": labels})
         return
+    from roar.display import printable
+
     for k, v in sorted(labels.items()):
-        click.echo(f"{k}={v}")
+        click.echo(printable(f"{k}={_text(v)}"))
 
 
 @label.command("history")
-@click.argument("target")
+@click.argument("args", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True)
-def history(target: str, as_json: bool) -> None:
-    """Show every change to TARGET's labels, newest first."""
+def history(args: tuple[str, ...], as_json: bool) -> None:
+    """Show every change to the labels, newest first: `history [KIND] TARGET`."""
     from roar.cli.output import print_json
+    from roar.display import printable
 
+    kind, target, rest = _split(args, 1)
+    if rest:
+        raise UsageError(f"unexpected arguments: {' '.join(rest)}")
     ws = Workspace.find()
-    oid = _resolve(ws, target)
-    head, _ = _current(ws, oid)
+    oid = _resolve(ws, target, kind)
+    head, _ = label_store.current(ws, oid)
     entries = []
     while head:
         obj = ws.objects.read(head)
@@ -132,4 +152,11 @@ def history(target: str, as_json: bool) -> None:
         return
     for e in entries:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["time_ns"] / 1e9))
-        click.echo(f"{stamp}  " + " ".join(f"{k}={v}" for k, v in sorted(e["labels"].items())))
+        pairs = " ".join(f"{k}={_text(v)}" for k, v in sorted(e["labels"].items()))
+        click.echo(f"{stamp}  {printable(pairs)}")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

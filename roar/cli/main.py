@@ -41,6 +41,7 @@ COMMANDS = {
     "get": "roar.cli.transfer:get",
     "put": "roar.cli.transfer:put",
     "reproduce": "roar.cli.reproduce:reproduce",
+    "import": "roar.cli.import_history:import_",
 }
 
 

@@ -17,11 +17,17 @@ from roar.workspace import Workspace
 def cat_object(oid: str, show_type: bool, show_size: bool, raw: bool) -> None:
     """Print an object, verified, by id or unique prefix."""
     from roar.cli.output import print_json
+    from roar.errors import NotFound
+    from roar.index.source import local
     from roar.objects import encoding
     from roar.objects.base import split_header
 
-    store = Workspace.find().objects
-    full = store.resolve_prefix(oid)
+    ws = Workspace.find()
+    store = ws.objects
+    target = local(ws)[1].resolve(oid)
+    if not store.contains(target.id):
+        raise NotFound(f"{oid} names a {target.kind} ({target.id}), not a stored object")
+    full = target.id
     data = store.read_raw(full)
     kind, body = split_header(data)
     if show_type:

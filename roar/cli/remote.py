@@ -67,20 +67,22 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
-    click.echo(f"{found['hash']}  {found.get('object_kind') or 'artifact'}")
+    from roar.display import printable
+
+    click.echo(f"{found['hash']}  {printable(str(found.get('object_kind') or 'artifact'))}")
     art = found.get("artifact")
     if art:
         for e in art["produced_by"]:
-            click.echo(f"  written by job {e['job'][:12]} as {e['path']}")
+            click.echo(printable(f"  written by job {e['job'][:12]} as {e['path']}"))
         for e in art["consumed_by"]:
-            click.echo(f"  read by job {e['job'][:12]} as {e['path']}")
+            click.echo(printable(f"  read by job {e['job'][:12]} as {e['path']}"))
         if not art["produced_by"] and not art["consumed_by"]:
             click.echo("  registered; no lineage visible in your scope")
     job = found.get("job")
     if job:
-        click.echo(f"  command: {job['command']}  (exit {job['exit_code']})")
+        click.echo(printable(f"  command: {job['command']}  (exit {job['exit_code']})"))
     for k, v in (found.get("labels") or {}).items():
-        click.echo(f"  label {k}={v}")
+        click.echo(printable(f"  label {k}={v}"))
 
 
 @remote.command("search")
@@ -106,6 +108,7 @@ def search(
 ) -> None:
     """Search the remote's jobs visible to you."""
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.remote.client import connect
 
     _, client = connect(Workspace.find(), remote_name)
@@ -122,4 +125,4 @@ def search(
         print_json(jobs)
         return
     for j in jobs:
-        click.echo(f"{j['job'][:12]}  {j['owner'] or '-':<12} {j['command']}")
+        click.echo(printable(f"{j['job'][:12]}  {j['owner'] or '-':<12} {j['command']}"))

@@ -18,8 +18,9 @@ STATUS_TEXT = {
 
 
 @click.command()
-@click.argument("digest")
+@click.argument("digest", required=False)
 @click.option("--lineage", is_flag=True, help="DIGEST is a session: reproduce all its steps.")
+@click.option("--plan", "plan_only", is_flag=True, help="Show the plan and run nothing (default).")
 @click.option("--run", "run_it", is_flag=True, help="Run the plan after showing it.")
 @click.option("-y", "--yes", is_flag=True, help="Run without asking.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
@@ -29,13 +30,22 @@ STATUS_TEXT = {
 @click.option("--pip-any-version", is_flag=True, help="Install recorded packages at any version.")
 @click.option("--package-sync", is_flag=True, help="Check and install system packages too.")
 @click.option("--list-requirements", is_flag=True, help="Print every recorded package and exit.")
-@click.option("--script", "script", type=click.Path(path_type=Path),
-              help="Write the plan as an editable shell script instead of running it.")  # fmt: skip
-@click.option("--remote", "remote_name", help="Remote to fetch the lineage from.")
+@click.option("--script", "script", is_flag=False, flag_value="-", default=None,
+              help="Print the plan as an editable shell script (--script FILE: write it "
+              "there) instead of running it.")  # fmt: skip
+@click.option("--export-requirements", "requirements", type=click.Path(path_type=Path),
+              help="Write the recorded pip pins to a requirements file and exit.")  # fmt: skip
+@click.option("--no-puts", is_flag=True,
+              help="roar-cli's; plans never re-run put jobs, so always the case here.")  # fmt: skip
+@click.option("--step-timeout", type=click.IntRange(min=1), envvar="ROAR_REPRODUCE_STEP_TIMEOUT",
+              help="With --run: seconds a step may take before it is killed.")  # fmt: skip
+@click.option("--remote", "remote_name",
+              help="Remote (a name, or a registry URL) to fetch the lineage from.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def reproduce(
-    digest: str,
+    digest: str | None,
     lineage: bool,
+    plan_only: bool,
     run_it: bool,
     yes: bool,
     directory: Path | None,
@@ -43,30 +53,52 @@ def reproduce(
     pip_any_version: bool,
     package_sync: bool,
     list_requirements: bool,
-    script: Path | None,
+    script: str | None,
+    requirements: Path | None,
+    no_puts: bool,
+    step_timeout: int | None,
     remote_name: str | None,
     as_json: bool,
 ) -> None:
-    """Show how DIGEST (an artifact hash) was made; with --run, make it again."""
+    """Show how DIGEST (an artifact, job or session hash, or a path) was made; with
+    --run, make it again. Works outside a workspace too, with a remote given by
+    --remote or `roar config set --global glaas.url`."""
     from roar.cli.output import print_json, warn
-    from roar.errors import ReproduceError
+    from roar.display import printable
+    from roar.errors import ReproduceError, UsageError
     from roar.reproduce.plan import make_plan
     from roar.reproduce.script import shell_script
-    from roar.workspace import Workspace
 
-    ws = Workspace.find()
+    if digest is None and script not in (None, "-"):
+        # roar-cli's --script is a flag: `reproduce --script HASH` means stdout.
+        digest, script = script, "-"
+    if digest is None:
+        raise UsageError("name the artifact: roar reproduce <hash>")
+    if plan_only and run_it:
+        raise UsageError("--plan shows the plan without running it; leave out --run")
+    ws = _workspace()
     plan = make_plan(
         ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name)
     )
     if list_requirements:
         _print_requirements(plan, as_json)
         return
+    if requirements is not None:
+        _export_requirements(plan, requirements)
+        return
     if script is not None:
         patch = (
             ws.objects.read(plan.source.patch).data if plan.source and plan.source.patch else None
         )
-        script.write_text(shell_script(plan, patch))
-        script.chmod(0o755)
+        # Bytes as recorded: a patch need not be UTF-8.
+        data = shell_script(plan, patch).encode("utf-8", "surrogateescape")
+        if script == "-":
+            click.get_binary_stream("stdout").write(data)
+            return
+        from roar.atomic import write_atomic
+
+        write_atomic(Path(script), data)
+        Path(script).chmod(0o755)
         click.echo(f"wrote {script}")
         return
     if as_json and not run_it:
@@ -76,7 +108,7 @@ def reproduce(
     for w in plan.warnings:
         warn(w)
     if not run_it:
-        if plan.missing:
+        if plan.missing or plan.outside:
             sys.exit(ReproduceError.exit_code)
         return
     if not yes and not (sys.stdin.isatty() and click.confirm("Run this plan?", default=False)):
@@ -86,7 +118,7 @@ def reproduce(
     target = (directory or Path.cwd() / f"reproduce-{plan.target[:12]}").absolute()
     result = run_plan(
         ws, plan, target, any_version=pip_any_version, package_sync=package_sync,
-        say=lambda line: click.echo(line, err=True),
+        say=lambda line: click.echo(printable(line), err=True), step_timeout=step_timeout,
     )  # fmt: skip
     if as_json:
         print_json({"plan": plan.to_json(), "result": result.to_json()})
@@ -96,25 +128,53 @@ def reproduce(
         sys.exit(1)
 
 
-def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
-    """Fetch a lineage from the remote, for a hash the workspace does not know."""
+def _workspace():  # type: ignore[no-untyped-def]
+    """This workspace; outside one, the user's lineage cache (a workspace of its own,
+    under $XDG_CACHE_HOME/roar/lineage), so a hash someone sent can be reproduced
+    anywhere."""
+    from roar.errors import LegacyWorkspace, NotAWorkspace
+    from roar.workspace import Workspace
 
-    def fetch(digest: str) -> int:
+    try:
+        return Workspace.find()
+    except LegacyWorkspace:
+        raise  # a roar-cli workspace here: its history is imported, not bypassed
+    except NotAWorkspace:
+        from roar.config import user_cache_dir
+
+        ws, _ = Workspace.create(user_cache_dir() / "lineage")
+        return ws
+
+
+def _fetcher(ws, remote_name: str | None):  # type: ignore[no-untyped-def]
+    """Fetch a lineage from the remote, for a name the workspace does not know."""
+
+    def fetch(text: str) -> int:
+        from roar.cli.register import remote_hash
         from roar.errors import NotFound, RemoteError
-        from roar.objects.base import is_id
         from roar.remote.client import connect
         from roar.remote.fetch import fetch as fetch_closure
 
-        if not is_id(digest):
-            raise NotFound(f"{digest} is not known here; give the full hash to fetch it")
         remote, client = connect(ws, remote_name)
-        click.echo(f"fetching the lineage of {digest[:12]} from {remote.url}", err=True)
         try:
+            digest = remote_hash(client, text)
+            click.echo(f"fetching the lineage of {digest[:12]} from {remote.url}", err=True)
             return fetch_closure(ws, remote, client, digest).received
-        except RemoteError as e:
-            raise NotFound(f"{digest[:12]} is not known here, and {e}") from None
+        except (NotFound, RemoteError) as e:
+            raise NotFound(f"{text} is not known here, and {e}") from None
 
     return fetch
+
+
+def _export_requirements(plan, path: Path) -> None:  # type: ignore[no-untyped-def]
+    from roar.atomic import write_atomic
+
+    lines = [f"# pip pins recorded for {plan.target[:12]} (roar reproduce --export-requirements)"]
+    if plan.python:
+        lines.append(f"# python {plan.python.version}")
+    lines += [f"{name}=={version}" for name, version in plan.packages]
+    write_atomic(path, ("\n".join(lines) + "\n").encode())
+    click.echo(f"Wrote {len(plan.packages)} pip requirement(s) to {path}")
 
 
 def _print_requirements(plan, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -123,15 +183,19 @@ def _print_requirements(plan, as_json: bool) -> None:  # type: ignore[no-untyped
     if as_json:
         print_json({"python": plan.to_json()["python"], "packages": plan.to_json()["packages"]})
         return
+    from roar.display import printable
+
     if plan.python:
-        click.echo(f"# python {plan.python.version}")
+        click.echo(f"# python {printable(plan.python.version)}")
     for name, version in plan.packages:
-        click.echo(f"{name}=={version}")
+        click.echo(printable(f"{name}=={version}"))
 
 
 def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
+    from roar.display import printable
+
     def say(text: str = "") -> None:
-        click.echo(text, file=out)
+        click.echo(printable(text), file=out)
 
     say(f"reproduce {plan.target_kind} {plan.target}")
     if plan.fetched:
@@ -165,16 +229,22 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         say(f"  {STATUS_TEXT[ri.status]:<13} {ri.hash[:12]}  {os.fsdecode(ri.path)}{where}")
     if not plan.inputs:
         say("  (none)")
+    if plan.outside:
+        say("refused, would not stay inside the reproduction directory:")
+        for line in plan.outside:
+            say(f"  {line}")
 
 
 def _print_result(result) -> None:  # type: ignore[no-untyped-def]
-    click.echo(f"reproduced in {result.directory} ({result.seconds:.1f}s)")
+    from roar.display import printable
+
+    click.echo(f"reproduced in {printable(str(result.directory))} ({result.seconds:.1f}s)")
     for c in result.checks:
         mark = "identical" if c.identical else "DIFFERS  " if c.actual else "NOT MADE "
         got = "" if c.identical else f"  got {c.actual[:12] if c.actual else '-'}"
-        click.echo(f"  {mark} {c.expected[:12]}  {c.step:>5} {c.path}{got}")
+        click.echo(f"  {mark} {c.expected[:12]}  {c.step:>5} {printable(c.path)}{got}")
     d = result.first_divergence
     if d is None:
         click.echo(f"all {len(result.checks)} artifacts are byte-identical")
     else:
-        click.echo(f"first divergence: step {d.label} ({d.command})")
+        click.echo(f"first divergence: step {d.label} ({printable(d.command)})")

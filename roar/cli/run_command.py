@@ -1,6 +1,7 @@
 """Click wrappers of `roar run` / `roar build` (help text, `roar --help` listing).
 
-The work, and the fast path that skips click, are in roar.cli.run.
+The work, the option rules and the fast path that skips click are in
+roar.cli.run; these wrappers hand click's parse to the same RunArgs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 
 import click
 
-from roar.cli.run import record
+from roar.cli.run import HASH_ALGORITHMS, TRACER_NAMES, RunArgs, record
 
 
 def _command(step_kind: str):  # type: ignore[no-untyped-def]
@@ -19,9 +20,35 @@ def _command(step_kind: str):  # type: ignore[no-untyped-def]
     )
     @click.option("-q", "--quiet", is_flag=True, help="Print no report after the run.")
     @click.option("-v", "--verbose", is_flag=True, help="List every file read and written.")
+    @click.option("-n", "--name", help="Name this step (stored as the job's `name` label).")
+    @click.option(
+        "--hash",
+        "hashes",
+        multiple=True,
+        type=click.Choice(HASH_ALGORITHMS),
+        help="Another digest to record (roar-cli's option; BLAKE3 for now).",
+    )
+    @click.option(
+        "--tracer",
+        type=click.Choice(TRACER_NAMES),
+        help="roar-cli's tracer choice; roar has one tracer, any name runs it.",
+    )
+    @click.option(
+        "--tracer-fallback/--no-tracer-fallback",
+        default=True,
+        help="roar-cli's; accepted, roar's tracer has no fallback.",
+    )
     @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
-    def command(quiet: bool, verbose: bool, argv: tuple[str, ...]) -> None:
-        sys.exit(record(step_kind, list(argv), quiet=quiet, verbose=verbose))
+    def command(
+        quiet: bool,
+        verbose: bool,
+        name: str | None,
+        hashes: tuple[str, ...],
+        tracer: str | None,
+        tracer_fallback: bool,
+        argv: tuple[str, ...],
+    ) -> None:
+        sys.exit(record(step_kind, RunArgs(list(argv), quiet, verbose, name, hashes)))
 
     command.help = (
         "Run a command with provenance tracking (`roar run @N --k=v` re-runs step N)."

@@ -1,79 +1,14 @@
-"""Inspection: `show`, `lineage`, `inputs`."""
+"""Inspection: `show`, `lineage`, `inputs`. Names resolve and answers come from the
+lineage core (roar/lineage/); this module only prints."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import click
 
-from roar.errors import NotFound
+from roar.errors import NotFound, UsageError
 from roar.workspace import Workspace
-
-
-def _hash_file(path: Path) -> str:
-    import blake3
-
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    h.update_mmap(path)
-    return h.hexdigest()
-
-
-def hash_path(path: Path) -> str:
-    """A file's BLAKE3, or a directory's composite id (its tree object's id)."""
-    if not path.is_dir():
-        return _hash_file(path)
-    from roar.objects.tree import Tree, TreeEntry
-
-    entries = []
-    for dirpath, dirnames, files in os.walk(path):
-        dirnames[:] = [d for d in dirnames if d != ".roar"]
-        for f in files:
-            full = Path(dirpath) / f
-            rel = os.fsencode(full.relative_to(path).as_posix())
-            entries.append(TreeEntry(rel, _hash_file(full), full.stat().st_size))
-    return Tree.of(entries).id
-
-
-def resolve_artifact(ws, index, text: str) -> str | None:  # type: ignore[no-untyped-def]
-    """An artifact hash from a path or a hash prefix the index knows, else None."""
-    if os.path.exists(text):
-        return hash_path(Path(text))
-    prefix = text.lower()
-    if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-        return None
-    matches = index.hashes_with_prefix(prefix)
-    if len(matches) == 1:
-        return matches[0]  # type: ignore[no-any-return]
-    if len(matches) > 1:
-        from roar.errors import Ambiguous
-
-        raise Ambiguous(f"prefix {text} names more than one artifact: use more characters")
-    return None
-
-
-def resolve_object(ws, text: str) -> str:  # type: ignore[no-untyped-def]
-    """The object a hash prefix names, with an error that says what was tried."""
-    if len(text) < 4 or any(c not in "0123456789abcdefABCDEF" for c in text):
-        raise NotFound(f"{text}: no such file, and not a step (@N), job id or artifact hash")
-    return ws.objects.resolve_prefix(text)  # type: ignore[no-any-return]
-
-
-def artifact_data(index, ref: str, digest: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Who wrote and who read `digest` in the session."""
-    from roar.lineage import job_summary
-
-    touching = index.steps_touching(ref, digest)
-    writers = [s for s, role in touching if role == "out"]
-    producer = writers[-1] if writers else None
-    return {
-        "artifact": digest,
-        "produced_by": job_summary(producer, index.jobs([producer.job])[producer.job])
-        if producer
-        else None,
-        "consumed_by": [s.label for s, role in touching if role == "in"],
-    }
 
 
 @click.command()
@@ -82,73 +17,61 @@ def artifact_data(index, ref: str, digest: str) -> dict[str, Any]:  # type: igno
 @click.option("--remote", "remote", is_flag=True, help="Ask the default GLaaS remote instead.")
 @click.pass_context
 def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) -> None:
-    """Show the session, a step (@N, @BN), a job id, or an artifact (hash or path)."""
+    """Show the session, a step (@N, @BN), a job, a session, or an artifact (hash or path)."""
     if remote:
         from roar.cli.remote import lookup
-        from roar.errors import UsageError
 
         if not target:
             raise UsageError("roar show --remote needs a hash")
         ctx.invoke(lookup, digest=target, remote_name=None, as_json=as_json)
         return
-    from roar import sessions
     from roar.cli.output import print_json
-    from roar.index.session_index import SessionIndex
-    from roar.objects.job import Job
+    from roar.index.source import local
+    from roar.lineage.producers import Facts
+    from roar.lineage.views import artifact_view, session_view
 
     ws = Workspace.find()
-    index = SessionIndex(ws)
-    ref = sessions.active_ref(ws)
+    source, resolver = local(ws)
+    facts = Facts(source)
+    ref = resolver.active_ref
     data: dict[str, Any]
     if target is None:
-        steps = index.steps(ref)
-        live = sessions.current_steps(steps)
-        jobs = index.jobs(s.job for s in live)
-        data = {
-            "session": ref.removeprefix("refs/sessions/"),
-            "steps": [{"step": s.label, "job": s.job, "command": _cmd(jobs[s.job])} for s in live],
-        }
-    elif target.startswith("@"):
-        step = sessions.find_step(index.steps(ref), target)
-        data = _job_data(step, ws.objects.read(step.job))
+        data = session_view(facts, ws.refs.read(ref), ref).to_json()
     else:
-        artifact = resolve_artifact(ws, index, target)
-        touched = artifact is not None and index.hashes_with_prefix(artifact)
-        if artifact is not None and (touched or os.path.exists(target)):
-            data = artifact_data(index, ref, artifact)
+        t = resolver.resolve(target)
+        if t.kind in ("step", "job"):
+            data = _job_detail(facts, t.id, ref)
+        elif t.kind == "artifact":
+            data = artifact_view(facts, t.id, ref).to_json()
+        elif t.kind == "session":
+            data = session_view(facts, t.id, t.ref).to_json()
         else:
-            oid = resolve_object(ws, target)
-            obj = ws.objects.read(oid)
-            if not isinstance(obj, Job):
-                raise NotFound(f"{target} is a {obj.kind} object; try `roar cat-object {oid[:12]}`")
-            step = next((s for s in index.steps(ref) if s.job == oid), None)
-            data = _job_data(step, obj, oid)
+            raise NotFound(
+                f"{target} is a {t.object_kind} object; try `roar cat-object {t.id[:12]}`"
+            )
     if as_json:
         print_json(data)
     else:
         _print(data)
 
 
-def _cmd(job: Any) -> str:
-    return " ".join(os.fsdecode(a) for a in job.argv)
-
-
-def _job_data(step, job, oid: str | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from roar.lineage import job_summary
-
-    data = job_summary(step, job)
-    data["id"] = oid or (step.job if step else None)
+def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
     from roar.capture.packages import packages_read
+    from roar.lineage.views import job_view
 
-    data["git"] = job.context.get("git")
-    data["env"] = job.context.get("env")
-    data["interrupted"] = job.interrupted
+    view = job_view(facts, job_id, ref, context=True)
+    job = view.job
     read = packages_read(list(job.filtered))
-    data["packages_read"] = {
-        "pip": [f"{n}=={v}" for n, v in read.pip],
-        "dpkg": [f"{n}={v}" for n, v in read.dpkg],
+    return {
+        **view.to_json(),
+        "git": job.context.get("git"),
+        "env": job.context.get("env"),
+        "interrupted": job.interrupted,
+        "packages_read": {
+            "pip": [f"{n}=={v}" for n, v in read.pip],
+            "dpkg": [f"{n}={v}" for n, v in read.dpkg],
+        },
     }
-    return data
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -157,17 +80,19 @@ def _print(data: dict[str, Any]) -> None:
         lines = [f"artifact {data['artifact']}"]
         producer = data["produced_by"]
         if producer:
-            lines.append(f"  written by {_job_line(producer)}")
+            lines.append(f"  written by {_job_line(producer, data.get('session'))}")
             lines += [f"    read {_art_line(a)}" for a in producer["inputs"]]
         else:
             lines.append("  written by no recorded job (a root input)")
-        readers = ", ".join(data["consumed_by"]) or "no recorded job"
+        readers = ", ".join(data["consumed_by"]) or "no recorded step"
         lines.append(f"  read by {readers}")
     elif "steps" in data:
-        lines = [f"session {data['session']}: {len(data['steps'])} steps"]
+        name = data["session"] or data["head"][:12]
+        lines = [f"session {name}: {len(data['steps'])} steps"]
         lines += [f"  {s['step']:>5}  {s['job'][:12]}  {s['command']}" for s in data["steps"]]
     else:
-        lines = [_job_line(data), f"  job      {data['id']}", f"  cwd      {data['cwd']}"]
+        lines = [_job_line(data, data.get("session")), f"  job      {data['id']}"]
+        lines.append(f"  cwd      {data['cwd']}")
         git = data.get("git")
         if git:
             dirty = " (dirty: patch recorded)" if git.get("dirty") else ""
@@ -179,13 +104,23 @@ def _print(data: dict[str, Any]) -> None:
             lines.append(f"  pip      {' '.join(read['pip'])}")
         if read.get("dpkg"):
             lines.append(f"  dpkg     {' '.join(read['dpkg'])}")
-    click.echo("\n".join(lines))
+    from roar.display import printable
+
+    click.echo("\n".join(printable(line) for line in lines))
 
 
-def _job_line(job: dict[str, Any]) -> str:
-    step = f"{job['step']} " if job.get("step") else ""
+def _job_line(job: dict[str, Any], session: str | None = None) -> str:
+    """`@2 python train.py  (ok, 1.2s, run)`, noting a superseded step or another session."""
+    where = ""
+    if job.get("step"):
+        notes = ["superseded"] if job.get("superseded") else []
+        if job.get("session") != session:
+            notes.append(f"session {job['session']}")
+        where = f"{job['step']} " + (f"({', '.join(notes)}) " if notes else "")
+    elif job.get("id"):
+        where = f"job {job['id'][:12]} (in no session) "
     status = "ok" if job["exit_code"] == 0 else f"exit {job['exit_code']}"
-    return f"{step}{' '.join(job['command'])}  ({status}, {job['duration_s']}s, {job['type']})"
+    return f"{where}{' '.join(job['command'])}  ({status}, {job['duration_s']}s, {job['type']})"
 
 
 def _art_line(art: dict[str, Any]) -> str:
@@ -198,41 +133,36 @@ def _art_line(art: dict[str, Any]) -> str:
 def lineage(artifact: str) -> None:
     """Print the upstream jobs and artifacts of ARTIFACT (hash or path) as JSON."""
     from roar.cli.output import print_json
-    from roar.index.session_index import load_session
-    from roar.lineage import lineage as build
+    from roar.index.source import local
+    from roar.lineage.producers import Facts
+    from roar.lineage.views import lineage_view
 
-    ws = Workspace.find()
-    view = load_session(ws)
-    h = resolve_artifact(ws, view.index, artifact)
-    if h is None:
-        raise NotFound(f"no artifact {artifact} in this session")
-    print_json(build(view, h))
+    source, resolver = local(Workspace.find())
+    t = resolver.resolve(artifact)
+    if t.kind != "artifact":
+        raise UsageError(f"{artifact} is a {t.kind}; lineage takes an artifact (path or hash)")
+    print_json(lineage_view(Facts(source), t.id, resolver.active_ref).to_json())
 
 
 @click.command()
 @click.option("--unsourced", is_flag=True, help="Only inputs no recorded job or get produced.")
 @click.option("--json", "as_json", is_flag=True)
 def inputs(unsourced: bool, as_json: bool) -> None:
-    """List the root inputs of the session (read, never written by a step)."""
-    from roar import sessions
+    """List the root inputs of the session (read, never written by a recorded job)."""
     from roar.cli.output import print_json
-    from roar.index.session_index import load_session
-    from roar.lineage import artifact_producers
+    from roar.display import printable
+    from roar.index.source import local
+    from roar.lineage.chain import live
+    from roar.lineage.producers import Facts
+    from roar.lineage.views import root_inputs
 
-    view = load_session(Workspace.find())
-    producers = artifact_producers(view)
-    roots: dict[str, dict[str, Any]] = {}
-    for s in sessions.current_steps(view.steps):
-        for a in view.jobs[s.job].inputs:
-            producer = producers.get(a.hash)
-            from_get = producer is not None and view.jobs[producer.job].type == "get"
-            if producer is None or (from_get and not unsourced):
-                roots.setdefault(
-                    a.hash, {"hash": a.hash, "path": os.fsdecode(a.path), "size": a.size}
-                )
-    rows = list(roots.values())
+    ws = Workspace.find()
+    source, resolver = local(ws)
+    head = ws.refs.read(resolver.active_ref)
+    steps = live(source.chain(head)) if head else []
+    rows = [r for r in root_inputs(Facts(source), steps) if not (unsourced and r.obtainable)]
     if as_json:
-        print_json(rows)
+        print_json([r.to_json() for r in rows])
     else:
         for r in rows:
-            click.echo(f"{r['hash'][:12]}  {r['size']:>12}  {r['path']}")
+            click.echo(f"{r.hash[:12]}  {r.size:>12}  {printable(r.path)}")

@@ -70,11 +70,28 @@ def check(as_json: bool) -> None:
 
 
 @tracer.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, resolve_path=True))
+@click.argument("path")
 def use(path: str) -> None:
-    """Use the roar-tracer binary at PATH in this workspace (tracer.path)."""
+    """Use the roar-tracer binary at PATH in this workspace (tracer.path).
+
+    roar-cli's backend names (auto, ebpf, preload, ptrace) are accepted: roar
+    has one tracer, so each of them selects it and nothing is stored.
+    """
+    import os
+
+    from roar.cli.run import TRACER_NAMES
+    from roar.errors import UsageError
     from roar.workspace import Workspace
 
-    Workspace.find().config.set("tracer.path", path)
-    click.echo(f"tracer.path = {path}")
+    if path in TRACER_NAMES:
+        click.echo(
+            "roar has one tracer (seccomp user notification, ptrace as the fallback); "
+            f"'{path}' selects it, nothing to set"
+        )
+        return
+    full = os.path.realpath(path)
+    if not os.path.isfile(full):
+        raise UsageError(f"{path}: not a tracer name ({', '.join(TRACER_NAMES)}) and no such file")
+    Workspace.find().config.set("tracer.path", full)
+    click.echo(f"tracer.path = {full}")
     _status(False)

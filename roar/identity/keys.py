@@ -19,8 +19,9 @@ KEY_NAME = "id_ed25519"
 
 def config_dir() -> Path:
     """roar's per-user directory ($XDG_CONFIG_HOME/roar, else ~/.config/roar)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "roar"
+    from roar.config import user_config_dir
+
+    return user_config_dir()
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,19 @@
-"""A SQLite cache of session chains, their jobs and DAG edges.
+"""A SQLite cache of the store: every job, every session chain, and the DAG edges.
 
-The source of truth stays the objects and refs. Every query first brings
-the cache up to the session ref's head: new steps are appended (their DAG
-edges computed as they arrive, from a per-session "who last wrote this
-hash" table), a ref moved back (`roar pop`) truncates, anything else
-rebuilds. The file can be deleted at any time. Jobs are cached without
-their context; views of a single job read the object itself.
+The source of truth stays the objects and refs; `roar.index.source` answers
+the lineage rules from here. Before a query the cache catches up with what
+it needs:
+
+- a session ref (`sync`): new steps are appended, their edges decided as
+  they arrive with the core's rule (`roar.lineage.dag.step_reads`) from a
+  per-session "last writer of each hash" table; a ref moved back (`roar
+  pop`) truncates; anything else rebuilds that session;
+- the whole store (`sync_store`): objects that arrived without a ref
+  (fetched jobs, popped steps) are found by listing only the fan-out
+  directories whose mtime changed and the packs not seen before.
+
+The file is a cache: deleting it loses nothing, and one that SQLite cannot
+read is deleted and rebuilt. Jobs are cached without their `context`.
 """
 
 from __future__ import annotations
@@ -13,16 +21,23 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
+from roar.atomic import is_temporary
+from roar.display import printable
+from roar.errors import CorruptObject
+from roar.lineage.dag import Read, step_reads
+from roar.lineage.source import Step, step_label
+from roar.objects.base import is_id
 from roar.objects.job import ArtifactRef, Job
 from roar.objects.session import Session
-from roar.sessions import Step
+from roar.objects.tree import Tree
 from roar.workspace import Workspace
 
-SCHEMA_VERSION = "7"
+T = TypeVar("T")
+
+SCHEMA_VERSION = "9"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -33,10 +48,14 @@ CREATE TABLE IF NOT EXISTS steps (
     label TEXT NOT NULL, command TEXT NOT NULL, exit_code INTEGER NOT NULL,
     duration_ns INTEGER NOT NULL, time_text TEXT NOT NULL, superseded INTEGER NOT NULL,
     parents TEXT NOT NULL, line TEXT NOT NULL,
-    PRIMARY KEY (ref, seq));
-CREATE INDEX IF NOT EXISTS steps_by_object ON steps (ref, session_object);
-CREATE INDEX IF NOT EXISTS steps_by_step ON steps (ref, step_kind, step, seq);
+    PRIMARY KEY (ref, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS steps_by_object ON steps (session_object);
+CREATE INDEX IF NOT EXISTS steps_by_label ON steps (ref, label, seq);
 CREATE INDEX IF NOT EXISTS steps_by_job ON steps (job, ref);
+CREATE TABLE IF NOT EXISTS reads (
+    ref TEXT NOT NULL, seq INTEGER NOT NULL, parent TEXT NOT NULL, writer TEXT NOT NULL,
+    hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reads_by_step ON reads (ref, seq);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, argv BLOB NOT NULL, cwd BLOB NOT NULL,
     started_ns INTEGER NOT NULL, ended_ns INTEGER NOT NULL, exit_code INTEGER NOT NULL,
@@ -45,24 +64,45 @@ CREATE TABLE IF NOT EXISTS artifacts (
     job TEXT NOT NULL, role TEXT NOT NULL, path BLOB NOT NULL, hash TEXT NOT NULL,
     size INTEGER NOT NULL, kind TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS artifacts_by_job ON artifacts (job);
-CREATE INDEX IF NOT EXISTS artifacts_by_hash ON artifacts (hash);
+CREATE INDEX IF NOT EXISTS artifacts_by_hash ON artifacts (hash, role);
 CREATE TABLE IF NOT EXISTS tree_entries (tree TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tree_entries_by_tree ON tree_entries (tree);
 CREATE INDEX IF NOT EXISTS tree_entries_by_hash ON tree_entries (hash);
-CREATE TABLE IF NOT EXISTS producers (
-    ref TEXT NOT NULL, hash TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (ref, hash));
+CREATE TABLE IF NOT EXISTS writers (
+    ref TEXT NOT NULL, hash TEXT NOT NULL, label TEXT NOT NULL, job TEXT NOT NULL,
+    PRIMARY KEY (ref, hash));
+CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NULL);
 """
 
-# The log is stored ready to print (denormalized): `roar log` on a
-# 10,000-step session is then one indexed scan.
+# A fan-out directory's mtime is trusted only once it is this old: a write
+# within the filesystem's timestamp tick could otherwise go unseen (git's
+# "racily clean" rule).
+SETTLED_NS = 2_000_000_000
+
 _LOG_QUERY = """
-SELECT seq, label, job, command, exit_code, duration_ns, time_ns, time_text, superseded, parents
+SELECT seq, label, job, command, exit_code, duration_ns, time_ns, time_text, superseded, parents,
+       step, step_kind
+FROM steps WHERE ref = ? ORDER BY seq
+"""
+
+# What `roar dag` prints and orders by, and nothing else (10,000 rows).
+_DAG_QUERY = """
+SELECT seq, label, job, superseded, step_kind, step, parents, exit_code, command
 FROM steps WHERE ref = ? ORDER BY seq
 """
 
 
-def step_label(step: int, step_kind: str) -> str:
-    return f"@B{step}" if step_kind == "build" else f"@{step}"
+class DagRow(NamedTuple):
+    seq: int
+    label: str
+    job: str
+    superseded: int
+    step_kind: str
+    step: int
+    parents: str  # comma-separated labels of the steps it read from
+    exit_code: int
+    command: str
 
 
 def _display(argv: Iterable[bytes]) -> str:
@@ -75,6 +115,17 @@ def _pack_argv(argv: Iterable[bytes]) -> bytes:
 
 def unpack_argv(blob: bytes) -> tuple[bytes, ...]:
     return tuple(blob.split(b"\0")) if blob else ()
+
+
+STEP_COLUMNS = "session_object, job, step, step_kind, supersedes, time_ns, superseded"
+
+
+def step_of(row: tuple[Any, ...] | sqlite3.Row) -> Step:
+    """A Step from a row of STEP_COLUMNS."""
+    oid, job, step, kind, supersedes, time_ns, superseded = row
+    return Step(
+        str(oid), str(job), int(step), str(kind), supersedes, int(time_ns), bool(superseded)
+    )
 
 
 class LogRow(NamedTuple):
@@ -90,6 +141,8 @@ class LogRow(NamedTuple):
     when: str
     superseded: int
     parents: str  # comma-separated labels of the steps it read from
+    step: int
+    step_kind: str
 
     @property
     def parent_labels(self) -> list[str]:
@@ -110,25 +163,59 @@ class SessionIndex:
         self.path = ws.dir / "index.sqlite"
         self.db = self._open()
 
+    # -- opening, and recovering from a damaged file --------------------
+
     def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError:
+            self._discard()
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is rebuilt
-        try:  # the common case: an index of this version exists, nothing to create
+        try:
+            db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is rebuilt
+            try:  # the common case: an index of this version exists, nothing to create
+                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is not None and row[0] == SCHEMA_VERSION:
+                    return db
+            except sqlite3.OperationalError as e:
+                if "no such table" not in str(e):
+                    raise
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is not None and row[0] == SCHEMA_VERSION:
+            if row is None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                 return db
-        except sqlite3.OperationalError:
-            pass
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
+            if row[0] == SCHEMA_VERSION:
+                return db
+        except BaseException:
             db.close()
-            os.unlink(self.path)
-            return self._open()
-        return db
+            raise
+        db.close()  # another version: a cache is rebuilt, never migrated
+        self._discard()
+        return self._connect()
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+
+    def recovering(self, action: Callable[[], T]) -> T:
+        """Run a query; if SQLite finds the file damaged, rebuild it and run it again."""
+        try:
+            return action()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            self.db.close()
+            self._discard()
+            self.db = self._connect()
+            return action()
 
     def close(self) -> None:
         self.db.close()
@@ -142,6 +229,9 @@ class SessionIndex:
         return None if row is None else int(row[0])
 
     def sync(self, ref: str) -> None:
+        self.recovering(lambda: self._sync(ref))
+
+    def _sync(self, ref: str) -> None:
         head = self.ws.refs.read(ref)
         row = self.db.execute("SELECT head, length FROM heads WHERE ref=?", (ref,)).fetchone()
         if row is not None and row[0] == head:
@@ -153,7 +243,10 @@ class SessionIndex:
             if base is not None:
                 break
             obj = self.ws.objects.read(cur)
-            assert isinstance(obj, Session)
+            if not isinstance(obj, Session):
+                if cur == head and ref.startswith("refs/remotes/"):
+                    return  # a remote-tracking ref to something else: not a session
+                raise CorruptObject(f"{ref} reaches {cur}, a {obj.kind} object, not a session")
             new.append((cur, obj))
             cur = obj.parent
         self.db.execute("BEGIN IMMEDIATE")
@@ -178,65 +271,76 @@ class SessionIndex:
             raise
 
     def _forget(self, ref: str, keep: int) -> None:
-        """Drop steps from seq `keep` on, and recompute who produced what."""
+        """Drop steps from seq `keep` on, and recompute who wrote what last."""
         self.db.execute("DELETE FROM steps WHERE ref=? AND seq>=?", (ref, keep))
+        self.db.execute("DELETE FROM reads WHERE ref=? AND seq>=?", (ref, keep))
         self.db.execute(
             "UPDATE steps SET superseded = EXISTS (SELECT 1 FROM steps t WHERE t.ref = steps.ref "
-            "AND t.step_kind = steps.step_kind AND t.step = steps.step AND t.seq > steps.seq) "
+            "AND t.label = steps.label AND t.seq > steps.seq) "
             "WHERE ref=?",
             (ref,),
         )
-        self.db.execute("DELETE FROM producers WHERE ref=?", (ref,))
+        self.db.execute("DELETE FROM writers WHERE ref=?", (ref,))
         rows = self.db.execute(
-            "SELECT s.step, s.step_kind, a.hash, a.kind FROM steps s "
+            "SELECT s.label, s.job, a.hash, a.kind FROM steps s "
             "JOIN artifacts a ON a.job = s.job AND a.role = 'out' WHERE s.ref=? ORDER BY s.seq",
             (ref,),
         ).fetchall()
-        for step, kind, digest, art_kind in rows:
-            self._produced(ref, step_label(step, kind), digest, art_kind)
+        for label, job, digest, art_kind in rows:
+            self._wrote(ref, label, job, digest, art_kind)
 
-    def _produced(self, ref: str, label: str, digest: str, art_kind: str) -> None:
+    def _wrote(self, ref: str, label: str, job: str, digest: str, art_kind: str) -> None:
         hashes = [digest]
         if art_kind == "tree":
             hashes += [m for m in self.tree_members(digest) if m != digest]
         self.db.executemany(
-            "INSERT OR REPLACE INTO producers VALUES (?,?,?)", [(ref, h, label) for h in hashes]
+            "INSERT OR REPLACE INTO writers VALUES (?,?,?,?)",
+            [(ref, h, label, job) for h in hashes],
         )
+
+    def _last_writer(self, ref: str) -> Callable[[str], tuple[str, str] | None]:
+        def lookup(digest: str) -> tuple[str, str] | None:
+            row = self.db.execute(
+                "SELECT label, job FROM writers WHERE ref=? AND hash=?", (ref, digest)
+            ).fetchone()
+            return None if row is None else (row[0], row[1])
+
+        return lookup
 
     def _append(self, ref: str, seq: int, oid: str, obj: Session) -> None:
         job = self._index_job(obj.job)
+        self._seen(oid, "session")
         label = step_label(obj.step, obj.step_kind)
-        # A re-run of a step supersedes every earlier execution of it.
-        self.db.execute(
-            "UPDATE steps SET superseded=1 WHERE ref=? AND step_kind=? AND step=?",
-            (ref, obj.step_kind, obj.step),
+        # The newest execution of a step is live (docs/lineage.md §2).
+        self.db.execute("UPDATE steps SET superseded=1 WHERE ref=? AND label=?", (ref, label))
+        reads = step_reads((a.hash for a in job.inputs), self._last_writer(ref), label)
+        self.db.executemany(
+            "INSERT INTO reads VALUES (?,?,?,?,?)",
+            [(ref, seq, r.parent, r.writer, r.hash) for r in reads],
         )
-        # Edges are decided now, from who last wrote each hash read.
-        parents: list[str] = []
-        for art in job.inputs:
-            hit = self.db.execute(
-                "SELECT label FROM producers WHERE ref=? AND hash=?", (ref, art.hash)
-            ).fetchone()
-            if hit and hit[0] != label and hit[0] not in parents:
-                parents.append(hit[0])
+        parents = list(dict.fromkeys(r.parent for r in reads))
         command = _display(job.argv)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
         exit_note = "" if job.exit_code == 0 else f"  exit {job.exit_code}"
-        line = f"{label:>5}  {obj.job[:12]}  {when}  {command}{exit_note}"
+        line = f"{label:>5}  {obj.job[:12]}  {when}  {printable(command)}{exit_note}"
         self.db.execute(
             "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
             (ref, seq, oid, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns, label,
              command, job.exit_code, job.duration_ns, when, ",".join(parents), line),
         )  # fmt: skip
         for art in job.outputs:
-            self._produced(ref, label, art.hash, art.kind)
+            self._wrote(ref, label, obj.job, art.hash, art.kind)
 
-    def _index_job(self, oid: str) -> Job:
+    def _seen(self, oid: str, kind: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO objects VALUES (?,?)", (oid, kind))
+
+    def _index_job(self, oid: str, job: Job | None = None) -> Job:
         known = self.jobs([oid], read_missing=False)
         if oid in known:
             return known[oid]
-        job = self.ws.objects.read(oid)
-        assert isinstance(job, Job)
+        if job is None:
+            job = self.ws.objects.read_kind(oid, Job)
+        self._seen(oid, "job")
         self.db.execute(
             "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?)",
             (oid, job.type, _pack_argv(job.argv), job.cwd, job.started_ns, job.ended_ns,
@@ -248,30 +352,109 @@ class SessionIndex:
                 [(oid, role, a.path, a.hash, a.size, a.kind) for a in arts],
             )
             for a in arts:
-                if a.kind == "tree" and not self.tree_members(a.hash):
-                    tree = self.ws.objects.read(a.hash)
-                    self.db.executemany(
-                        "INSERT INTO tree_entries VALUES (?,?)",
-                        [(a.hash, e.hash) for e in tree.entries],  # type: ignore[attr-defined]
-                    )
+                if a.kind == "tree":
+                    self._index_tree(a.hash)
         return job
+
+    def _index_tree(self, tree_id: str, tree: Tree | None = None) -> None:
+        if self.db.execute("SELECT 1 FROM objects WHERE id=?", (tree_id,)).fetchone():
+            return
+        if tree is None:
+            if not self.ws.objects.contains(tree_id):
+                return  # not here (yet): indexed when it arrives
+            tree = self.ws.objects.read_kind(tree_id, Tree)
+        self._seen(tree_id, "tree")
+        self.db.executemany(
+            "INSERT INTO tree_entries VALUES (?,?)", [(tree_id, e.hash) for e in tree.entries]
+        )
+
+    def sync_all(self) -> None:
+        """Bring every session chain (local and remote-tracking) up to date."""
+        for ref in self.session_refs():
+            self.sync(ref)
+
+    def session_refs(self) -> dict[str, str]:
+        refs: dict[str, str] = {}
+        for prefix in ("refs/sessions/", "refs/remotes/"):
+            refs.update(self.ws.refs.list(prefix))
+        return refs
+
+    # -- keeping up with the store ----------------------------------------
+
+    def sync_store(self) -> None:
+        """Index every object that arrived since the last look (docs/lineage.md §1)."""
+        self.recovering(self._sync_store)
+
+    def _sync_store(self) -> None:
+        root = self.ws.objects.root
+        stamps = dict(self.db.execute("SELECT name, stamp FROM scanned"))
+        settled_before = time.time_ns() - SETTLED_NS
+        try:
+            fan = list(os.scandir(root))
+        except FileNotFoundError:
+            return
+        for d in fan:
+            if len(d.name) != 2 or not d.is_dir():
+                continue
+            mtime = d.stat().st_mtime_ns
+            if stamps.get(d.name) == mtime:
+                continue
+            ids = {d.name + n for n in os.listdir(d.path) if not is_temporary(n)}
+            self._index_new(i for i in ids if is_id(i))
+            if mtime < settled_before:
+                self.db.execute("INSERT OR REPLACE INTO scanned VALUES (?,?)", (d.name, mtime))
+        for pack in self.ws.objects.packs():
+            name = "pack/" + pack.pack_path.name
+            if name not in stamps:
+                self._index_new(pack.ids())
+                self.db.execute("INSERT OR REPLACE INTO scanned VALUES (?,?)", (name, 0))
+
+    def _index_new(self, ids: Iterable[str]) -> None:
+        candidates = list(ids)
+        known: set[str] = set()
+        for chunk in _chunks(candidates, 500):
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in self.db.execute(f"SELECT id FROM objects WHERE id IN ({marks})", chunk)
+            )
+        new = sorted(set(candidates) - known)
+        if not new:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for oid in new:
+                obj = self.ws.objects.read(oid)
+                if isinstance(obj, Job):
+                    self._index_job(oid, obj)
+                elif isinstance(obj, Tree):
+                    self._index_tree(oid, obj)
+                else:
+                    self._seen(oid, obj.kind)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     # -- queries ---------------------------------------------------------
 
     def steps(self, ref: str) -> list[Step]:
         self.sync(ref)
         rows = self.db.execute(
-            "SELECT session_object, job, step, step_kind, supersedes, time_ns, superseded "
-            "FROM steps WHERE ref=? ORDER BY seq",
-            (ref,),
+            f"SELECT {STEP_COLUMNS} FROM steps WHERE ref=? ORDER BY seq", (ref,)
         ).fetchall()
-        return [Step(*r[:6], superseded=bool(r[6])) for r in rows]
+        return [step_of(r) for r in rows]
 
     def log_rows(self, ref: str) -> list[LogRow]:
         """Every step with what `log` and `dag` print, oldest first (SQL does the work)."""
         self.sync(ref)
         rows = self.db.execute(_LOG_QUERY, (ref,)).fetchall()
         return list(map(LogRow._make, rows))
+
+    def dag_rows(self, ref: str) -> list[DagRow]:
+        """Every step with what `roar dag` prints, oldest first."""
+        self.sync(ref)
+        return list(map(DagRow._make, self.db.execute(_DAG_QUERY, (ref,))))
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)
@@ -298,33 +481,33 @@ class SessionIndex:
         ).fetchone()
         return row[0] or ""
 
-    def deps(self, ref: str) -> dict[int, list[str]]:
-        """seq -> labels of the steps it read from (call after sync)."""
+    def stale_reads(self, ref: str) -> dict[str, list[Read]]:
+        """label -> what its live execution read from an execution since superseded
+        (the only reads that can make a step stale; call after sync)."""
         rows = self.db.execute(
-            "SELECT seq, parents FROM steps WHERE ref=? AND parents != ''", (ref,)
+            "SELECT s.label, r.parent, r.writer, r.hash FROM reads r "
+            "JOIN steps s ON s.ref = r.ref AND s.seq = r.seq AND s.superseded = 0 "
+            "WHERE r.ref = ?1 AND EXISTS (SELECT 1 FROM steps w WHERE w.ref = ?1 "
+            "AND w.job = r.writer AND w.label = r.parent AND w.superseded = 1)",
+            (ref,),
         ).fetchall()
-        return {seq: parents.split(",") for seq, parents in rows}
+        out: dict[str, list[Read]] = {}
+        for label, parent, writer, digest in rows:
+            out.setdefault(label, []).append(Read(parent, writer, digest))
+        return out
 
-    def hashes_with_prefix(self, prefix: str) -> list[str]:
-        rows = self.db.execute(
-            "SELECT DISTINCT hash FROM artifacts WHERE hash >= ? AND hash < ? LIMIT 10",
-            (prefix, prefix + "g"),
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def steps_touching(self, ref: str, digest: str) -> list[tuple[Step, str]]:
-        """(live step, "in"/"out") for each step of `ref` that read or wrote `digest`,
-        directly or inside a composite, oldest first."""
-        self.sync(ref)
-        rows = self.db.execute(
-            "SELECT s.session_object, s.job, s.step, s.step_kind, s.supersedes, s.time_ns, x.role "
-            "FROM (SELECT job, role FROM artifacts WHERE hash = ?1 UNION "
-            "      SELECT a.job, a.role FROM tree_entries t JOIN artifacts a ON a.hash = t.tree "
-            "      WHERE t.hash = ?1) x "
-            "JOIN steps s ON s.job = x.job AND s.ref = ?2 WHERE s.superseded = 0 ORDER BY s.seq",
-            (digest, ref),
-        ).fetchall()
-        return [(Step(*r[:6]), r[6]) for r in rows]
+    def reads(self, ref: str, seqs: Iterable[int]) -> dict[int, list[Read]]:
+        """seq -> what that execution read from earlier steps (call after sync)."""
+        out: dict[int, list[Read]] = {}
+        for chunk in _chunks(list(seqs), 500):
+            marks = ",".join("?" * len(chunk))
+            for seq, parent, writer, digest in self.db.execute(
+                f"SELECT seq, parent, writer, hash FROM reads WHERE ref=? AND seq IN ({marks}) "
+                "ORDER BY rowid",
+                [ref, *chunk],
+            ):
+                out.setdefault(seq, []).append(Read(parent, writer, digest))
+        return out
 
     def jobs(self, ids: Iterable[str], *, read_missing: bool = True) -> dict[str, Job]:
         """Jobs by id, built from the cache (their `context` is left empty)."""
@@ -348,64 +531,21 @@ class SessionIndex:
                 )  # fmt: skip
         if read_missing:
             for oid in wanted:
-                if oid not in result:  # not indexed, e.g. a fetched job outside any session
-                    job = self.ws.objects.read(oid)
-                    assert isinstance(job, Job)
-                    result[oid] = job
+                if oid not in result and self.ws.objects.contains(oid):
+                    obj = self.ws.objects.read(oid)
+                    if isinstance(obj, Job):
+                        result[oid] = obj
         return result
-
-    def sync_all(self) -> None:
-        """Bring every session ref up to date (for queries across sessions)."""
-        for ref in self.ws.refs.list("refs/sessions/"):
-            self.sync(ref)
-
-    def producer_of(self, digest: str, before_ns: int | None = None) -> str | None:
-        """The latest indexed job (any session) that wrote `digest`, directly or in a
-        composite, and ended before `before_ns` if given."""
-        rows = self.db.execute(
-            "SELECT j.id, j.ended_ns FROM jobs j JOIN ("
-            "  SELECT job FROM artifacts WHERE hash = ?1 AND role = 'out' UNION "
-            "  SELECT a.job FROM tree_entries t JOIN artifacts a ON a.hash = t.tree "
-            "  WHERE t.hash = ?1 AND a.role = 'out') x ON x.job = j.id "
-            "ORDER BY j.ended_ns DESC",
-            (digest,),
-        ).fetchall()
-        for job, ended in rows:
-            if before_ns is None or ended <= before_ns:
-                return str(job)
-        return None
 
     def tree_members(self, tree: str) -> list[str]:
         rows = self.db.execute("SELECT hash FROM tree_entries WHERE tree=?", (tree,)).fetchall()
         return [r[0] for r in rows]
 
+    def query(self, sql: str, params: Iterable[object]) -> Iterator[tuple[object, ...]]:
+        """Rows of a read-only query, for the lineage source."""
+        yield from self.db.execute(sql, list(params))
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-@dataclass
-class SessionView:
-    """A session's steps with their jobs, for DAG and lineage queries over whole jobs."""
-
-    ref: str
-    steps: list[Step]
-    jobs: dict[str, Job]
-    index: SessionIndex
-
-    def members(self, tree: str) -> list[str]:
-        return self.index.tree_members(tree)
-
-
-def open_index(ws: Workspace) -> SessionIndex:
-    return SessionIndex(ws)
-
-
-def load_session(ws: Workspace, ref: str | None = None) -> SessionView:
-    from roar.sessions import active_ref
-
-    index = SessionIndex(ws)
-    ref = ref or active_ref(ws)
-    steps = index.steps(ref)
-    return SessionView(ref, steps, index.jobs(s.job for s in steps), index)

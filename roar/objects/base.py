@@ -7,12 +7,14 @@ kind is one module plus one line in `kind_class` below.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, TypeVar
 
 from roar.errors import CorruptObject
 from roar.objects import encoding
 
 MAX_OBJECT_SIZE = 256 * 1024 * 1024
+_HEX_ID = re.compile("[0-9a-f]{64}")
 ID_LENGTH = 64
 
 T = TypeVar("T", bound="RoarObject")
@@ -57,7 +59,11 @@ class CborObject(RoarObject):
 
     @classmethod
     def from_body(cls: type[T], body: bytes) -> T:
-        value = encoding.decode(body)
+        return cls.from_decoded(encoding.decode(body))  # type: ignore[attr-defined,no-any-return]
+
+    @classmethod
+    def from_decoded(cls: type[T], value: Any) -> T:
+        """The object of a decoded body; raises CorruptObject when it misses the schema."""
         if not isinstance(value, dict):
             raise CorruptObject(f"{cls.kind} body is not a map")
         try:
@@ -101,8 +107,22 @@ def parse(raw: bytes) -> RoarObject:
     return kind_class(kind).from_body(body)
 
 
+def parse_bounded(raw: bytes, max_items: int) -> tuple[RoarObject, int]:
+    """(object, CBOR data items of its body) for bytes from someone else.
+
+    What a registry or a fetch uses: the body may hold at most `max_items`
+    items (encoding.decode_counted), refused before they are built.
+    """
+    kind, body = split_header(raw)
+    cls = kind_class(kind)
+    if not issubclass(cls, CborObject):
+        return cls.from_body(body), 0
+    value, items = encoding.decode_counted(body, max_items=max_items)
+    return cls.from_decoded(value), items
+
+
 def is_id(text: str) -> bool:
-    return len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
+    return len(text) == ID_LENGTH and _HEX_ID.fullmatch(text) is not None
 
 
 def check_id(text: Any, what: str = "id") -> str:

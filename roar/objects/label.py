@@ -22,6 +22,8 @@ class Label(CborObject):
     time_ns: int
 
     def __post_init__(self) -> None:
+        if type(self.time_ns) is not int:
+            raise ValueError("time_ns must be an integer")
         for k, v in self.labels.items():
             if not isinstance(k, str) or not isinstance(v, (str, int, bool)):
                 raise ValueError(f"label {k!r} must map text to text, integer or boolean")

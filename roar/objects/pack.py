@@ -34,7 +34,7 @@ def _blake3(data: bytes | memoryview) -> bytes:
 
 class PackEntry(NamedTuple):
     id: str
-    frame: bytes  # zstd frame of header || body
+    frame: bytes  # zstd frame of header || body (a memoryview from iter_pack(copy=False))
 
 
 def encode_pack(entries: Iterable[PackEntry]) -> bytes:
@@ -49,13 +49,40 @@ def encode_pack(entries: Iterable[PackEntry]) -> bytes:
     return data + _blake3(data)
 
 
+def pack_stream(count: int, entries: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
+    """The bytes of `encode_pack` for `count` entries already sorted by id, piece by piece.
+
+    For sending a pack too large to build in memory; the trailer is hashed
+    as the pieces go. Raises ValueError when the entries are not `count`
+    distinct ids in ascending order.
+    """
+    import blake3
+
+    hasher = blake3.blake3()
+    head = _HEAD.pack(PACK_MAGIC, VERSION, count)
+    hasher.update(head)
+    yield head
+    previous, seen = "", 0
+    for oid, frame in entries:
+        if oid <= previous:
+            raise ValueError("pack entries must be distinct and sorted by id")
+        previous, seen = oid, seen + 1
+        piece = _ENTRY.pack(bytes.fromhex(oid), len(frame)) + frame
+        hasher.update(piece)
+        yield piece
+    if seen != count:
+        raise ValueError(f"pack header says {count} entries, {seen} were given")
+    yield hasher.digest()
+
+
 def iter_pack(
-    data: bytes | memoryview, *, max_count: int | None = None
+    data: bytes | bytearray | memoryview, *, max_count: int | None = None, copy: bool = True
 ) -> Iterator[tuple[int, PackEntry]]:
     """Yield (offset, entry) from pack bytes after checking magic and trailer.
 
     Object ids are not verified here (that needs decompression); the caller
-    checks each object as it reads it.
+    checks each object as it reads it. With `copy=False` each frame is a
+    memoryview into `data`, so a large pack is not held twice.
     """
     view = memoryview(data)
     if len(view) < _HEAD.size + TRAILER_SIZE:
@@ -80,7 +107,8 @@ def iter_pack(
         start = pos + _ENTRY.size
         if start + length > end:
             raise CorruptObject("pack entry runs past the end of the pack")
-        yield pos, PackEntry(raw_id.hex(), bytes(view[start : start + length]))
+        frame = view[start : start + length]
+        yield pos, PackEntry(raw_id.hex(), bytes(frame) if copy else frame)  # type: ignore[arg-type]
         pos = start + length
     if pos != end:
         raise CorruptObject("pack has trailing bytes after its last entry")

@@ -29,6 +29,8 @@ class Session(CborObject):
             raise ValueError(f"unknown step kind {self.step_kind!r}")
         if type(self.step) is not int or self.step < 1:
             raise ValueError("step must be a positive integer")
+        if type(self.time_ns) is not int:
+            raise ValueError("time_ns must be an integer")
 
     def references(self) -> list[str]:
         return [r for r in (self.parent, self.job, self.supersedes) if r is not None]

@@ -10,25 +10,33 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from roar.atomic import is_temporary, write_atomic
-from roar.errors import Ambiguous, CorruptObject, NotFound
+from roar.errors import CorruptObject, NotFound
 from roar.objects import base
 from roar.objects.base import MAX_OBJECT_SIZE, RoarObject, object_id, split_header
 from roar.objects.pack import PackEntry, PackFile
 
-MIN_PREFIX = 4
+if TYPE_CHECKING:
+    import zstandard
+
+T = TypeVar("T", bound=RoarObject)
 _HEADER_MAX = 32
 
 
 class ObjectStore:
-    def __init__(self, root: Path, *, fsync: bool = True):
+    def __init__(self, root: Path, *, fsync: bool = True, repair: bool = True):
         self.root = Path(root)
         self.pack_dir = self.root / "pack"
         self.fsync = fsync
+        # A pack index is derived from its pack: one that cannot be read is
+        # rebuilt from the (verified) pack, unless `repair` is off (fsck).
+        self.repair = repair
+        self.damaged: dict[str, str] = {}  # pack name -> why it is not used
         self._packs: dict[str, PackFile] | None = None
-        self._compressor = None
-        self._decompressor = None
+        self._compressor: zstandard.ZstdCompressor | None = None
+        self._decompressor: zstandard.ZstdDecompressor | None = None
 
     # -- writing ---------------------------------------------------------
 
@@ -70,6 +78,15 @@ class ObjectStore:
         except CorruptObject as e:
             raise CorruptObject(f"object {oid} is corrupt: {e}") from None
 
+    def read_kind(self, oid: str, cls: type[T]) -> T:
+        """`oid`, which stored data says is of kind `cls`; CorruptObject when it is not."""
+        obj = self.read(oid)
+        if not isinstance(obj, cls):
+            raise CorruptObject(
+                f"object {oid} is a {obj.kind} object, where a {cls.kind} is expected"
+            )
+        return obj
+
     def read_raw(self, oid: str) -> bytes:
         """The verified serialized bytes of `oid`."""
         frame = self.read_frame(oid)
@@ -96,9 +113,12 @@ class ObjectStore:
             frame = pack.find(oid)
             if frame is not None:
                 return frame
-        raise NotFound(f"object {oid} is not in the store")
+        damaged = "".join(f"; pack {n} is unreadable ({why})" for n, why in self.damaged.items())
+        raise NotFound(f"object {oid} is not in the store{damaged}")
 
-    def decompress(self, frame: bytes, oid: str = "?") -> bytes:
+    def decompress(self, frame: bytes, oid: str = "?", *, limit: int | None = None) -> bytes:
+        """The object bytes of a zstd frame, refused past `limit` (default: the store's
+        largest object) before anything is decompressed."""
         import zstandard
 
         if self._decompressor is None:
@@ -110,10 +130,11 @@ class ObjectStore:
         size = params.content_size
         if size in (0, zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR):
             raise CorruptObject(f"object {oid} is corrupt: frame does not declare its size")
-        if size > MAX_OBJECT_SIZE + _HEADER_MAX:
-            raise CorruptObject(f"object {oid} is larger than the {MAX_OBJECT_SIZE}-byte limit")
+        cap = MAX_OBJECT_SIZE + _HEADER_MAX if limit is None else limit
+        if size > cap:
+            raise CorruptObject(f"object {oid} is larger than the {cap}-byte limit")
         try:
-            raw = self._decompressor.decompress(frame, max_output_size=size)
+            raw: bytes = self._decompressor.decompress(frame, max_output_size=size)
         except zstandard.ZstdError as e:
             raise CorruptObject(f"object {oid} is corrupt: {e}") from None
         return raw
@@ -123,7 +144,8 @@ class ObjectStore:
 
         if self._compressor is None:
             self._compressor = zstandard.ZstdCompressor(level=3, write_content_size=True)
-        return self._compressor.compress(raw)
+        frame: bytes = self._compressor.compress(raw)
+        return frame
 
     def compress(self, raw: bytes) -> bytes:
         return self._compress(raw)
@@ -154,29 +176,6 @@ class ObjectStore:
             ids.update(pack.ids())
         return ids
 
-    def resolve_prefix(self, prefix: str) -> str:
-        """The one full id starting with `prefix` (at least 4 hex characters)."""
-        prefix = prefix.lower()
-        if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
-            raise NotFound(f"not a hash or prefix (4+ hex characters): {prefix!r}")
-        if len(prefix) == 64:
-            if self.contains(prefix):
-                return prefix
-            raise NotFound(f"object {prefix} is not in the store")
-        found = set()
-        directory = self.root / prefix[:2]
-        if directory.is_dir():
-            for name in os.listdir(directory):
-                if (prefix[:2] + name).startswith(prefix) and not is_temporary(name):
-                    found.add(prefix[:2] + name)
-        for pack in self.packs():
-            found.update(pack.ids_with_prefix(prefix))
-        if not found:
-            raise NotFound(f"no object starts with {prefix}")
-        if len(found) > 1:
-            raise Ambiguous(f"prefix {prefix} is ambiguous: {', '.join(sorted(found)[:5])}")
-        return found.pop()
-
     # -- packs -----------------------------------------------------------
 
     def packs(self, *, refresh: bool = False) -> list[PackFile]:
@@ -196,11 +195,26 @@ class ObjectStore:
                     current[name] = old[name]
                     continue
                 try:
-                    current[name] = PackFile(self.pack_dir / name)
+                    current[name] = self._open_pack(self.pack_dir / name)
                 except FileNotFoundError:
                     continue  # removed by a concurrent gc
+                except CorruptObject as e:
+                    self.damaged[name] = str(e)
             self._packs = current
         return list(self._packs.values())
+
+    def _open_pack(self, path: Path) -> PackFile:
+        try:
+            return PackFile(path)
+        except CorruptObject:
+            if not self.repair:
+                raise
+        # Rebuild the index from the pack, which iter_pack verifies first.
+        from roar.atomic import write_atomic
+        from roar.objects.pack import encode_index
+
+        write_atomic(path.with_suffix(".idx"), encode_index(path.read_bytes()), fsync=self.fsync)
+        return PackFile(path)
 
     def pack_entries(self, ids: Iterable[str]) -> Iterator[PackEntry]:
         """Verified entries for a pack of `ids` (for gc and push)."""

@@ -109,7 +109,7 @@ class RefStore:
 
     def list(self, prefix: str = "refs/") -> dict[str, str]:
         """All refs under `prefix`, name -> id."""
-        result = {}
+        result: dict[str, str] = {}
         base = self.root / prefix.rstrip("/")
         if not base.is_dir():
             return result

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from roar.errors import RemoteError
 from roar.identity.keys import SigningKey
 from roar.identity.signature import sign_headers
+from roar.objects.base import is_id
 
 API = "/api/v1"
 PACK_TYPE = "application/x-roar-pack"
@@ -29,10 +30,7 @@ class Negotiation:
     namespace: str
 
 
-@dataclass(frozen=True)
-class FetchedPack:
-    pack: bytes
-    refs: list[dict[str, str]]
+MAX_FETCH_BYTES = 1024 * 1024 * 1024  # a fetched pack, spooled to disk as it arrives
 
 
 class RemoteClient:
@@ -59,6 +57,7 @@ class RemoteClient:
         content_type: str = "application/json",
         progress: Progress | None = None,
         stream: bool = False,
+        cosigner: SigningKey | None = None,
     ) -> Any:
         import requests
 
@@ -66,7 +65,9 @@ class RemoteClient:
         path = self._base_path + API + endpoint
         headers = {"Content-Type": content_type} if body or method == "POST" else {}
         if self.key is not None:
-            headers.update(sign_headers(self.key, method, path, query, body, self.scope))
+            headers.update(
+                sign_headers(self.key, method, path, query, body, self.scope, cosigner=cosigner)
+            )
         data: Any = body
         if progress is not None and body:
             data = _chunks(body, progress)
@@ -93,7 +94,17 @@ class RemoteClient:
 
     def negotiate(self, ids: list[str], ref: str | None) -> Negotiation:
         out = self._json("POST", "/negotiate", {"ids": ids, "ref": ref})
-        return Negotiation(out["missing"], out["ref"], out["namespace"])
+        missing = out.get("missing") if isinstance(out, dict) else None
+        remote_ref = out.get("ref") if isinstance(out, dict) else None
+        namespace = out.get("namespace") if isinstance(out, dict) else None
+        if (
+            not isinstance(missing, list)
+            or not all(isinstance(i, str) and is_id(i) for i in missing)
+            or not (remote_ref is None or (isinstance(remote_ref, str) and is_id(remote_ref)))
+            or not isinstance(namespace, str)
+        ):
+            raise RemoteError(f"{self.url} answered the negotiation with something malformed")
+        return Negotiation(missing, remote_ref, namespace)
 
     def push(
         self,
@@ -111,17 +122,41 @@ class RemoteClient:
         )
         return resp.json()  # type: ignore[no-any-return]
 
-    def fetch(self, want: str, have: list[str], progress: Progress | None = None) -> FetchedPack:
+    def fetch(
+        self,
+        want: str,
+        have: list[str],
+        spool: BinaryIO,
+        progress: Progress | None = None,
+        limit: int = MAX_FETCH_BYTES,
+    ) -> str:
+        """Write the closure's pack into `spool` as it arrives; the raw Roar-Refs header.
+
+        Raises RemoteError, having read no more than `limit` bytes, when the
+        server sends (or announces) more.
+        """
         body = json.dumps({"want": want, "have": have}, separators=(",", ":")).encode()
         resp = self._request("POST", "/fetch", body=body, stream=True)
-        total = int(resp.headers.get("content-length") or 0)
-        parts, done = [], 0
-        for chunk in resp.iter_content(CHUNK):
-            parts.append(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-        return FetchedPack(b"".join(parts), json.loads(resp.headers.get("roar-refs") or "[]"))
+        try:
+            declared = resp.headers.get("content-length") or ""
+            total = int(declared) if declared.isdigit() else 0
+            if total > limit:
+                raise RemoteError(f"{self.url} announced a {total}-byte pack, over {limit} bytes")
+            done = 0
+            for chunk in resp.iter_content(CHUNK):
+                done += len(chunk)
+                if done > limit:
+                    raise RemoteError(f"{self.url} sent more than {limit} bytes; stopped")
+                spool.write(chunk)
+                if progress is not None:
+                    progress(done, total)
+            return str(resp.headers.get("roar-refs") or "[]")
+        finally:
+            resp.close()
+
+    def resolve(self, prefix: str) -> list[dict[str, str]]:
+        """Registered hashes starting with `prefix`: [{"hash", "kind"}, ...]."""
+        return self._json("GET", f"/resolve/{prefix}")["matches"]  # type: ignore[no-any-return]
 
     def lookup(self, digest: str) -> dict[str, Any]:
         return self._json("GET", f"/lookup/{digest}")  # type: ignore[no-any-return]
@@ -143,9 +178,14 @@ class RemoteClient:
         """A one-time browser login link (docs/protocol.md §8)."""
         return self._json("POST", "/web-login", {})  # type: ignore[no-any-return]
 
-    def add_key(self, account: str, public_key: str) -> dict[str, Any]:
+    def add_key(self, account: str, new_key: SigningKey) -> dict[str, Any]:
+        """Add `new_key` to `account`: signed by this client's key (the account's) and by
+        the new key itself, which is how the server knows its holder asked."""
         return self._json(  # type: ignore[no-any-return]
-            "POST", f"/accounts/{account}/keys", {"public_key": public_key}
+            "POST",
+            f"/accounts/{account}/keys",
+            {"public_key": new_key.public.openssh},
+            cosigner=new_key,
         )
 
     def projects(self) -> list[dict[str, Any]]:

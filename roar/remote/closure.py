@@ -1,21 +1,16 @@
 """What a register target sends: the objects it needs and the ref it moves.
 
 A session sends its whole chain (each session object points at its parent)
-and moves its ref; a job or an artifact sends the jobs upstream of it, found
-by matching inputs to the outputs of jobs in the local sessions.
+and moves its ref; a job or an artifact sends its lineage's jobs.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from roar.errors import NotFound
+from roar.errors import NotFound, UsageError
 from roar.objects.base import RoarObject, is_id
 from roar.objects.job import Job
-from roar.objects.session import Session
-from roar.objects.tree import Tree
 from roar.workspace import Workspace
 
 
@@ -40,67 +35,49 @@ class Plan:
 
 def resolve_target(ws: Workspace, text: str | None) -> Target:
     """A register/fetch target from what the user typed (default: the active session)."""
-    if text is None or text.startswith("refs/sessions/"):
-        ref = text or ws.refs.head_target()
+    from roar.index.source import local
+    from roar.lineage.views import ref_at
+
+    if text is None:
+        ref = ws.refs.head_target()
         head = ws.refs.read(ref)
         if head is None:
             raise NotFound(f"session {ref} has no steps yet; nothing to register")
         return Target("session", head, ref)
-    if text.startswith("@"):
-        from roar import sessions
-
-        for step in sessions.history(ws):
-            if step.label == text and not step.superseded:
-                return Target("job", step.job)
-        raise NotFound(f"no step {text} in the active session")
-    if os.path.exists(text):
-        return Target("artifact", hash_file(Path(text)))
-    lowered = text.lower()
-    if len(lowered) >= 4 and all(c in "0123456789abcdef" for c in lowered):
-        try:
-            oid = ws.objects.resolve_prefix(lowered)
-        except NotFound:
-            if is_id(lowered):
-                return Target("artifact", lowered)
-            raise
-        kind = ws.objects.kind_of(oid)
-        if kind == "session":
-            return Target("session", oid, _ref_holding(ws, oid))
-        if kind == "job":
-            return Target("job", oid)
-        return Target("artifact", oid)  # a tree: a composite artifact
-    raise NotFound(f"{text!r} is not a path, hash, @N step or session")
-
-
-def _ref_holding(ws: Workspace, head: str) -> str | None:
-    for name, value in ws.refs.list("refs/sessions/").items():
-        if value == head:
-            return name
-    return None
-
-
-def hash_file(path: Path) -> str:
-    import blake3
-
-    if path.is_dir():
-        raise NotFound(f"{path} is a directory; name its composite by hash")
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    h.update_mmap(path)
-    return h.hexdigest()
+    source, resolver = local(ws)
+    t = resolver.resolve(text)
+    if t.kind == "session":
+        ref = t.ref or ref_at(source.session_refs(), t.id)
+        local_ref = ref if ref and ref.startswith("refs/sessions/") else None
+        return Target("session", t.id, local_ref)
+    if t.kind in ("step", "job"):
+        return Target("job", t.id)
+    if t.kind == "artifact":
+        return Target("artifact", t.id)
+    raise UsageError(f"{text} is a {t.object_kind} object: register takes an artifact, "
+                     "a job, a step or a session")  # fmt: skip
 
 
 def plan(ws: Workspace, target: Target) -> Plan:
-    """Every object the target needs, read (and so verified) from the local store."""
+    """Every object the target needs, read (and so verified) from the local store.
+
+    A session sends its whole chain; a job or an artifact the jobs of its
+    lineage, as the lineage core chooses them (docs/lineage.md §6): what
+    `roar lineage` shows is what is registered.
+    """
+    from roar.index.source import IndexSource
+    from roar.lineage.closure import upstream
+    from roar.sessions import history
+
     p = Plan(target)
     if target.kind == "session":
-        roots = _chain(ws, target.hash)
-    elif target.kind == "job":
-        roots = _upstream_jobs(ws, [target.hash])
+        roots = [s.session_object for s in history(ws, head=target.hash)]
     else:
-        producers = _producers(ws).get(target.hash, [])
-        if not producers:
+        start = {"jobs": [target.hash]} if target.kind == "job" else {"hashes": [target.hash]}
+        lin = upstream(IndexSource(ws), **start)
+        if not lin.jobs:
             raise NotFound(f"no local job wrote {target.hash[:12]}; nothing to register")
-        roots = _upstream_jobs(ws, producers)
+        roots = list(lin.jobs)
     todo = list(roots)
     while todo:
         oid = todo.pop()
@@ -118,53 +95,3 @@ def plan(ws: Workspace, target: Target) -> Plan:
             p.objects[label] = obj
             label = obj.references()[0] if obj.references() else None
     return p
-
-
-def _chain(ws: Workspace, head: str) -> list[str]:
-    ids, cur = [], head
-    while cur is not None:
-        obj = ws.objects.read(cur)
-        if not isinstance(obj, Session):
-            raise NotFound(f"{cur} is not a session object")
-        ids.append(cur)
-        cur = obj.parent
-    return ids
-
-
-def _producers(ws: Workspace) -> dict[str, list[str]]:
-    """artifact hash -> ids of jobs in local sessions that wrote it."""
-    out: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    for head in ws.refs.list("refs/sessions/").values():
-        for sid in _chain(ws, head):
-            session = ws.objects.read(sid)
-            assert isinstance(session, Session)
-            if session.job in seen:
-                continue
-            seen.add(session.job)
-            job = ws.objects.read(session.job)
-            assert isinstance(job, Job)
-            for art in job.outputs:
-                out.setdefault(art.hash, []).append(session.job)
-                if art.kind == "tree":  # a step may read one file of a composite
-                    tree = ws.objects.read(art.hash)
-                    assert isinstance(tree, Tree)
-                    for entry in tree.entries:
-                        out.setdefault(entry.hash, []).append(session.job)
-    return out
-
-
-def _upstream_jobs(ws: Workspace, start: list[str]) -> list[str]:
-    producers = _producers(ws)
-    found: list[str] = []
-    todo = list(start)
-    while todo:
-        jid = todo.pop()
-        if jid in found:
-            continue
-        found.append(jid)
-        job = ws.objects.read(jid)
-        assert isinstance(job, Job)
-        for art in job.inputs:
-            todo.extend(j for j in producers.get(art.hash, []) if j != jid)
-    return found

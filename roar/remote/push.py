@@ -44,9 +44,12 @@ def push(
             f"{remote.name} has {ref} at {old[:12]}, which is not in the local session; "
             "the remote session diverged (register under another session name)"
         )
-    pack = encode_pack(ws.objects.pack_entries(negotiation.missing))
+    # Only what the user confirmed: a server that calls any other id "missing"
+    # (a private job of another session, say) gets nothing for it.
+    missing = [i for i in negotiation.missing if i in p.objects]
+    pack = encode_pack(ws.objects.pack_entries(missing))
     move = ref is not None and old != p.target.hash
-    if not negotiation.missing and not move:
+    if not missing and not move:
         result = {"stored": 0, "namespace": negotiation.namespace}
     else:
         result = client.push(
@@ -60,8 +63,8 @@ def push(
         ws.refs.update(remote.tracking_ref(ref), p.target.hash, message=f"register to {remote.url}")
     return PushReport(
         objects=len(ids),
-        sent=len(negotiation.missing),
-        pack_bytes=len(pack) if negotiation.missing or move else 0,
+        sent=len(missing),
+        pack_bytes=len(pack) if missing or move else 0,
         namespace=str(result.get("namespace", negotiation.namespace)),
         ref=ref,
         stored=int(result.get("stored", 0)),

@@ -43,7 +43,10 @@ def list_remotes(ws: Workspace) -> list[Remote]:
 
 
 def get_remote(ws: Workspace, name: str | None = None) -> Remote:
-    """The named remote; default `origin` if configured, else `glaas.url`."""
+    """The named remote (or a registry URL given as the name); default `origin` if
+    configured, else `glaas.url`."""
+    if name is not None and re.match(r"^https?://", name):
+        return Remote(IMPLICIT_NAME, name.rstrip("/"), implicit=True)
     configured = {r.name: r for r in list_remotes(ws)}
     if name is None:
         if DEFAULT_NAME in configured:

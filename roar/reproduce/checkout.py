@@ -87,13 +87,21 @@ def apply_patch(root: Path, patch: bytes) -> list[str]:
     """Apply a recorded `git diff` to the work tree; the files it changed.
 
     dulwich writes diffs but does not apply them, so this applies the
-    unified hunks itself, refusing (not guessing) when context differs.
+    unified hunks itself, refusing (not guessing) when context differs, and
+    refusing any path that would not stay inside `root` (containment.py).
     """
+    from roar.reproduce.containment import safe_path
+
+    files = _files(patch)
+    for old, new, _ in files:  # every path checked before any file is touched
+        for rel in (old, new):
+            if rel is not None:
+                safe_path(root, rel)
     changed = []
-    for old, new, hunks in _files(patch):
+    for old, new, hunks in files:
         rel = new if new is not None else old
         assert rel is not None
-        path = root / os.fsdecode(rel)
+        path = safe_path(root, rel)
         if new is None:
             path.unlink(missing_ok=True)
             changed.append(os.fsdecode(rel))
@@ -106,6 +114,11 @@ def apply_patch(root: Path, patch: bytes) -> list[str]:
 
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def patch_files(patch: bytes) -> list[tuple[bytes | None, bytes | None]]:
+    """(old path, new path) of each file a recorded patch touches; None is /dev/null."""
+    return [(old, new) for old, new, _ in _files(patch)]
 
 
 def _files(patch: bytes) -> list[tuple[bytes | None, bytes | None, list[list[bytes]]]]:

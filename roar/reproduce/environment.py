@@ -12,6 +12,7 @@ activated venv.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -23,6 +24,32 @@ from roar.reproduce.plan import Interpreter
 # Tools of the venv itself: a venv always has its own, and reinstalling them
 # at another version is never what made an artifact differ.
 VENV_TOOLS = {"pip", "setuptools", "wheel"}
+# Recorded names and versions reach pip's command line: a name like
+# `--index-url=...` would be an option, so only what PEP 508 / PEP 440 allow passes.
+_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
+_PYTHON_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)(\.[0-9]+)?[A-Za-z0-9.+-]*$")
+
+
+def check_requirement(name: str, version: str) -> None:
+    """Refuse (ReproduceError) a recorded package that is not a package name and version."""
+    if not _NAME.match(name) or not _VERSION.match(version):
+        from roar.display import printable
+
+        raise ReproduceError(
+            f"the recorded package {printable(name)}=={printable(version)} is not a package "
+            "name and version; it is not installed"
+        )
+
+
+def python_command(version: str) -> str:
+    """`pythonX.Y` for a recorded interpreter version; ReproduceError when it is not one."""
+    m = _PYTHON_VERSION.match(version)
+    if m is None:
+        from roar.display import printable
+
+        raise ReproduceError(f"the recorded Python version {printable(version)!r} is not a version")
+    return f"python{m.group(1)}.{m.group(2)}"
 
 
 @dataclass(frozen=True)
@@ -50,9 +77,10 @@ def installed(python: Path) -> dict[str, str]:
 
 def find_interpreter(recorded: Interpreter) -> tuple[Path | None, str]:
     """An interpreter of the recorded version: the recorded one, else one on PATH."""
-    major_minor = ".".join(recorded.version.split(".")[:2])
+    command = python_command(recorded.version)
+    major_minor = command.removeprefix("python")
     candidates = [Path(recorded.executable)]
-    for name in (f"python{major_minor}", "python3", "python"):
+    for name in (command, "python3", "python"):
         found = shutil.which(name)
         if found:
             candidates.append(Path(found))
@@ -94,6 +122,8 @@ def prepare(
     venv = directory / ".venv"
     _run([str(python), "-m", "venv", str(venv)], "create a virtual environment", log)
     wanted = [(n, v) for n, v in packages if n not in VENV_TOOLS]
+    for n, v in wanted:
+        check_requirement(n, v)
     specs = [n if any_version else f"{n}=={v}" for n, v in wanted]
     if specs:
         _run(

@@ -1,22 +1,31 @@
-"""The reproduction plan of an artifact (or a session), read from the lineage.
+"""The reproduction plan of an artifact, a job or a session (docs/lineage.md §6).
 
-Steps come from the jobs that wrote the artifact and, transitively, its
-inputs (an artifact inside a composite counts as written by the composite's
-job), plus the build steps of the sessions those jobs belong to. Get jobs
-are not steps: they make their outputs *obtainable* root inputs.
+Steps are the run and build jobs of the target's lineage, as the lineage
+core chooses them (the same closure `roar lineage` shows and `roar
+register` sends), plus the live build steps of the sessions they are live
+in. Get jobs are not steps: they make their outputs *obtainable* root inputs.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from roar.errors import NotFound, UsageError
+from roar.hashing import hash_file, hash_matches
+from roar.index.source import local
+from roar.lineage import chain as chains
+from roar.lineage.closure import upstream
+from roar.lineage.producers import Facts, producer_of
+from roar.lineage.resolve import is_hash_text
+from roar.lineage.views import best_placement
+from roar.objects.blob import Blob
 from roar.objects.env import Env
 from roar.objects.job import ArtifactRef, Job
-from roar.objects.tree import Tree
+from roar.reproduce import containment
 from roar.workspace import Workspace
 
 SKIP_DIRS = {".roar", ".git", ".venv", "__pycache__", "node_modules"}
@@ -88,6 +97,7 @@ class Plan:
     packages: list[tuple[str, str]]
     fetched: int = 0  # objects fetched from the remote to make the plan
     warnings: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)  # what would leave the directory (refused)
 
     @property
     def missing(self) -> list[RootInput]:
@@ -119,81 +129,29 @@ class Plan:
             "packages": [{"name": n, "version": v} for n, v in self.packages],
             "fetched": self.fetched,
             "warnings": self.warnings,
+            "outside": self.outside,
         }  # fmt: skip
 
 
-@dataclass
 class Catalog:
-    """Every job the workspace knows, with the session steps that hold them."""
+    """The jobs a plan is made of, with their `context`, read through the lineage core."""
 
-    jobs: dict[str, Job] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)  # job -> "@N" / "@BN"
-    superseded: set[str] = field(default_factory=set)
-    sessions: dict[str, list[str]] = field(default_factory=dict)  # head -> live jobs, in order
-    members: dict[str, list[str]] = field(default_factory=dict)  # tree id -> member hashes
+    def __init__(self, facts: Facts, ref: str | None):
+        self.facts = facts
+        self.ref = ref
+        self.jobs: dict[str, Job] = {}
 
-    def producers(self) -> dict[str, list[str]]:
-        """hash -> jobs that wrote it (directly, or inside a composite)."""
-        out: dict[str, list[str]] = {}
-        for jid, job in self.jobs.items():
-            for art in job.outputs:
-                out.setdefault(art.hash, []).append(jid)
-                for member in self.members.get(art.hash, []):
-                    out.setdefault(member, []).append(jid)
-        return out
+    def load(self, ids: Iterable[str]) -> None:
+        missing = [j for j in ids if j not in self.jobs]
+        self.jobs.update(self.facts.source.jobs(missing, context=True))
 
+    def label(self, job: str) -> str:
+        """`@N` / `@BN` where a session holds the job, else its id's prefix."""
+        placement = best_placement(self.facts.placements([job])[job], self.ref)
+        return placement.step.label if placement else job[:12]
 
-def catalog(ws: Workspace, *, scan_store: bool = False) -> Catalog:
-    """Jobs of every local and remote-tracking session; with scan_store, every job object."""
-    from roar import sessions
-
-    cat = Catalog()
-    refs = {**ws.refs.list("refs/sessions/"), **ws.refs.list("refs/remotes/")}
-    for head in dict.fromkeys(refs.values()):
-        try:
-            steps = sessions.history(ws, head=head)
-        except NotFound:
-            continue
-        live = []
-        for s in steps:
-            cat.labels.setdefault(s.job, s.label)
-            if s.superseded:
-                cat.superseded.add(s.job)
-            else:
-                live.append(s.job)
-            _add_job(ws, cat, s.job)
-        cat.sessions[head] = live
-    if scan_store:
-        for oid in ws.objects.all_ids():
-            if oid not in cat.jobs and ws.objects.kind_of(oid) == "job":
-                _add_job(ws, cat, oid)
-    return cat
-
-
-def _add_job(ws: Workspace, cat: Catalog, jid: str) -> None:
-    if jid in cat.jobs:
-        return
-    job = ws.objects.read(jid)
-    assert isinstance(job, Job)
-    cat.jobs[jid] = job
-    for art in (*job.inputs, *job.outputs):
-        if art.kind == "tree" and art.hash not in cat.members and ws.objects.contains(art.hash):
-            tree = ws.objects.read(art.hash)
-            assert isinstance(tree, Tree)
-            cat.members[art.hash] = [e.hash for e in tree.entries]
-
-
-def resolve_session(ws: Workspace, text: str) -> str:
-    """A session head from a ref name, a session object id or prefix."""
-    if text.startswith("refs/"):
-        head = ws.refs.read(text)
-        if head is None:
-            raise NotFound(f"no session {text}")
-        return head
-    oid = ws.objects.resolve_prefix(text)
-    if ws.objects.kind_of(oid) != "session":
-        raise UsageError(f"{text} is not a session object (see `roar log`, `roar show`)")
-    return oid
+    def members(self, tree: str) -> tuple[str, ...]:
+        return self.facts.members([tree]).get(tree, ())
 
 
 def make_plan(
@@ -202,79 +160,61 @@ def make_plan(
     *,
     lineage: bool = False,
     search: list[Path] | None = None,
-    fetch: Any = None,
+    fetch: Callable[[str], int] | None = None,
 ) -> Plan:
-    """The plan for `target`; `fetch(hash) -> int` pulls its lineage when it is not local."""
+    """The plan for `target` (an artifact, job, step or session, named as the resolver
+    reads names); `fetch(text) -> objects received` pulls a lineage not known here."""
     fetched = 0
-    target = target.lower()
-    cat = catalog(ws)
-    if lineage:
+    while True:
+        source, resolver = local(ws)
+        facts = Facts(source)
         try:
-            head = resolve_session(ws, target)
+            t = resolver.resolve(target)
         except NotFound:
-            if fetch is None:
+            if fetch is None or fetched or not is_hash_text(target):
                 raise
-            fetched = fetch(target)
-            cat, head = catalog(ws), resolve_session(ws, target)
-        if head not in cat.sessions:
-            cat.sessions[head] = _live_jobs(ws, head)
-            for jid in cat.sessions[head]:
-                _add_job(ws, cat, jid)
-        chosen = [j for j in cat.sessions[head] if cat.jobs[j].type in ("run", "build")]
-        getters = [j for j in cat.sessions[head] if cat.jobs[j].type == "get"]
-        return _finish(ws, cat, target, "session", chosen, getters, search, fetched)
-    if target not in cat.producers():
-        cat = catalog(ws, scan_store=True)
-    if target not in cat.producers() and fetch is not None:
-        fetched = fetch(target)
-        cat = catalog(ws, scan_store=True)
-    producers = cat.producers()
-    if target not in producers:
-        raise NotFound(
-            f"no recorded job wrote {target[:12]}, here or on the remote; "
-            "register its lineage first (`roar register <artifact>`)"
-        )
-    chosen, getters = _closure(cat, producers, target)
-    return _finish(ws, cat, target, "artifact", chosen, getters, search, fetched)
-
-
-def _live_jobs(ws: Workspace, head: str) -> list[str]:
-    from roar import sessions
-
-    return [s.job for s in sessions.history(ws, head=head) if not s.superseded]
-
-
-def _pick(cat: Catalog, jobs: list[str]) -> str:
-    """Of several jobs that wrote a hash, the newest one still live in its session."""
-    live = [j for j in jobs if j not in cat.superseded] or jobs
-    return max(live, key=lambda j: cat.jobs[j].started_ns)
-
-
-def _closure(
-    cat: Catalog, producers: dict[str, list[str]], target: str
-) -> tuple[list[str], list[str]]:
-    steps: list[str] = []
-    getters: list[str] = []
-    todo = [target]
-    seen: set[str] = set()
-    while todo:
-        digest = todo.pop()
-        if digest in seen or digest not in producers:
+            fetched = fetch(target) or -1
             continue
-        seen.add(digest)
-        jid = _pick(cat, producers[digest])
-        job = cat.jobs[jid]
-        bucket = getters if job.type == "get" else steps if job.type in ("run", "build") else None
-        if bucket is None or jid in bucket:
-            continue
-        bucket.append(jid)
-        todo.extend(a.hash for a in job.inputs)
-    # Build steps set up what runs read without naming it (compiled extensions,
-    # installed packages): take those of every session a chosen step belongs to.
-    for live in cat.sessions.values():
-        if any(j in live for j in steps):
-            steps.extend(j for j in live if cat.jobs[j].type == "build" and j not in steps)
-    return steps, getters
+        if lineage and t.kind != "session":
+            raise UsageError(f"{target} is a {t.kind}, not a session (drop --lineage)")
+        if t.kind == "artifact" and producer_of(facts, t.id) is None:
+            if fetch is not None and not fetched:
+                fetched = fetch(t.id) or -1
+                continue
+            raise NotFound(
+                f"no recorded job wrote {t.id[:12]}, here or on the remote; "
+                "register its lineage first (`roar register <artifact>`)"
+            )
+        break
+    cat = Catalog(facts, resolver.active_ref if t.ref is None else t.ref)
+    if t.kind == "session":
+        steps = chains.live(source.chain(t.id))
+        kinds = facts.jobs(s.job for s in steps)
+        chosen = [s.job for s in steps if kinds[s.job].type in ("run", "build")]
+        getters = [s.job for s in steps if kinds[s.job].type == "get"]
+    elif t.kind in ("artifact", "step", "job"):
+        lin = upstream(facts, **({"hashes": [t.id]} if t.kind == "artifact" else {"jobs": [t.id]}))
+        chosen = [j for j, job in lin.jobs.items() if job.type in ("run", "build")]
+        getters = [j for j, job in lin.jobs.items() if job.type == "get"]
+        chosen += _session_builds(facts, chosen)
+    else:
+        raise UsageError(f"{target} is a {t.object_kind} object: reproduce takes an artifact, "
+                         "a job or a session")  # fmt: skip
+    kind = "session" if t.kind == "session" else "artifact"
+    return _finish(ws, cat, t.id, kind, chosen, getters, search, max(fetched, 0))
+
+
+def _session_builds(facts: Facts, jobs: list[str]) -> list[str]:
+    """The live build steps of the sessions where `jobs` are live steps: builds set up
+    what runs read without naming it (compiled extensions, installed packages)."""
+    heads = facts.source.session_refs()
+    refs = {p.ref for ps in facts.placements(jobs).values() for p in ps if not p.step.superseded}
+    builds: list[str] = []
+    for ref in sorted(refs):
+        for s in chains.live(facts.source.chain(heads[ref])):
+            if s.step_kind == "build" and s.job not in jobs and s.job not in builds:
+                builds.append(s.job)
+    return builds
 
 
 def _order(cat: Catalog, jobs: list[str]) -> list[str]:
@@ -282,15 +222,8 @@ def _order(cat: Catalog, jobs: list[str]) -> list[str]:
     builds = sorted((j for j in jobs if cat.jobs[j].type == "build"),
                     key=lambda j: cat.jobs[j].started_ns)  # fmt: skip
     runs = [j for j in jobs if cat.jobs[j].type == "run"]
-    wrote: dict[str, set[str]] = {}
-    for j in runs:
-        wrote[j] = {a.hash for a in cat.jobs[j].outputs}
-        for a in cat.jobs[j].outputs:
-            wrote[j].update(cat.members.get(a.hash, []))
-    deps = {
-        j: {k for k in runs if k != j and any(a.hash in wrote[k] for a in cat.jobs[j].inputs)}
-        for j in runs
-    }
+    parents = upstream(cat.facts, jobs=runs).parents
+    deps = {j: {k for k in parents.get(j, []) if k in runs and k != j} for j in runs}
     ordered: list[str] = []
     pending = sorted(runs, key=lambda j: cat.jobs[j].started_ns)
     while pending:
@@ -310,9 +243,10 @@ def _finish(
     search: list[Path] | None,
     fetched: int,
 ) -> Plan:
+    cat.load([*chosen, *getter_jobs])
     ordered = _order(cat, chosen)
     steps = [
-        PlannedStep(j, cat.labels.get(j, j[:12]), cat.jobs[j].type, cat.jobs[j].argv,
+        PlannedStep(j, cat.label(j), cat.jobs[j].type, cat.jobs[j].argv,
                     cat.jobs[j].cwd, cat.jobs[j].inputs, cat.jobs[j].outputs,
                     cat.jobs[j].started_ns, cat.jobs[j].filtered)
         for j in ordered
@@ -322,7 +256,12 @@ def _finish(
     python, packages = _environment(ws, cat, ordered)
     getters = _getters(cat, getter_jobs)
     inputs = _root_inputs(ws, cat, steps, getters, source, search or [])
-    return Plan(target, kind, source, steps, inputs, python, packages, fetched, warnings)
+    patch = None
+    if source is not None and source.patch and ws.objects.contains(source.patch):
+        blob = ws.objects.read(source.patch)
+        patch = blob.data if isinstance(blob, Blob) else None
+    outside = containment.outside(source, steps, inputs, patch)
+    return Plan(target, kind, source, steps, inputs, python, packages, fetched, warnings, outside)
 
 
 def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None:
@@ -358,8 +297,7 @@ def _environment(
         env_id = cat.jobs[jid].context.get("env")
         if not isinstance(env_id, str) or not ws.objects.contains(env_id):
             continue
-        env = ws.objects.read(env_id)
-        assert isinstance(env, Env)
+        env = ws.objects.read_kind(env_id, Env)
         if env.python:
             python = Interpreter(str(env.python["version"]), os.fsdecode(env.python["executable"]))
             packages.update(dict(env.packages))
@@ -376,7 +314,7 @@ def _getters(cat: Catalog, jobs: list[str]) -> dict[str, Getter]:
             continue
         art = job.outputs[0]
         g = Getter(jid, url, art.path, art.hash, art.kind)
-        for digest in [art.hash, *cat.members.get(art.hash, [])]:
+        for digest in [art.hash, *cat.members(art.hash)]:
             out.setdefault(digest, g)
     return out
 
@@ -397,7 +335,7 @@ def _root_inputs(
                 roots[(a.path, a.hash)] = RootInput(a.path, a.hash, a.size, "missing")
         for a in s.outputs:
             made.add(a.hash)
-            made.update(cat.members.get(a.hash, []))
+            made.update(cat.members(a.hash))
     repo = os.fsencode(source.repo.rstrip("/")) + b"/" if source else None
     unresolved = []
     for ri in roots.values():
@@ -414,7 +352,7 @@ def _root_inputs(
             here = Path(os.fsdecode(ri.path))
             if ri.hash in found:
                 ri.status, ri.found = "available", found[ri.hash]
-            elif here.is_file() and _hash(here) == ri.hash:
+            elif hash_matches(here, ri.hash):
                 ri.status, ri.found = "available", here
     return sorted(roots.values(), key=lambda r: r.path)
 
@@ -432,15 +370,9 @@ def _in_repository(source: Source | None, ri: RootInput) -> bool:
     data = blob_at(source.url, source.commit, rel)
     if data is None:
         return True  # unknown until cloned
-    import blake3
+    from roar.hashing import hash_bytes
 
-    return data is not False and blake3.blake3(data).hexdigest() == ri.hash
-
-
-def _hash(path: Path) -> str:
-    from roar.transfer.boundary import hash_file
-
-    return hash_file(path)
+    return data is not False and hash_bytes(data) == ri.hash
 
 
 def find_by_hash(wanted: dict[str, int], roots: list[Path]) -> dict[str, Path]:
@@ -455,7 +387,7 @@ def find_by_hash(wanted: dict[str, int], roots: list[Path]) -> dict[str, Path]:
                 try:
                     if path.is_symlink() or path.stat().st_size not in sizes:
                         continue
-                    digest = _hash(path)
+                    digest = hash_file(path)
                 except OSError:
                     continue
                 if digest in wanted and digest not in found:

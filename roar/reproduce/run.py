@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roar.display import printable
 from roar.errors import ReproduceError
 from roar.objects.blob import Blob
 from roar.objects.job import Job
+from roar.objects.session import Session
 from roar.reproduce import checkout, environment
 from roar.reproduce.plan import Plan, PlannedStep, RootInput
 from roar.workspace import Workspace
@@ -78,6 +80,17 @@ class Relocation:
             return self.new + recorded[len(self.old) :]
         return recorded
 
+    def inside(self, recorded: bytes) -> Path:
+        """Where reproduce may write `recorded`: inside the new directory, or ReproduceError."""
+        from roar.reproduce.containment import safe_path, under
+
+        rel = under(os.fsdecode(self.old), recorded) if self.old else None
+        if rel is None:
+            raise ReproduceError(
+                f"refused: {printable(recorded)} is outside the repository and the directory"
+            )
+        return safe_path(Path(os.fsdecode(self.new)), rel)
+
     def arg(self, arg: bytes) -> bytes:
         # Absolute paths into the old work tree, alone or in --k=/path, must not
         # make a reproduction read or overwrite the original files.
@@ -92,6 +105,7 @@ def reproduce(
     any_version: bool = False,
     package_sync: bool = False,
     say: Callable[[str], None] = lambda _: None,
+    step_timeout: float | None = None,
 ) -> Result:
     started = time.monotonic()
     _refuse_unrunnable(plan, directory, package_sync)
@@ -106,7 +120,7 @@ def reproduce(
     new_ws = Workspace(directory)
     for step in plan.steps:
         say(f"== {step.label} {step.command}")
-        job = _run_step(step, relocate, env, new_ws)
+        job = _run_step(step, relocate, env, new_ws, step_timeout)
         checks = _compare(step, job, relocate, directory)
         result.checks.extend(checks)
         if result.first_divergence is None and not all(c.identical for c in checks):
@@ -116,6 +130,10 @@ def reproduce(
 
 
 def _refuse_unrunnable(plan: Plan, directory: Path, package_sync: bool) -> None:
+    if plan.outside:
+        raise ReproduceError(
+            f"refused: the plan would not stay inside {directory}: " + "; ".join(plan.outside)
+        )
     if plan.missing:
         listed = ", ".join(f"{os.fsdecode(i.path)} ({i.hash[:12]})" for i in plan.missing)
         raise ReproduceError(
@@ -149,8 +167,7 @@ def _set_up(
     say(f"== clone {plan.source.url} at {plan.source.commit[:12]} into {directory}")
     checkout.clone_at(plan.source.url, plan.source.commit, directory)
     if plan.source.patch:
-        blob = ws.objects.read(plan.source.patch)
-        assert isinstance(blob, Blob)
+        blob = ws.objects.read_kind(plan.source.patch, Blob)
         changed = checkout.apply_patch(directory, blob.data)
         say(f"== applied the recorded patch to {', '.join(changed)}")
     Workspace.create(directory)
@@ -175,13 +192,14 @@ def _keep_roar_out_of_git(directory: Path) -> None:
 def _place_inputs(
     inputs: list[RootInput], relocate: Relocation, directory: Path, say: Callable[[str], None]
 ) -> None:
-    from roar.transfer.boundary import hash_file
+    from roar.hashing import hash_matches
 
     fetched: set[str] = set()
     for ri in inputs:
         dest = Path(os.fsdecode(relocate.path(ri.path)))
-        if dest.is_file() and hash_file(dest) == ri.hash:
+        if hash_matches(dest, ri.hash):
             continue
+        dest = relocate.inside(ri.path)
         if ri.status == "repository":
             raise ReproduceError(
                 f"input {os.fsdecode(ri.path)} ({ri.hash[:12]}) is not in the repository at the "
@@ -195,7 +213,7 @@ def _place_inputs(
             if ri.getter.job in fetched:
                 continue
             fetched.add(ri.getter.job)
-            where = os.fsdecode(relocate.path(ri.getter.path))
+            where = os.fsdecode(relocate.inside(ri.getter.path))
             say(f"== roar get {ri.getter.url}")
             proc = subprocess.run(
                 [sys.executable, "-m", "roar", "get", "-q", ri.getter.url, where,
@@ -219,25 +237,42 @@ def _step_env(prepared: environment.Prepared) -> dict[str, str]:
     return env
 
 
-def _run_step(step: PlannedStep, relocate: Relocation, env: dict[str, str], ws: Workspace) -> Job:
+def _run_step(
+    step: PlannedStep,
+    relocate: Relocation,
+    env: dict[str, str],
+    ws: Workspace,
+    timeout: float | None = None,
+) -> Job:
     from roar import sessions
 
     argv = [relocate.arg(a) for a in step.argv]
     cwd = Path(os.fsdecode(relocate.path(step.cwd)))
     before = ws.refs.read(sessions.active_ref(ws))
-    proc = subprocess.run(
+    # With a timeout the step gets its own process group, so that every
+    # process it started can be killed together when time is up.
+    proc = subprocess.Popen(
         [os.fsencode(sys.executable), b"-m", b"roar", step.type.encode(), b"-q", *argv],
-        cwd=cwd, env=env, stdout=sys.stderr.fileno(),
+        cwd=cwd, env=env, stdout=sys.stderr.fileno(), start_new_session=timeout is not None,
     )  # fmt: skip
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise ReproduceError(
+            f"step {step.label} ({step.command}) ran past --step-timeout {timeout:g}s and was "
+            f"killed with its processes; {ws.root} is incomplete and is not a reproduction"
+        ) from None
     head = ws.refs.read(sessions.active_ref(ws))
     if proc.returncode != 0 or head == before or head is None:
         raise ReproduceError(
             f"step {step.label} ({step.command}) exited with code {proc.returncode}; "
             f"{ws.root} is incomplete and is not a reproduction"
         )
-    job = ws.objects.read(sessions.history(ws)[-1].job)
-    assert isinstance(job, Job)
-    return job
+    return ws.objects.read_kind(ws.objects.read_kind(head, Session).job, Job)
 
 
 def _compare(step: PlannedStep, job: Job, relocate: Relocation, root: Path) -> list[ArtifactCheck]:

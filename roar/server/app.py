@@ -1,30 +1,40 @@
 """The HTTP API of GLaaS (`/api/v1`), a FastAPI app with its OpenAPI at `/docs`.
 
-Handlers parse, authenticate and call `Storage`; blocking database work runs
-in the thread pool. The wire format is specified in docs/protocol.md.
+Handlers authenticate (auth.py: headers before body), parse under the
+route's body cap, and call `Storage`; blocking database work runs in the
+thread pool. Every refusal is a RegistryError, answered by the one mapping
+in errors.py. The wire format is specified in docs/protocol.md.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from roar.identity.keys import PublicKey
-from roar.identity.signature import SignatureInvalid, SignedRequest, is_signed, verify
+from roar.identity.signature import PROOF_HEADER, SignatureInvalid, signature_bytes
 from roar.objects.base import is_id
-from roar.objects.pack import PackEntry, encode_pack
-from roar.server.scope import Caller, ScopeDenied, namespace_for_write, valid_name
-from roar.server.storage import MissingReferences, RefMoved, RefUpdate, Storage
-from roar.server.verify import Limits, PackRejected, unresolved_references, verify_pack
+from roar.objects.pack import pack_stream
+from roar.server import errors
+from roar.server.auth import Authenticator, signed_headers
+from roar.server.errors import BadRequest, Forbidden, NotFound
+from roar.server.indexing import INT64
+from roar.server.scope import namespace_for_write, valid_name
+from roar.server.storage import Storage
+from roar.server.storage.records import RefUpdate, SearchFilters
+from roar.server.verify import check_pack, unresolved_references
 
 API = "/api/v1"
 PACK_TYPE = "application/x-roar-pack"
-MAX_JSON_BYTES = 64 * 1024 * 1024
+MAX_REF_NAME = 255  # refs.name is VARCHAR(255)
 
 
 class NegotiateRequest(BaseModel):
@@ -43,7 +53,9 @@ class AccountRequest(BaseModel):
 
 
 class KeyRequest(BaseModel):
-    public_key: str
+    public_key: str = Field(
+        description="The key to add; the request carries its signature too (Roar-Key-Proof)"
+    )
 
 
 class ProjectRequest(BaseModel):
@@ -54,76 +66,34 @@ class MemberRequest(BaseModel):
     account: str
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request body is larger than the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"request body is larger than the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
-    limits = limits or Limits()
+def create_app(storage: Storage) -> FastAPI:
+    limits = storage.limits
     app = FastAPI(
         title="GLaaS",
         version="1",
         description="Global lineage registry for roar: push/fetch object packs, look up any hash.",
     )
     app.state.storage = storage
-
-    async def authenticate(request: Request, body: bytes, *, required: bool) -> Caller:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        if not is_signed(headers):
-            if required:
-                raise HTTPException(401, "this request must be signed (docs/protocol.md §2)")
-            return Caller(None, None)
-        signed = SignedRequest(request.method, request.url.path, request.url.query, body, headers)
-        try:
-            ok = verify(signed)
-        except SignatureInvalid as e:
-            raise HTTPException(401, f"bad signature: {e}") from None
-        fresh = await run_in_threadpool(storage.use_nonce, ok.key.fingerprint, ok.nonce, ok.created)
-        if not fresh:
-            raise HTTPException(401, "replayed request: this signature's nonce was already used")
-        caller = await run_in_threadpool(storage.caller, ok.key.fingerprint)
-        if ok.scope == "anonymous":
-            # Logged out: act as nobody, even with a key that has an account.
-            return Caller(None, caller.fingerprint)
-        request.state.scope = ok.scope
-        return caller
-
-    def scope_of(request: Request) -> str:
-        return request.headers.get("roar-scope", "anonymous")
+    errors.install(app)
+    authenticate = Authenticator(storage)
 
     @app.get(API, summary="Protocol version and limits")
     async def root() -> dict[str, Any]:
-        return {
-            "service": "glaas",
-            "api": 1,
-            "limits": {
-                "max_pack_bytes": limits.max_pack_bytes,
-                "max_objects": limits.max_objects,
-                "max_object_bytes": limits.max_object_bytes,
-            },
-        }
+        return {"service": "glaas", "api": 1, "limits": limits.to_json()}
 
     @app.post(f"{API}/negotiate", summary="Which of these objects does my scope lack?")
     async def negotiate(request: Request) -> dict[str, Any]:
-        body = await _body(request, MAX_JSON_BYTES)
-        caller = await authenticate(request, body, required=True)
-        req = NegotiateRequest.model_validate_json(body)
-        where = _namespace(scope_of(request), caller)
+        signed = await authenticate(request, required=True, body_limit=limits.max_json_bytes)
+        req = NegotiateRequest.model_validate_json(signed.body)
+        if len(req.ids) > limits.max_objects:
+            raise BadRequest(f"negotiate at most {limits.max_objects} ids at a time")
+        where = namespace_for_write(signed.caller)
         ids = [i for i in req.ids if is_id(i)]
-        missing = await run_in_threadpool(storage.missing, ids, where.ns)
+        missing = await run_in_threadpool(storage.push.missing, ids, where.ns)
         ref = None
         if req.ref is not None:
             _check_ref_name(req.ref)
-            ref = await run_in_threadpool(storage.ref, where.ref_ns, req.ref)
+            ref = await run_in_threadpool(storage.push.ref, where.ref_ns, req.ref)
         return {"missing": missing, "ref": ref, "namespace": where.ns}
 
     @app.post(
@@ -134,26 +104,19 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
     async def push(
         request: Request, ref: str | None = None, old: str | None = None, new: str | None = None
     ) -> dict[str, Any]:
-        body = await _body(request, limits.max_pack_bytes)
-        caller = await authenticate(request, body, required=True)
-        where = _namespace(scope_of(request), caller)
+        # Everything the headers and the query decide, before the body is read.
+        signed_headers(request)
         update = None
         if ref is not None:
             _check_ref_name(ref)
             if new is None or not is_id(new) or (old is not None and not is_id(old)):
-                raise HTTPException(400, "a ref update needs new=<id> and optionally old=<id>")
+                raise BadRequest("a ref update needs new=<id> and optionally old=<id>")
             update = RefUpdate(ref, old, new)
-        try:
-            objs = await run_in_threadpool(verify_pack, body, limits)
-        except PackRejected as e:
-            raise HTTPException(400, f"pack rejected: {e}") from None
+        signed = await authenticate(request, required=True, body_limit=limits.max_pack_bytes)
+        where = namespace_for_write(signed.caller)
+        objs = await run_in_threadpool(check_pack, signed.body, limits, time.time_ns())
         dangling = unresolved_references(objs)
-        try:
-            result = await run_in_threadpool(storage.apply_push, objs, dangling, where, update)
-        except MissingReferences as e:
-            raise HTTPException(400, f"pack rejected: {e}") from None
-        except RefMoved as e:
-            raise HTTPException(409, str(e)) from None
+        result = await run_in_threadpool(storage.push.apply, objs, dangling, where, update)
         return {
             "stored": result.stored,
             "already": result.already,
@@ -168,34 +131,36 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
         responses={200: {"content": {PACK_TYPE: {}}}},
     )
     async def fetch(request: Request) -> Response:
-        body = await _body(request, MAX_JSON_BYTES)
-        caller = await authenticate(request, body, required=False)
-        req = FetchRequest.model_validate_json(body)
+        signed = await authenticate(request, required=False, body_limit=limits.max_json_bytes)
+        req = FetchRequest.model_validate_json(signed.body)
         if not is_id(req.want):
-            raise HTTPException(400, "want must be a 64-character hex hash")
-        closure = await run_in_threadpool(storage.closure, req.want, set(req.have), caller)
-        if closure.size == 0:
-            raise HTTPException(404, f"no lineage of {req.want} is registered where you can see it")
-        entries = await run_in_threadpool(
-            lambda: [PackEntry(i, bytes(f)) for i, f in storage.frames(closure.ids)]
+            raise BadRequest("want must be a 64-character hex hash")
+        closure = await run_in_threadpool(
+            storage.closure.of, req.want, set(req.have), signed.caller
         )
-        return Response(
-            encode_pack(entries),
+        if closure.size == 0:
+            raise NotFound(f"no lineage of {req.want} is registered where you can see it")
+        refs = json.dumps([r.to_json() for r in closure.refs], separators=(",", ":"))
+        # Streamed: frames come from the database a chunk at a time, never all at once.
+        return StreamingResponse(
+            _iterate_in_threads(pack_stream(len(closure.ids), storage.closure.frames(closure.ids))),
             media_type=PACK_TYPE,
-            headers={"Roar-Refs": json.dumps(closure.refs, separators=(",", ":"))},
+            headers={"Roar-Refs": refs},
         )
 
     @app.get(f"{API}/lookup/{{digest}}", summary="Everything visible about a hash")
     async def lookup(request: Request, digest: str) -> Response:
-        caller = await authenticate(request, b"", required=False)
+        signed = await authenticate(request, required=False)
         if not is_id(digest):
-            raise HTTPException(400, "not a 64-character hex hash")
+            raise BadRequest("not a 64-character hex hash")
         # A few indexed point queries (~1 ms): run inline, since a hop through the
         # thread pool costs more than the work and widens the latency tail.
-        found = storage.lookup(digest, caller)
+        found = storage.lookup.hash(digest, signed.caller)
         if found is None:
-            raise HTTPException(404, f"{digest} is not registered (or not visible to you)")
-        return Response(json.dumps(found, separators=(",", ":")), media_type="application/json")
+            raise NotFound(f"{digest} is not registered (or not visible to you)")
+        return Response(
+            json.dumps(found.to_json(), separators=(",", ":")), media_type="application/json"
+        )
 
     @app.get(f"{API}/search", summary="Jobs by command, GPU, file type, label, owner, time")
     async def search(
@@ -210,53 +175,51 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
         until: int | None = None,
         limit: int = 100,
     ) -> dict[str, Any]:
-        caller = await authenticate(request, b"", required=False)
-        filters = {
-            "command": command,
-            "file": file,
-            "gpu": gpu,
-            "file_type": file_type,
-            "label": label,
-            "owner": owner,
-            "since": since,
-            "until": until,
-        }
-        jobs = await run_in_threadpool(storage.search, caller, filters, min(max(limit, 1), 1000))
-        return {"jobs": jobs}
+        signed = await authenticate(request, required=False)
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and not INT64[0] <= value <= INT64[1]:
+                raise BadRequest(f"{name} is nanoseconds since the epoch, a 64-bit integer")
+        filters = SearchFilters(command, file, gpu, file_type, label, owner, since, until)
+        limit = min(max(limit, 1), 1000) if INT64[0] <= limit <= INT64[1] else 1000
+        jobs = await run_in_threadpool(storage.lookup.search, signed.caller, filters, limit)
+        return {"jobs": [j.to_json() for j in jobs]}
 
     @app.post(f"{API}/accounts", status_code=201, summary="Sign up with an ssh-ed25519 key")
     async def sign_up(request: Request) -> dict[str, Any]:
-        body = await _body(request, 64 * 1024)
-        caller = await authenticate(request, body, required=True)
-        req = AccountRequest.model_validate_json(body)
+        signed = await authenticate(request, required=True, body_limit=limits.max_form_bytes)
+        req = AccountRequest.model_validate_json(signed.body)
         key = _public_key(req.public_key)
-        if key.fingerprint != caller.fingerprint:
-            raise HTTPException(403, "sign the sign-up request with the key being registered")
-        if caller.account is not None:
-            raise HTTPException(409, f"this key already belongs to {caller.account}")
+        if key.fingerprint != signed.caller.fingerprint:
+            raise Forbidden("sign the sign-up request with the key being registered")
         if not valid_name(req.name):
-            raise HTTPException(400, "account names are 1-63 of a-z 0-9 _ . - (lower case)")
-        if await run_in_threadpool(storage.account_exists, req.name):
-            raise HTTPException(409, f"account {req.name} exists")
-        await run_in_threadpool(storage.create_account, req.name, key.openssh, key.fingerprint)
+            raise BadRequest("account names are 1-63 of a-z 0-9 _ . - (lower case)")
+        await run_in_threadpool(storage.accounts.create, req.name, key.openssh, key.fingerprint)
         return {"account": req.name, "fingerprint": key.fingerprint}
 
     @app.post(f"{API}/accounts/{{name}}/keys", status_code=201, summary="Add a key to an account")
     async def add_key(request: Request, name: str) -> dict[str, Any]:
-        body = await _body(request, 64 * 1024)
-        caller = await authenticate(request, body, required=True)
-        if caller.account != name:
-            raise HTTPException(403, f"only {name} may add keys to {name}")
-        key = _public_key(KeyRequest.model_validate_json(body).public_key)
+        proof = signed_headers(request).get(PROOF_HEADER.lower())
+        signed = await authenticate(request, required=True, body_limit=limits.max_form_bytes)
+        if signed.caller.account != name:
+            raise Forbidden(f"only {name} may add keys to {name}")
+        key = _public_key(KeyRequest.model_validate_json(signed.body).public_key)
+        # The new key proves possession: it signed this very request too.
+        assert signed.verified is not None
         try:
-            await run_in_threadpool(storage.add_key, name, key.openssh, key.fingerprint)
-        except Exception:
-            raise HTTPException(409, "this key is already registered") from None
+            proven = proof is not None and key.verify(signature_bytes(proof), signed.verified.base)
+        except SignatureInvalid:
+            proven = False
+        if not proven:
+            raise Forbidden(
+                f"the key being added must sign this request too ({PROOF_HEADER}): "
+                "a public key alone proves nothing"
+            )
+        await run_in_threadpool(storage.accounts.add_key, name, key.openssh, key.fingerprint)
         return {"account": name, "fingerprint": key.fingerprint}
 
     @app.get(f"{API}/whoami", summary="The account the signing key belongs to")
     async def whoami(request: Request) -> dict[str, Any]:
-        caller = await authenticate(request, b"", required=True)
+        caller = (await authenticate(request, required=True)).caller
         return {
             "account": caller.account,
             "fingerprint": caller.fingerprint,
@@ -265,38 +228,36 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
 
     @app.post(f"{API}/projects", status_code=201, summary="Create a project owned by the caller")
     async def create_project(request: Request) -> dict[str, Any]:
-        body = await _body(request, 64 * 1024)
-        caller = await authenticate(request, body, required=True)
-        if caller.account is None:
-            raise HTTPException(403, "projects need an account")
-        name = ProjectRequest.model_validate_json(body).name
+        signed = await authenticate(request, required=True, body_limit=limits.max_form_bytes)
+        owner = signed.caller.account
+        if owner is None:
+            raise Forbidden("projects need an account")
+        name = ProjectRequest.model_validate_json(signed.body).name
         if not valid_name(name):
-            raise HTTPException(400, "project names are 1-63 of a-z 0-9 _ . - (lower case)")
-        if await run_in_threadpool(storage.project_exists, caller.account, name):
-            raise HTTPException(409, f"project {caller.account}/{name} exists")
-        await run_in_threadpool(storage.create_project, caller.account, name)
-        return {"project": f"{caller.account}/{name}"}
+            raise BadRequest("project names are 1-63 of a-z 0-9 _ . - (lower case)")
+        await run_in_threadpool(storage.accounts.create_project, owner, name)
+        return {"project": f"{owner}/{name}"}
 
     @app.post(f"{API}/projects/{{owner}}/{{name}}/members", summary="Add a member (owner only)")
     async def add_member(request: Request, owner: str, name: str) -> dict[str, Any]:
-        body = await _body(request, 64 * 1024)
-        caller = await authenticate(request, body, required=True)
-        if caller.account != owner or not await run_in_threadpool(
-            storage.project_exists, owner, name
+        signed = await authenticate(request, required=True, body_limit=limits.max_form_bytes)
+        if signed.caller.account != owner or not await run_in_threadpool(
+            storage.accounts.project_exists, owner, name
         ):
-            raise HTTPException(403, f"only the owner of {owner}/{name} may add members")
-        account = MemberRequest.model_validate_json(body).account
-        if not await run_in_threadpool(storage.account_exists, account):
-            raise HTTPException(404, f"no account {account}")
-        await run_in_threadpool(storage.add_member, owner, name, account)
+            raise Forbidden(f"only the owner of {owner}/{name} may add members")
+        account = MemberRequest.model_validate_json(signed.body).account
+        if not await run_in_threadpool(storage.accounts.exists, account):
+            raise NotFound(f"no account {account}")
+        await run_in_threadpool(storage.accounts.add_member, owner, name, account)
         return {"project": f"{owner}/{name}", "member": account}
 
     @app.get(f"{API}/projects", summary="The caller's projects and their members")
     async def list_projects(request: Request) -> dict[str, Any]:
-        caller = await authenticate(request, b"", required=True)
+        caller = (await authenticate(request, required=True)).caller
         if caller.account is None:
             return {"projects": []}
-        return {"projects": await run_in_threadpool(storage.projects, caller.account)}
+        found = await run_in_threadpool(storage.accounts.projects, caller.account)
+        return {"projects": [p.to_json() for p in found]}
 
     # The web UI: pages at /, their JSON twins under /api/v1 (roar/server/web/).
     from roar.server.web import mount
@@ -305,24 +266,37 @@ def create_app(storage: Storage, limits: Limits | None = None) -> FastAPI:
     return app
 
 
-def _namespace(scope: str, caller: Caller):  # type: ignore[no-untyped-def]
-    try:
-        return namespace_for_write(scope, caller)
-    except ScopeDenied as e:
-        raise HTTPException(403, str(e)) from None
+async def _iterate_in_threads(chunks: Iterator[bytes]):  # type: ignore[no-untyped-def]
+    """An async view of a blocking iterator (database reads), one chunk per thread hop."""
+    done = object()
+    while True:
+        chunk = await run_in_threadpool(next, chunks, done)
+        if chunk is done:
+            return
+        yield chunk
 
 
 def _public_key(text: str) -> PublicKey:
     try:
         return PublicKey.parse(text)
     except ValueError as e:
-        raise HTTPException(400, f"public_key: {e}") from None
+        raise BadRequest(f"public_key: {e}") from None
 
 
 def _check_ref_name(name: str) -> None:
-    parts = name.split("/")
-    if len(parts) < 2 or parts[0] != "sessions" or any(p in ("", ".", "..") for p in parts):
-        raise HTTPException(400, f"ref names look like sessions/<name>, not {name!r}")
+    from roar.errors import UsageError
+    from roar.refs.refstore import check_ref_name
+
+    try:
+        check_ref_name("refs/" + name)
+        ok = name.startswith("sessions/") and len(name) <= MAX_REF_NAME
+    except UsageError:
+        ok = False
+    if not ok:
+        raise BadRequest(
+            f"ref names look like sessions/<name>, at most {MAX_REF_NAME} characters, "
+            f"not {name[:80]!r}"
+        )
 
 
 def app_from_env() -> FastAPI:

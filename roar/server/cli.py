@@ -98,7 +98,8 @@ def stats(data_dir: str | None, database_url: str | None) -> None:
 @db_options
 def accounts(data_dir: str | None, database_url: str | None) -> None:
     """List accounts and their number of keys, as JSON."""
-    click.echo(json.dumps(_storage(data_dir, database_url).accounts(), indent=2))
+    found = _storage(data_dir, database_url).accounts.all()
+    click.echo(json.dumps([a.to_json() for a in found], indent=2))
 
 
 @admin.command("create-account")
@@ -118,7 +119,12 @@ def create_account(
         key = PublicKey.parse(Path(public_key_file).read_text())
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    _storage(data_dir, database_url).create_account(name, key.openssh, key.fingerprint)
+    from roar.server.errors import RegistryError
+
+    try:
+        _storage(data_dir, database_url).accounts.create(name, key.openssh, key.fingerprint)
+    except RegistryError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"created account {name} ({key.fingerprint})")
 
 
@@ -126,8 +132,9 @@ def create_account(
 @db_options
 @click.argument("name")
 def delete_account(data_dir: str | None, database_url: str | None, name: str) -> None:
-    """Delete account NAME and its keys (what it registered stays)."""
-    if not _storage(data_dir, database_url).delete_account(name):
+    """Delete account NAME: its keys, memberships and browser logins go; what it
+    registered stays, and the name is never given to anyone else."""
+    if not _storage(data_dir, database_url).accounts.delete(name):
         raise click.ClickException(f"no account {name}")
     click.echo(f"deleted account {name}")
 
@@ -141,11 +148,12 @@ def create_project(
 ) -> None:
     """Create PROJECT as owner/name, adding MEMBERS."""
     owner, _, name = project.partition("/")
-    storage = _storage(data_dir, database_url)
-    if not storage.account_exists(owner):
-        raise click.ClickException(f"no account {owner}")
-    if not storage.project_exists(owner, name):
-        storage.create_project(owner, name)
+    accounts = _storage(data_dir, database_url).accounts
+    for who in (owner, *members):
+        if not accounts.exists(who):
+            raise click.ClickException(f"no account {who}")
+    if not accounts.project_exists(owner, name):
+        accounts.create_project(owner, name)
     for m in members:
-        storage.add_member(owner, name, m)
+        accounts.add_member(owner, name, m)
     click.echo(f"project {owner}/{name}: {', '.join(sorted({owner, *members}))}")

@@ -106,9 +106,24 @@ sessions = Table(
     Column("job_id", ID, nullable=False),
     Column("parent", ID),
     Column("step", Integer, nullable=False),
+    Column("step_kind", String(8), nullable=False),  # "run" | "build"
+    Column("supersedes", ID),  # the job a re-run replaced
     Column("time_ns", BigInteger, nullable=False),
     PrimaryKeyConstraint("session_id", "ns"),
     Index("ix_sessions_job", "job_id"),
+)
+
+# The files of each composite artifact (tree object), global like `edges`:
+# a step that read one file of a composite depends on the composite's writer.
+tree_entries = Table(
+    "tree_entries",
+    metadata,
+    Column("tree", ID, nullable=False),
+    Column("hash", ID, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tree", "path"),
+    Index("ix_tree_entries_hash", "hash"),
 )
 
 labels = Table(
@@ -150,11 +165,15 @@ ref_members = Table(
     Index("ix_ref_members_session", "session_id"),
 )
 
+# An account's name is its id: namespaces, projects, memberships and browser
+# logins name it. A deleted account keeps its row (deleted_ns set) so that
+# its name is never taken again and nothing of it is inherited.
 accounts = Table(
     "accounts",
     metadata,
     Column("name", String(100), primary_key=True),
     Column("created_ns", BigInteger, nullable=False),
+    Column("deleted_ns", BigInteger),
 )
 
 keys = Table(

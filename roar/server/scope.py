@@ -10,12 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from roar.server.errors import ScopeDenied
+
 ANON = "anon"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-
-
-class ScopeDenied(Exception):
-    """The caller may not act in the scope they asked for."""
 
 
 @dataclass(frozen=True)
@@ -23,12 +21,16 @@ class Caller:
     account: str | None  # None: anonymous (unsigned, or a key with no account)
     fingerprint: str | None  # None: unsigned request
     memberships: tuple[str, ...] = ()  # "owner/project"
+    scope: str = "anonymous"  # the scope the request's signature covers
 
     def readable(self) -> tuple[str, ...]:
         """Non-public namespaces this caller may read."""
         if self.account is None:
             return ()
         return (f"private:{self.account}", *(f"project:{p}" for p in self.memberships))
+
+
+NOBODY = Caller(None, None)
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,13 @@ def valid_name(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
-def namespace_for_write(scope: str, caller: Caller) -> Namespace:
-    """The namespace a push in `scope` lands in; raises ScopeDenied."""
+def namespace_for_write(caller: Caller) -> Namespace:
+    """The namespace a push in the caller's scope lands in; raises ScopeDenied."""
+    scope = caller.scope
     if caller.fingerprint is None:
         raise ScopeDenied("pushes must be signed (see docs/protocol.md §2)")
     if scope == "anonymous":
-        return Namespace(ANON, True, f"anon:{caller.fingerprint}", None)
+        return Namespace(ANON, True, f"{ANON}:{caller.fingerprint}", None)
     if caller.account is None:
         raise ScopeDenied(f"scope {scope!r} needs an account; sign up with `roar login --name`")
     if scope in ("public", "private"):
@@ -61,3 +64,13 @@ def namespace_for_write(scope: str, caller: Caller) -> Namespace:
         raise ScopeDenied(f"{caller.account} is not a member of project {scope}")
     ns = f"project:{scope}"
     return Namespace(ns, False, ns, owner)
+
+
+def shown_ref_namespace(ref_ns: str) -> str:
+    """A ref namespace as the registry shows it to readers.
+
+    Anonymous refs live under `anon:<key fingerprint>` so that anonymous
+    pushers keep apart, but that name links "anonymous" work to a key: it
+    is only ever shown as `anon`.
+    """
+    return ANON if ref_ns.startswith(ANON + ":") else ref_ns

@@ -2,40 +2,35 @@
 
 Every object is decompressed under a ceiling taken from its frame's declared
 size (itself capped), hashed, and parsed by the same code that reads the
-local store, so the server accepts exactly what a roar store would.
+local store, under caps on CBOR data items per object and per pack, so the
+server accepts exactly what a roar store would, at a cost bounded before it
+is paid. Each parsed object is reduced to its index record and dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from roar.errors import CorruptObject
 from roar.objects import base
-from roar.objects.base import RoarObject
 from roar.objects.pack import iter_pack
-
-
-class PackRejected(Exception):
-    """The pack, or one object in it, is not acceptable; nothing is stored."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_pack_bytes: int = 256 * 1024 * 1024
-    max_objects: int = 200_000
-    max_object_bytes: int = 16 * 1024 * 1024  # decompressed header + body
+from roar.server.errors import PackRejected
+from roar.server.indexing import Record, record_of
+from roar.server.limits import Limits
 
 
 @dataclass(frozen=True)
-class VerifiedObject:
+class CheckedObject:
     id: str
     kind: str
     size: int  # decompressed bytes
-    frame: bytes
-    obj: RoarObject
+    frame: memoryview  # a slice of the pushed body, not a copy
+    references: tuple[str, ...]
+    record: Record
 
 
-def decompress_capped(frame: bytes, limit: int, oid: str) -> bytes:
+def decompress_capped(frame: bytes | memoryview, limit: int, oid: str) -> bytes:
     """The single zstd frame's content, refusing frames that claim or expand past `limit`."""
     import zstandard
 
@@ -66,28 +61,55 @@ def decompress_capped(frame: bytes, limit: int, oid: str) -> bytes:
     return raw
 
 
-def verify_pack(data: bytes, limits: Limits) -> list[VerifiedObject]:
+def parse_stored(frame: bytes | memoryview, oid: str, limits: Limits) -> base.RoarObject:
+    """An object read back from the registry's table, under the same caps as a push."""
+    raw = decompress_capped(frame, limits.max_object_bytes, oid)
+    try:
+        return base.parse_bounded(raw, limits.max_object_items)[0]
+    except CorruptObject as e:
+        raise PackRejected(f"object {oid}: {e}") from None
+
+
+def check_pack(
+    data: bytes | bytearray | memoryview, limits: Limits, now_ns: int
+) -> list[CheckedObject]:
     """Every object of the pack, each checked; raises PackRejected on the first fault."""
     if len(data) > limits.max_pack_bytes:
         raise PackRejected(f"pack is larger than the {limits.max_pack_bytes}-byte limit")
-    verified = []
+    return list(_check(memoryview(data), limits, now_ns))
+
+
+def _check(view: memoryview, limits: Limits, now_ns: int) -> Iterator[CheckedObject]:
+    inflated = 0
+    items_left = limits.max_pack_items
     try:
-        for _, entry in iter_pack(data, max_count=limits.max_objects):
+        for _, entry in iter_pack(view, max_count=limits.max_objects, copy=False):
             raw = decompress_capped(entry.frame, limits.max_object_bytes, entry.id)
+            inflated += len(raw)
+            if inflated > limits.max_pack_inflated_bytes:
+                raise PackRejected(
+                    f"pack decompresses to more than {limits.max_pack_inflated_bytes} bytes"
+                )
             if base.object_id(raw) != entry.id:
                 raise PackRejected(f"object {entry.id}: content hashes to another id")
             try:
                 kind, _ = base.split_header(raw)
-                obj = base.parse(raw)
+                obj, items = base.parse_bounded(raw, limits.max_object_items)
             except CorruptObject as e:
                 raise PackRejected(f"object {entry.id}: {e}") from None
-            verified.append(VerifiedObject(entry.id, kind, len(raw), entry.frame, obj))
+            items_left -= items
+            if items_left < 0:
+                raise PackRejected(f"pack holds more than {limits.max_pack_items} CBOR items")
+            record = record_of(entry.id, obj, now_ns)
+            yield CheckedObject(
+                entry.id, kind, len(raw), entry.frame, tuple(obj.references()), record
+            )
+            del obj, raw
     except CorruptObject as e:
         raise PackRejected(str(e)) from None
-    return verified
 
 
-def unresolved_references(objs: list[VerifiedObject]) -> set[str]:
+def unresolved_references(objs: list[CheckedObject]) -> set[str]:
     """Ids the pack's objects point at that the pack itself does not hold."""
     held = {o.id for o in objs}
-    return {r for o in objs for r in o.obj.references() if r not in held}
+    return {r for o in objs for r in o.references if r not in held}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from roar import sessions
 from roar.errors import TransferError, UsageError
+from roar.hashing import artifact_of
 from roar.objects.job import ArtifactRef, Job
-from roar.objects.tree import Tree, TreeEntry
 from roar.transfer import Progress, backend_for, location
 from roar.workspace import Workspace
 
@@ -42,30 +42,12 @@ class Recorded:
     artifacts: list[Moved]
 
 
-def hash_file(path: Path) -> str:
-    import blake3
-
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    h.update_mmap(path)
-    return h.hexdigest()
-
-
-def tree_of(directory: Path) -> Tree:
-    """The composite artifact of a directory: every file under it, flattened."""
-    entries = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        rel = path.relative_to(directory).as_posix().encode()
-        entries.append(TreeEntry(rel, hash_file(path), path.stat().st_size))
-    return Tree.of(entries)
-
-
 def artifact_at(path: Path, ws: Workspace | None) -> tuple[str, int, str]:
     """(hash, size, kind) of a file or a directory; a directory's tree is stored in `ws`."""
-    if path.is_dir():
-        tree = tree_of(path)
-        digest = ws.objects.write(tree) if ws is not None else tree.id
-        return digest, tree.size, "tree"
-    return hash_file(path), path.stat().st_size, "file"
+    found = artifact_of(path)
+    if found.tree is not None and ws is not None:
+        ws.objects.write(found.tree)
+    return found.hash, found.size, found.kind
 
 
 def destination(url: str, dest: str | None) -> Path:
@@ -87,11 +69,16 @@ def get(
     *,
     expected: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Recorded:
-    """Download `url`, check it against `expected`, put it in place, record a get job."""
+    """Download `url`, check it against `expected`, put it in place, record a get job.
+
+    An existing destination is refused unless `force`; then it is replaced
+    only once the new content is downloaded and checked.
+    """
     target = destination(url, dest)
-    if target.exists():
-        raise UsageError(f"{target} already exists; remove it or give another destination")
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; remove it, give another destination or --force")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(target.name + STAGING_SUFFIX)
     started = time.time_ns()
@@ -103,6 +90,8 @@ def get(
         # Wrong bytes are not worth resuming: drop them so a retry starts clean.
         _remove(staging)
         raise TransferError(f"{url} holds {digest}, not the expected {expected}; nothing was saved")
+    if force and target.is_dir() and not target.is_symlink():
+        _remove(target)
     os.replace(staging, target)
     moved = Moved(target, digest, size, kind, location.redact(url))
     argv = [b"roar", b"get", moved.url.encode(), os.fsencode(target)]
@@ -170,13 +159,12 @@ def _context(ws: Workspace, url: str) -> dict[str, object]:
     from roar.capture import git
 
     git_ctx, _ = git.git_context(Path.cwd(), ws.objects)
-    head = ws.refs.read(sessions.active_ref(ws))
     return {
         "git": git_ctx,
         "env": None,
         "env_vars": [],
         "session": sessions.active_ref(ws),
-        "step": sessions.next_step_number(ws, head, "run"),
+        "step": None,  # decided when it is appended
         "params": None,
         "url": url,
     }

@@ -12,7 +12,7 @@ def test_register_then_fetch_reproduces_session_and_lineage(make_user, cli_as, g
     alice = make_user("alice")
     files = record_pipeline_into(alice)
     # when: she registers the session, and bob fetches the model's lineage
-    reg = cli_as(alice, "register", "--json")
+    reg = cli_as(alice, "register", "-y", "--json")
     assert reg.returncode == 0, reg.stderr
     out = json.loads(reg.stdout)
     assert out["sent"] == out["objects"] == 6  # 3 jobs + 3 session objects
@@ -35,8 +35,8 @@ def test_register_then_fetch_reproduces_session_and_lineage(make_user, cli_as, g
 def test_second_register_sends_nothing_and_fetch_sends_only_what_is_missing(make_user, cli_as):
     alice = make_user("alice")
     record_pipeline_into(alice)
-    assert cli_as(alice, "register").returncode == 0
-    again = json.loads(cli_as(alice, "register", "--json").stdout)
+    assert cli_as(alice, "register", "-y").returncode == 0
+    again = json.loads(cli_as(alice, "register", "-y", "--json").stdout)
     assert again["sent"] == 0 and again["pack_bytes"] == 0
     head = alice.ws.refs.read("refs/sessions/main")
     refetch = json.loads(cli_as(alice, "fetch", head, "--json").stdout)
@@ -46,7 +46,7 @@ def test_second_register_sends_nothing_and_fetch_sends_only_what_is_missing(make
 def test_register_an_artifact_sends_its_upstream_jobs_only(make_user, cli_as):
     alice = make_user("alice")
     files = record_pipeline_into(alice)
-    out = json.loads(cli_as(alice, "register", files["model"], "--json").stdout)
+    out = json.loads(cli_as(alice, "register", "-y", files["model"], "--json").stdout)
     assert out["target"]["kind"] == "artifact"
     assert out["objects"] == 2  # prep and train; eval is downstream
     assert out["url"].endswith(f"/artifacts/{files['model']}")
@@ -68,9 +68,9 @@ def test_dry_run_sends_nothing(make_user, cli_as, glaas):
 def test_session_grows_and_register_fast_forwards_the_remote_ref(make_user, cli_as):
     alice = make_user("alice")
     record_pipeline_into(alice)
-    assert cli_as(alice, "register").returncode == 0
+    assert cli_as(alice, "register", "-y").returncode == 0
     record_pipeline_into(alice)  # three more steps on the same session
-    out = json.loads(cli_as(alice, "register", "--json").stdout)
+    out = json.loads(cli_as(alice, "register", "-y", "--json").stdout)
     assert out["sent"] == 6
     assert alice.ws.refs.read("refs/remotes/glaas/sessions/main") == alice.ws.refs.read(
         "refs/sessions/main"
@@ -105,23 +105,9 @@ def record_pipeline_into(user):  # type: ignore[no-untyped-def]
 
 
 def test_register_an_artifact_follows_reads_of_a_file_inside_a_composite(make_user, cli_as):
-    import blake3
-
-    from roar.objects.job import ArtifactRef, Job
-    from roar.objects.tree import Tree, TreeEntry
-    from roar.sessions import append
+    from glaas_fixtures import record_composite_pipeline
 
     alice = make_user("alice")
-    ws, root = alice.ws, bytes(alice.ws.root)
-    shard = blake3.blake3(b"shard-0").hexdigest()
-    model = blake3.blake3(b"model").hexdigest()
-    tree = ws.objects.write(Tree.of([TreeEntry(b"part-0.bin", shard, 7)]))
-    writes_shards = Job("run", (b"python", b"shard.py"), root, 1, 2, 0,
-                        outputs=(ArtifactRef(root + b"/shards", tree, 7, "tree"),))  # fmt: skip
-    reads_one = Job("run", (b"python", b"train.py"), root, 3, 4, 0,
-                    inputs=(ArtifactRef(root + b"/shards/part-0.bin", shard, 7),),
-                    outputs=(ArtifactRef(root + b"/model.pt", model, 5),))  # fmt: skip
-    for job in (writes_shards, reads_one):
-        append(ws, ws.objects.write(job), "run")
+    model = record_composite_pipeline(alice.ws)["model"]
     out = json.loads(cli_as(alice, "register", model, "--dry-run", "--json").stdout)
     assert out["objects"]["job"] == 2  # the composite's producer is upstream too

@@ -4,44 +4,22 @@ from __future__ import annotations
 
 import struct
 import time
-from urllib.parse import urlencode
 
 import pytest
 import requests
 import zstandard
+from glaas_fixtures import assert_refused, frame, pack_of, post, signed
 
-from roar.identity.signature import sign_headers
 from roar.objects.base import header, object_id
 from roar.objects.job import Job
 from roar.objects.pack import PackEntry, encode_pack
 from roar.objects.session import Session
 
 
-def signed(glaas, user, path, body=b"", *, scope="anonymous", params=None, **sign_kw):
-    """A signed request's (url, headers), as the client would send it."""
-    query = urlencode(params or {})
-    headers = sign_headers(user.key(), "POST", path, query, body, scope, **sign_kw)
-    headers["Content-Type"] = "application/x-roar-pack"
-    return glaas.url + path + (f"?{query}" if query else ""), headers
-
-
-def post(glaas, user, path, body=b"", **kw):  # type: ignore[no-untyped-def]
-    url, headers = signed(glaas, user, path, body, **kw)
-    return requests.post(url, data=body, headers=headers, timeout=30)
-
-
-def frame(raw: bytes) -> bytes:
-    return zstandard.ZstdCompressor(write_content_size=True).compress(raw)
-
-
 def job_raw(n: int = 0) -> bytes:
     return Job(
         "run", (b"echo", str(n).encode(), str(time.time_ns()).encode()), b"/w", 1, 2, 0
     ).serialize()
-
-
-def pack_of(*raws: bytes) -> bytes:
-    return encode_pack(PackEntry(object_id(r), frame(r)) for r in raws)
 
 
 def retrailer(body: bytes) -> bytes:
@@ -53,13 +31,6 @@ def retrailer(body: bytes) -> bytes:
 @pytest.fixture
 def pusher(make_user):  # type: ignore[no-untyped-def]
     return make_user("mallory")
-
-
-def assert_refused(glaas, response, status: int, before: dict[str, int]) -> None:
-    assert response.status_code == status, response.text
-    after = glaas.stats()
-    for table in ("objects", "object_ns", "artifacts", "jobs", "sessions", "refs"):
-        assert after[table] == before[table], table
 
 
 def test_a_valid_pack_is_accepted(glaas, pusher):
@@ -179,6 +150,7 @@ def test_push_into_a_scope_the_caller_lacks(glaas, make_user, pusher):
     assert_refused(glaas, post(glaas, pusher, "/api/v1/push", body, scope="private"), 403, before)
     # an account, but not a member of the project
     alice = make_user("alice", login=True)
+    before = glaas.stats()
     r = post(glaas, alice, "/api/v1/push", body, scope="someone/else")
     assert_refused(glaas, r, 403, before)
 

@@ -130,7 +130,7 @@ def test_remote_add_list_remove(make_user, cli_as, glaas):
     listed = json.loads(cli_as(alice, "remote", "list", "--json").stdout)
     assert listed == [{"name": "origin", "url": glaas.url, "default": True}]
     record_pipeline(alice.ws)
-    assert cli_as(alice, "register").returncode == 0
+    assert cli_as(alice, "register", "-y").returncode == 0
     assert alice.ws.refs.read("refs/remotes/origin/sessions/main")
     assert cli_as(alice, "remote", "remove", "origin").returncode == 0
     assert alice.ws.refs.list("refs/remotes/") == {}
@@ -142,7 +142,7 @@ def test_two_server_processes_share_one_database(make_user, cli_as, glaas, tmp_p
     try:
         alice, bob = make_user("alice"), make_user("bob")
         files = record_pipeline(alice.ws)
-        assert cli_as(alice, "register").returncode == 0
+        assert cli_as(alice, "register", "-y").returncode == 0
         # when: bob fetches from the other process
         bob.ws.config.set("glaas.url", url2)
         got = cli_as(bob, "fetch", files["model"], "--json")

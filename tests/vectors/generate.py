@@ -113,6 +113,33 @@ def main() -> None:
         vectors.append(entry)
     out = Path(__file__).with_name("objects.json")
     out.write_text(json.dumps({"version": 1, "vectors": vectors}, indent=2) + "\n")
+    tree_walk()
+
+
+def tree_walk() -> None:
+    """tree-walk.json: what the walk rule (docs/lineage.md §8) finds in the fixture."""
+    import tempfile
+
+    from tree_walk import MAKE, VECTOR, materialize
+
+    from roar.hashing import tree_of
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = tree_of(materialize(Path(tmp) / "tree-walk", MAKE))
+    VECTOR.write_text(
+        json.dumps(
+            {
+                "make": MAKE,
+                "entries": [
+                    {"path": {"$bytes": e.path.hex()}, "hash": e.hash, "size": e.size}
+                    for e in tree.entries
+                ],
+                "tree": tree.id,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

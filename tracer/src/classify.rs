@@ -10,6 +10,7 @@ use crate::hash_cache::Identity;
 use crate::job::{tree_object, Artifact, ArtifactKind};
 use crate::object::Object;
 use crate::paths::{as_path, has_dotdot, is_under, split_parent, to_bytes};
+use crate::tree::{is_regular_file, walk, TreeFile};
 use anyhow::Result;
 use rayon::prelude::*;
 use std::collections::hash_map::Entry;
@@ -524,38 +525,6 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     } else {
         [dir, b"/", name].concat()
     }
-}
-
-fn is_regular_file(path: &[u8]) -> bool {
-    fs::metadata(as_path(path)).is_ok_and(|m| m.is_file())
-}
-
-/// A file of a composite: (path relative to the directory, absolute path).
-type TreeFile = (Vec<u8>, Vec<u8>);
-
-/// Regular files under `dir` (and symlinks to regular files), relative
-/// paths sorted bytewise; symlinked directories are not followed.
-fn walk(dir: &[u8]) -> Vec<TreeFile> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_vec()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(as_path(&d)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let abs = to_bytes(&entry.path());
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(abs);
-            } else if kind.is_file() || (kind.is_symlink() && is_regular_file(&abs)) {
-                found.push((abs[dir.len() + 1..].to_vec(), abs));
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 impl Recorder<'_> {

@@ -5,10 +5,13 @@
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
 //!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
+//!   roar-tracer append --store DIR --session REF --job ID [--type run|build] [--step N --supersedes JOB]
+//!                   (appends a job written elsewhere, e.g. get and put, by the same re-run rule;
+//!                    prints the new session object's id)
 
 use lexopt::prelude::*;
 use roar_tracer::run::{Mechanism, RunOptions, SETUP_FAILED};
-use roar_tracer::{hash, preflight, run};
+use roar_tracer::{hash, preflight, run, session};
 use std::path::PathBuf;
 
 fn main() {
@@ -51,6 +54,7 @@ fn parse() -> Result<i32, lexopt::Error> {
         }
         Some(Value(cmd)) if cmd == "run" => parse_run(parser).map(run::run),
         Some(Value(cmd)) if cmd == "hash" => parse_hash(parser),
+        Some(Value(cmd)) if cmd == "append" => parse_append(parser),
         Some(other) => Err(other.unexpected()),
         None => Err("missing command: run, --preflight or --version".into()),
     }
@@ -73,6 +77,39 @@ fn parse_hash(mut parser: lexopt::Parser) -> Result<i32, lexopt::Error> {
             .map_err(|e| e.to_string())?;
     }
     Ok(hash::print_b3sum(&files))
+}
+
+fn parse_append(mut parser: lexopt::Parser) -> Result<i32, lexopt::Error> {
+    let (mut store, mut job) = (None, None);
+    let mut request = session::StepRequest {
+        session: "HEAD".into(),
+        step_kind: "run".into(),
+        step: None,
+        supersedes: None,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("store") => store = Some(PathBuf::from(parser.value()?)),
+            Long("job") => job = Some(parser.value()?.string()?),
+            Long("session") => request.session = parser.value()?.string()?,
+            Long("type") => request.step_kind = parser.value()?.string()?,
+            Long("step") => request.step = Some(parser.value()?.parse()?),
+            Long("supersedes") => request.supersedes = Some(parser.value()?.string()?),
+            other => return Err(other.unexpected()),
+        }
+    }
+    let store = store.ok_or("--store DIR is required")?;
+    let job = job.ok_or("--job ID is required")?;
+    match session::append(&store, &job, &request) {
+        Ok(appended) => {
+            println!("{}", appended.session_object);
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("roar-tracer: cannot append the step: {e:#}");
+            Ok(1)
+        }
+    }
 }
 
 fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {

@@ -52,6 +52,7 @@ pub fn render(
         report["session"] = json!(a.session_ref);
         report["session_object"] = json!(a.session_object);
         report["step"] = json!(a.step);
+        report["supersedes"] = json!(a.supersedes);
     }
     let mut bytes = serde_json::to_vec_pretty(&report).unwrap_or_default();
     bytes.push(b'\n');

@@ -3,10 +3,21 @@
 //! compare-and-swap of the ref under the same lock protocol the Python side
 //! uses. Done here so that `roar run` needs no object model in Python: the
 //! process that observed the run records it, job and step, once.
+//!
+//! This is also the one home of the re-run rule (docs/lineage.md §3): a job
+//! appended without an explicit step re-runs the step whose newest execution
+//! had the same step kind, argv and working directory. Every path appends
+//! here (`roar run`, `roar build`, and `roar-tracer append` for Python's get
+//! and put), and the decision is made against the head the compare-and-swap
+//! checks, so concurrent runs cannot both miss a re-run or share a number.
+//! What the decision needs from the chain is kept in a derived cache,
+//! `.roar/cache/steps/<ref>`, caught up from the chain when the ref has
+//! moved and rebuilt when it cannot be read.
 
 use crate::object::{decode, Object, Value};
 use crate::store;
 use anyhow::{bail, ensure, Context, Result};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -33,6 +44,8 @@ pub struct Appended {
     pub session_ref: String,
     pub session_object: String,
     pub step: u64,
+    /// The job this one re-runs, when it is a re-run.
+    pub supersedes: Option<String>,
 }
 
 pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
@@ -46,11 +59,22 @@ pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
         "not a session ref: {session_ref:?}"
     );
     let ref_path = store.join(&session_ref);
+    let cache_path = store.join("cache").join("steps").join(&session_ref);
+    let key = match req.step {
+        Some(_) => None,
+        None => Some(command_key(&req.step_kind, &read_command(store, job)?)),
+    };
+    let mut steps = Steps::load(&cache_path);
     loop {
         let head = read_ref(&ref_path)?;
-        let step = match req.step {
-            Some(n) => n,
-            None => next_step(store, head.as_deref(), &req.step_kind)?,
+        steps = steps.catch_up(store, head.as_deref())?;
+        let (step, supersedes) = match (req.step, &key) {
+            (Some(n), _) => (n, req.supersedes.clone()),
+            (None, Some(k)) => match steps.rerun_of(k) {
+                Some((n, live)) => (n, Some(live)),
+                None => (steps.next(&req.step_kind), None),
+            },
+            (None, None) => (steps.next(&req.step_kind), None),
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -62,14 +86,14 @@ pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
             ("job", Value::text(job)),
             ("step", Value::Int(i128::from(step))),
             ("step_kind", Value::text(&req.step_kind)),
-            ("supersedes", opt_text(req.supersedes.as_deref())),
+            ("supersedes", opt_text(supersedes.as_deref())),
             ("time_ns", Value::Int(now)),
         ]);
         let id = store::write_object(store, &Object::new("session", &body)?)
             .context("cannot write the session object")?;
         let mut lock = RefLock::acquire(&ref_path)?;
         if read_ref(&ref_path)? != head {
-            lock.release(); // another run appended first: build on its step
+            lock.release(); // another run appended first: decide again on its step
             continue;
         }
         let line = format!(
@@ -82,12 +106,246 @@ pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
         );
         append_reflog(store, &session_ref, &line);
         lock.commit(&format!("{id}\n"))?;
+        let key = match key {
+            Some(k) => k,
+            None => command_key(&req.step_kind, &read_command(store, job)?),
+        };
+        let as_loaded = steps.as_loaded;
+        steps.apply(&id, job, &req.step_kind, step, key.clone());
+        let lines = as_loaded.then(|| steps.step_lines(job, &req.step_kind, step, &key));
+        steps.save(&cache_path, lines); // advisory: rebuilt from the chain when missing
         return Ok(Appended {
             session_ref,
             session_object: id,
             step,
+            supersedes,
         });
     }
+}
+
+/// What identifies a command for the re-run rule: step kind, working
+/// directory and argv, as bytes (BLAKE3 of an unambiguous encoding).
+fn command_key(kind: &str, (argv, cwd): &(Vec<Vec<u8>>, Vec<u8>)) -> String {
+    let mut h = blake3::Hasher::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(kind.as_bytes());
+    field(cwd);
+    for arg in argv {
+        field(arg);
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// A job's argv and cwd, read from the store.
+fn read_command(store: &Path, job: &str) -> Result<(Vec<Vec<u8>>, Vec<u8>)> {
+    let fields = read_fields(store, job, "job")?;
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let argv = match field("argv") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|a| match a {
+                Value::Bytes(b) => Ok(b.clone()),
+                _ => bail!("job {job} has an argv item that is not bytes"),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        _ => bail!("job {job} has no argv"),
+    };
+    let cwd = match field("cwd") {
+        Some(Value::Bytes(b)) => b.clone(),
+        _ => bail!("job {job} has no cwd"),
+    };
+    Ok((argv, cwd))
+}
+
+/// What the re-run rule and the numbering need from a session chain, as of
+/// session object `head`: the highest step of each kind, the newest job of
+/// each step, and the step of each command's newest execution.
+#[derive(Default)]
+struct Steps {
+    head: Option<String>,
+    max: BTreeMap<String, u64>,
+    live: BTreeMap<(String, u64), String>,
+    commands: HashMap<String, (String, u64)>,
+    /// Lines read from the cache file: when they far outnumber the entries,
+    /// the next save rewrites the file instead of appending to it.
+    lines: usize,
+    /// Whether these steps are exactly the file's (nothing caught up since).
+    as_loaded: bool,
+}
+
+const CACHE_HEADER: &str = "roar-steps 1";
+
+impl Steps {
+    fn next(&self, kind: &str) -> u64 {
+        self.max.get(kind).copied().unwrap_or(0) + 1
+    }
+
+    /// The step a command re-runs, and that step's live job.
+    fn rerun_of(&self, key: &str) -> Option<(u64, String)> {
+        let (kind, step) = self.commands.get(key)?;
+        let live = self.live.get(&(kind.clone(), *step))?;
+        Some((*step, live.clone()))
+    }
+
+    fn apply(&mut self, id: &str, job: &str, kind: &str, step: u64, key: String) {
+        let max = self.max.entry(kind.to_owned()).or_insert(0);
+        *max = (*max).max(step);
+        self.live.insert((kind.to_owned(), step), job.to_owned());
+        self.commands.insert(key, (kind.to_owned(), step));
+        self.head = Some(id.to_owned());
+    }
+
+    /// These steps brought up to `head`: the objects since the known head are
+    /// applied; a head the walk never meets (after `roar pop`) means a rebuild.
+    fn catch_up(mut self, store: &Path, head: Option<&str>) -> Result<Steps> {
+        if self.head.as_deref() == head {
+            return Ok(self);
+        }
+        self.as_loaded = false;
+        let mut newer = Vec::new();
+        let mut cur = head.map(str::to_owned);
+        let mut met = false;
+        while let Some(id) = cur {
+            if self.head.as_deref() == Some(id.as_str()) {
+                met = true;
+                break;
+            }
+            let fields = read_fields(store, &id, "session")?;
+            let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+            let (job, kind, step) = match (field("job"), field("step_kind"), field("step")) {
+                (Some(Value::Text(j)), Some(Value::Text(k)), Some(Value::Int(n))) => {
+                    (j.clone(), k.clone(), u64::try_from(*n).context("step out of range")?)
+                }
+                _ => bail!("session object {id} lacks job, step_kind or step"),
+            };
+            cur = match field("parent") {
+                Some(Value::Text(p)) => Some(p.clone()),
+                _ => None,
+            };
+            newer.push((id, job, kind, step));
+        }
+        let mut steps = if met {
+            self
+        } else {
+            Steps {
+                lines: usize::MAX, // rebuilt: the file is rewritten
+                ..Steps::default()
+            }
+        };
+        for (id, job, kind, step) in newer.into_iter().rev() {
+            let key = command_key(&kind, &read_command(store, &job)?);
+            steps.apply(&id, &job, &kind, step, key);
+        }
+        steps.head = head.map(str::to_owned);
+        Ok(steps)
+    }
+
+    /// The cache at `path`, or an empty state when it is missing or unreadable.
+    fn load(path: &Path) -> Steps {
+        match fs::read_to_string(path).ok().and_then(|text| Steps::parse(&text)) {
+            Some(steps) => Steps {
+                as_loaded: true,
+                ..steps
+            },
+            None => Steps {
+                lines: usize::MAX, // missing or unreadable: written whole
+                ..Steps::default()
+            },
+        }
+    }
+
+    /// Lines are assignments applied in order (a later one wins), so an append
+    /// adds its few lines at the end instead of rewriting the file.
+    fn parse(text: &str) -> Option<Steps> {
+        let mut lines = text.lines();
+        if lines.next()? != CACHE_HEADER {
+            return None;
+        }
+        let mut steps = Steps::default();
+        for line in lines {
+            steps.lines += 1;
+            let (tag, rest) = line.split_once(' ')?;
+            match tag {
+                "head" if is_id(rest) => steps.head = Some(rest.to_owned()),
+                "max" => {
+                    let (kind, n) = rest.split_once(' ')?;
+                    steps.max.insert(kind.to_owned(), n.parse().ok()?);
+                }
+                "live" => {
+                    let (kind, rest) = rest.split_once(' ')?;
+                    let (n, job) = rest.split_once(' ')?;
+                    if !is_id(job) {
+                        return None;
+                    }
+                    steps
+                        .live
+                        .insert((kind.to_owned(), n.parse().ok()?), job.to_owned());
+                }
+                "command" => {
+                    let (kind, rest) = rest.split_once(' ')?;
+                    let (n, key) = rest.split_once(' ')?;
+                    if !is_id(key) {
+                        return None;
+                    }
+                    steps
+                        .commands
+                        .insert(key.to_owned(), (kind.to_owned(), n.parse().ok()?));
+                }
+                _ => return None,
+            }
+        }
+        steps.head.as_ref()?;
+        Some(steps)
+    }
+
+    /// What one applied step adds to the file.
+    fn step_lines(&self, job: &str, kind: &str, step: u64, key: &str) -> String {
+        let max = self.max.get(kind).copied().unwrap_or(step);
+        let head = self.head.as_deref().unwrap_or_default();
+        format!(
+            "live {kind} {step} {job}\ncommand {kind} {step} {key}\nmax {kind} {max}\nhead {head}\n"
+        )
+    }
+
+    /// Writes the whole state (after a rebuild, or when appended lines have
+    /// piled up); otherwise appends the lines of the step just applied.
+    fn save(&self, path: &Path, appended: Option<String>) {
+        let entries = self.max.len() + self.live.len() + self.commands.len() + 1;
+        if let (Some(lines), true) = (&appended, self.lines < 2 * entries + 64) {
+            // One O_APPEND write: concurrent appenders never interleave within it,
+            // and lines out of chain order only leave a head that is caught up again.
+            if let Ok(mut f) = OpenOptions::new().append(true).open(path) {
+                if f.write_all(lines.as_bytes()).is_ok() {
+                    return;
+                }
+            }
+        }
+        let Some(head) = &self.head else { return };
+        let mut text = String::with_capacity(64 + 100 * entries);
+        text.push_str(CACHE_HEADER);
+        text.push('\n');
+        for ((kind, n), job) in &self.live {
+            text.push_str(&format!("live {kind} {n} {job}\n"));
+        }
+        for (key, (kind, n)) in &self.commands {
+            text.push_str(&format!("command {kind} {n} {key}\n"));
+        }
+        for (kind, n) in &self.max {
+            text.push_str(&format!("max {kind} {n}\n"));
+        }
+        text.push_str(&format!("head {head}\n"));
+        if let Some(dir) = path.parent() {
+            let _ = fs::create_dir_all(dir);
+        }
+        let _ = store::write_atomic(path, text.as_bytes());
+    }
+}
+
+fn is_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn head_target(store: &Path) -> Result<String> {
@@ -116,30 +374,8 @@ fn read_ref(path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// The next step number of `kind`: one past the newest step of that kind
-/// that was not a re-run (as `roar.sessions.next_step_number`).
-fn next_step(store: &Path, head: Option<&str>, kind: &str) -> Result<u64> {
-    let mut cur = head.map(str::to_owned);
-    while let Some(id) = cur {
-        let fields = read_session(store, &id)?;
-        let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-        let same_kind = matches!(field("step_kind"), Some(Value::Text(k)) if k == kind);
-        let rerun = !matches!(field("supersedes"), Some(Value::Null) | None);
-        if same_kind && !rerun {
-            if let Some(Value::Int(n)) = field("step") {
-                return Ok(u64::try_from(*n).context("step out of range")? + 1);
-            }
-        }
-        cur = match field("parent") {
-            Some(Value::Text(p)) => Some(p.clone()),
-            _ => None,
-        };
-    }
-    Ok(1)
-}
-
-/// A session object's fields, read from a loose object or a pack, verified.
-fn read_session(store: &Path, id: &str) -> Result<Vec<(String, Value)>> {
+/// An object's fields, read from a loose object or a pack, verified to be of `kind`.
+fn read_fields(store: &Path, id: &str, kind: &str) -> Result<Vec<(String, Value)>> {
     let frame = read_frame(store, id)?;
     let raw = zstd::bulk::decompress(&frame, MAX_OBJECT)
         .with_context(|| format!("object {id} is corrupt: bad zstd frame"))?;
@@ -152,12 +388,12 @@ fn read_session(store: &Path, id: &str) -> Result<Vec<(String, Value)>> {
         .position(|&b| b == 0)
         .with_context(|| format!("object {id} has no header"))?;
     ensure!(
-        raw.starts_with(b"session "),
-        "object {id} is not a session object"
+        raw.starts_with(format!("{kind} ").as_bytes()),
+        "object {id} is not a {kind} object"
     );
     match decode(&raw[nul + 1..])? {
         Value::Map(fields) => Ok(fields),
-        _ => bail!("session object {id} is not a map"),
+        _ => bail!("{kind} object {id} is not a map"),
     }
 }
 

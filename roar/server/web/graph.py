@@ -1,8 +1,8 @@
 """The DAGs the pages draw: an artifact's or job's upstream lineage, a session's steps.
 
 Nodes are jobs and artifacts (`job:<id>`, `artifact:<hash>`) with the link
-of their page; the browser lays them out (cytoscape + dagre). Walks go one
-lineage level per query pair, so a deep lineage costs queries, not rows.
+of their page; the browser lays them out (cytoscape + dagre). An upstream walk is one
+recursive query (plus one per level of composites); a session's chain is one.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from roar.lineage import stale_steps
-from roar.objects.session import Session
+from roar.lineage import dag
+from roar.lineage.chain import mark_superseded
 from roar.server.scope import Caller
 from roar.server.storage import Storage
-from roar.sessions import Step, mark_superseded
+from roar.server.storage.records import ArtifactRow
 
 MAX_NODES = 2000
 LABEL_CHARS = 48
@@ -67,19 +67,21 @@ def upstream(
     g = Graph()
     for h in hashes:
         g.artifact(h)
-    found = storage.upstream_hashes(hashes, jobs, caller, limit // 2 + 1)
+    lineage = storage.lineage
+    found = lineage.upstream_hashes(hashes, jobs, caller, limit // 2 + 1)
     g.truncated = len(found) > limit // 2
     arts = set(found[: limit // 2]) | set(hashes)
-    producers = storage.producers_of(arts, caller)
-    lineage_jobs = {job for _, job in producers} | set(jobs)
-    for digest, job in producers:
-        g.edges.add((g.job(job), g.artifact(digest)))
-    for row in storage.job_artifacts(lineage_jobs, caller):
-        if row["hash"] not in arts:
+    writers = lineage.writers(arts, caller)
+    lineage_jobs = {job for js in writers.values() for job in js} | set(jobs)
+    for digest, js in sorted(writers.items()):
+        for job in sorted(js):
+            g.edges.add((g.job(job), g.artifact(digest)))
+    for row in lineage.job_artifacts(lineage_jobs, caller):
+        if row.hash not in arts:
             continue  # an output nobody upstream of the start read
-        key = g.artifact(row["hash"], row["path"])
-        if row["role"] == "in":
-            g.edges.add((key, g.job(row["job"])))
+        key = g.artifact(row.hash, row.path)
+        if row.role == "in":
+            g.edges.add((key, g.job(row.job)))
     for job in jobs:
         g.job(job)
     _label_jobs(storage, caller, g)
@@ -88,8 +90,8 @@ def upstream(
 
 def _label_jobs(storage: Storage, caller: Caller, g: Graph) -> None:
     ids = [n["hash"] for n in g.nodes.values() if n["kind"] == "job"]
-    for job_id, row in storage.job_rows(ids, caller).items():
-        g.job(job_id, short(row["command"]), exit_code=row["exit_code"])
+    for job_id, row in storage.lineage.job_rows(ids, caller).items():
+        g.job(job_id, short(row.command), exit_code=row.exit_code)
 
 
 @dataclass
@@ -100,56 +102,47 @@ class SessionSteps:
 
 def session_steps(storage: Storage, caller: Caller, head: str) -> SessionSteps | None:
     """The chain ending at session object `head`, oldest first, with its step DAG."""
-    chain: list[Step] = []
-    cur: str | None = head
-    seen: set[str] = set()
-    while cur is not None and cur not in seen:
-        seen.add(cur)
-        obj = storage.read_objects([cur], caller).get(cur)
-        if not isinstance(obj, Session):
-            if cur == head:
-                return None
-            break  # the rest of the chain is not visible to this caller
-        chain.append(Step(cur, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns))
-        cur = obj.parent
-    chain = mark_superseded(list(reversed(chain)))
-    rows = storage.job_rows([s.job for s in chain], caller)
-    arts = storage.job_artifacts([s.job for s in chain], caller)
-    by_job: dict[str, list[dict[str, Any]]] = {}
+    lineage = storage.lineage
+    rows = lineage.chain(head, caller)  # starts where the chain starts being visible
+    if not rows:
+        return None
+    chain = mark_superseded([r.to_step() for r in rows])
+    jobs = lineage.job_rows([s.job for s in chain], caller)
+    arts = lineage.job_artifacts([s.job for s in chain], caller)
+    by_job: dict[str, list[ArtifactRow]] = {}
     for a in arts:
-        by_job.setdefault(a["job"], []).append(a)
-    # As the local session index does: a step depends on the step that last
-    # wrote (before it) a hash it read.
-    writer: dict[str, str] = {}
-    parents: list[list[str]] = []
-    for s in chain:
-        # Inputs in path order, as the job object lists them, so parents come in the
-        # order `roar dag` gives.
-        ins = sorted((a for a in by_job.get(s.job, []) if a["role"] == "in"), key=_path)
-        ps: list[str] = []
-        for a in ins:
-            p = writer.get(a["hash"])
-            if p and p != s.label and p not in ps:
-                ps.append(p)
-        parents.append(ps)
-        for a in by_job.get(s.job, []):
-            if a["role"] == "out":
-                writer[a["hash"]] = s.label
-    stale = stale_steps(
-        [(s.label, s.time_ns, s.superseded, parents[i]) for i, s in enumerate(chain)]
-    )
-    live = {s.label: s.job for s in chain if not s.superseded}
+        by_job.setdefault(a.job, []).append(a)
+    members = lineage.members({a.hash for a in arts if a.kind == "tree"}, caller)
+
+    # The lineage core's rules (docs/lineage.md §5), over what the caller may see: a
+    # step depends on the step that last wrote (before it) a hash it read, a file
+    # inside a composite included. Inputs in path order, as the job object lists
+    # them, so parents come in the order `roar dag` gives.
+    def inputs(job: str) -> list[str]:
+        rows = (a for a in by_job.get(job, []) if a.role == "in")
+        return [a.hash for a in sorted(rows, key=_path)]
+
+    def writes(job: str) -> list[str]:
+        outs = [a.hash for a in by_job.get(job, []) if a.role == "out"]
+        return outs + [m.hash for h in outs for m in members.get(h, [])]
+
+    reads = dag.session_reads(chain, lambda s: inputs(s.job), lambda s: writes(s.job))
+    parents = [dag.parents(r) for r in reads]
+    live_reads = {s.label: r for s, r in zip(chain, reads, strict=True) if not s.superseded}
+    live_jobs = {s.label: s.job for s in chain if not s.superseded}
+    stale_labels = dag.stale(live_jobs, live_reads, lambda j: set(writes(j)))
+    stale = {i for i, s in enumerate(chain) if not s.superseded and s.label in stale_labels}
     g = Graph()
     steps = []
     for i, s in enumerate(chain):
-        row = rows.get(s.job, {})
+        row = jobs.get(s.job)
         info = {
             "step": s.label,
             "job": s.job,
             "session_object": s.session_object,
-            "command": row.get("command", ""),
-            "exit_code": row.get("exit_code"),
-            "duration_s": _duration(row),
+            "command": row.command if row else "",
+            "exit_code": row.exit_code if row else None,
+            "duration_s": row.duration_s if row else None,
             "time_ns": s.time_ns,
             "superseded": s.superseded,
             "stale": i in stale,
@@ -160,16 +153,10 @@ def session_steps(storage: Storage, caller: Caller, head: str) -> SessionSteps |
             label = f"{s.label} {short(info['command'])}"
             g.job(s.job, label, step=s.label, stale=i in stale, exit_code=info["exit_code"])
             for p in parents[i]:
-                if p in live:
-                    g.edges.add((f"job:{live[p]}", f"job:{s.job}"))
+                if p in live_jobs:
+                    g.edges.add((f"job:{live_jobs[p]}", f"job:{s.job}"))
     return SessionSteps(steps, g.to_json())
 
 
-def _path(row: dict[str, Any]) -> bytes:
-    return os.fsencode(row["path"])
-
-
-def _duration(row: dict[str, Any]) -> float | None:
-    if "ended_ns" not in row:
-        return None
-    return round((row["ended_ns"] - row["started_ns"]) / 1e9, 3)
+def _path(row: ArtifactRow) -> bytes:
+    return os.fsencode(row.path)

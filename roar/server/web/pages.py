@@ -13,9 +13,9 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,15 +24,28 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from roar.diff import CATEGORIES
 from roar.identity.signature import is_signed
 from roar.objects.base import is_id
-from roar.server.scope import Caller
+from roar.server.auth import Authenticator
+from roar.server.errors import BadRequest, Forbidden, NotFound
+from roar.server.indexing import INT64
+from roar.server.limits import read_body
+from roar.server.scope import NOBODY, Caller
 from roar.server.storage import Storage
+from roar.server.storage.records import SearchFilters
 from roar.server.web import login, views
 from roar.server.web.registry_diff import OperandNotFound, registry_diff
 
 API = "/api/v1"
 HERE = Path(__file__).parent
-Authenticate = Callable[..., Awaitable[Caller]]
 SEARCH_FIELDS = ("command", "file", "file_type", "label", "owner", "gpu")
+# Pages run only their own scripts and are never framed (clickjacking). Styles
+# may be inline: the DAG library sets them; nothing it styles is a script.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# FastAPI's OpenAPI pages load their viewer from a CDN with an inline script.
+CSP_EXEMPT = ("/docs", "/redoc")
 
 
 def _templates() -> Environment:
@@ -87,30 +100,42 @@ def _date_ns(text: str | None, *, end: bool = False) -> int | None:
     """A form's YYYY-MM-DD (UTC) as ns; `end` takes the end of that day."""
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if int(text) > INT64[1]:
+            raise BadRequest("times are nanoseconds since the epoch, a 64-bit integer")
         return int(text)
     try:
         day = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
     except ValueError:
-        raise HTTPException(400, f"dates look like 2025-01-31, not {text!r}") from None
+        raise BadRequest(f"dates look like 2025-01-31, not {text!r}") from None
     if end:
         day += dt.timedelta(days=1)
     return int(day.timestamp()) * 10**9 - (1 if end else 0)
 
 
-def mount(app: FastAPI, storage: Storage, authenticate: Authenticate) -> None:
+def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
     templates = _templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[..., Awaitable[Response]]):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if not request.url.path.startswith(CSP_EXEMPT):
+            response.headers["Content-Security-Policy"] = CSP
+        return response
+
     async def reader(request: Request) -> Caller:
         if is_signed({k.lower(): v for k, v in request.headers.items()}):
-            return await authenticate(request, b"", required=False)
+            return (await authenticate(request, required=False)).caller
         cookie = request.cookies.get(login.COOKIE)
         if cookie:
             account = await run_in_threadpool(login.account_of, storage, cookie)
-            if account is not None and await run_in_threadpool(storage.account_exists, account):
-                return await run_in_threadpool(storage.account_caller, account)
-        return Caller(None, None)
+            if account is not None:
+                return await run_in_threadpool(storage.accounts.account_caller, account)
+        return NOBODY
 
     def page(request: Request, caller: Caller, name: str, status: int = 200, **ctx: Any):  # type: ignore[no-untyped-def]
         html = templates.get_template(name).render(request=request, me=caller.account, **ctx)
@@ -129,7 +154,7 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticate) -> None:
             caller = await reader(request)
             data = await load(fn, caller, digest) if is_id(digest) else None
             if data is None:
-                raise HTTPException(404, f"no {what} {digest} is registered where you can see it")
+                raise NotFound(f"no {what} {digest} is registered where you can see it")
             return _json(data)
 
         app.add_api_route(
@@ -158,13 +183,16 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticate) -> None:
         try:
             return _json(await load(registry_diff, caller, a.lower(), b.lower()))
         except OperandNotFound as e:
-            raise HTTPException(404, str(e)) from None
+            raise NotFound(str(e)) from None
 
     @app.post(f"{API}/web-login", summary="A one-time browser login link (signed, account)")
     async def web_login(request: Request) -> dict[str, Any]:
-        caller = await authenticate(request, await request.body(), required=True)
+        signed = await authenticate(
+            request, required=True, body_limit=storage.limits.max_form_bytes
+        )
+        caller = signed.caller
         if caller.account is None:
-            raise HTTPException(403, "browser logins need an account (roar login --name)")
+            raise Forbidden("browser logins need an account (roar login --name)")
         token, expires = await run_in_threadpool(login.new_link, storage, caller.account)
         return {"account": caller.account, "path": f"/login/{token}", "expires_ns": expires}
 
@@ -183,8 +211,10 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticate) -> None:
         filters["since"] = _date_ns(since)
         filters["until"] = _date_ns(until, end=True)
         results = None
-        if any(v is not None for v in filters.values()):
-            results = await run_in_threadpool(storage.search, caller, filters, 200)
+        query = SearchFilters(**filters)
+        if query.any():
+            hits = await run_in_threadpool(storage.lookup.search, caller, query, 200)
+            results = [h.to_json() for h in hits]
         twin_params = {k: v for k, v in filters.items() if v is not None}
         return page(
             request,
@@ -243,18 +273,41 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticate) -> None:
             twin=f"{API}/diff?{urlencode({'a': a, 'b': b})}",
         )
 
+    used_link = "login link (used or expired: run `roar login --web` again)"
+
     @app.get("/login/{token}", include_in_schema=False)
-    async def login_link(request: Request, token: str) -> Response:
+    async def login_page(request: Request, token: str) -> Response:
+        account = await run_in_threadpool(login.link_account, storage, token)
+        if account is None:
+            return page(request, NOBODY, "not_found.html", 404, what=used_link)  # type: ignore[no-any-return]
+        confirm = login.new_confirm()
+        resp = page(request, NOBODY, "login.html", account=account, token=token, confirm=confirm)
+        resp.set_cookie(
+            login.CONFIRM_COOKIE,
+            confirm,
+            max_age=login.LINK_TTL_S,
+            path="/login",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return resp  # type: ignore[no-any-return]
+
+    @app.post("/login/{token}", include_in_schema=False)
+    async def login_confirm(request: Request, token: str) -> Response:
+        body = await read_body(request, storage.limits.max_form_bytes)
+        form = parse_qs(body.data.decode("utf-8", "replace"))
+        origin = request.headers.get("origin")
+        same_origin = origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+        if not same_origin or not login.confirmed(
+            request.cookies.get(login.CONFIRM_COOKIE), (form.get("confirm") or [None])[0]
+        ):
+            raise Forbidden("confirm the sign-in from the login page itself")
         cookie = await run_in_threadpool(login.redeem, storage, token)
         if cookie is None:
-            return page(
-                request,
-                Caller(None, None),
-                "not_found.html",
-                404,
-                what="login link (used or expired: run `roar login --web` again)",
-            )
+            return page(request, NOBODY, "not_found.html", 404, what=used_link)  # type: ignore[no-any-return]
         resp = RedirectResponse("/", status_code=303)
+        resp.delete_cookie(login.CONFIRM_COOKIE, path="/login")
         resp.set_cookie(
             login.COOKIE,
             cookie,

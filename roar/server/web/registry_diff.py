@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from roar.diff import diff_lineages, walk
+from roar.lineage.chain import mark_superseded
 from roar.objects.base import is_id
 from roar.objects.env import Env
 from roar.objects.job import Job
 from roar.objects.session import Session
 from roar.server.scope import Caller
 from roar.server.storage import Storage
-from roar.sessions import Step, mark_superseded
 
 
 class OperandNotFound(Exception):
@@ -33,18 +33,19 @@ class RegistryLineage:
 
     def read(self, job_id: str) -> Job:
         if job_id not in self._jobs:
-            obj = self.storage.read_objects([job_id], self.caller).get(job_id)
-            if not isinstance(obj, Job):
+            obj = self.storage.lineage.jobs([job_id], self.caller).get(job_id)
+            if obj is None:
                 raise OperandNotFound(f"job {job_id} is not visible")
             self._jobs[job_id] = obj
         return self._jobs[job_id]
 
     def producer(self, job: Job, digest: str) -> str | None:
-        return self.storage.latest_producer(digest, self.caller, before_ns=job.started_ns)
+        return self.storage.lineage.latest_producer(digest, self.caller, before_ns=job.started_ns)
 
     def env_of(self, env_id: str | None) -> dict[str, Any] | None:
         if env_id not in self._envs:
-            obj = self.storage.read_objects([env_id], self.caller).get(env_id) if env_id else None
+            objs = self.storage.lineage.objects([env_id], self.caller) if env_id else {}
+            obj = objs.get(env_id) if env_id else None
             self._envs[env_id] = obj.to_value() if isinstance(obj, Env) else None
         return self._envs[env_id]
 
@@ -52,35 +53,30 @@ class RegistryLineage:
         """The one registered hash a full hash or a prefix names."""
         if is_id(text):
             return text
-        matches = self.storage.resolve_prefix(text, self.caller, limit=2) if len(text) >= 4 else []
+        web = self.storage.web
+        matches = web.resolve_prefix(text, self.caller, limit=2) if len(text) >= 4 else []
         if len(matches) != 1:
             what = "more than one hash" if matches else "nothing you can see"
             raise OperandNotFound(f"{text!r} names {what}: paste more of the hash")
-        return matches[0]["hash"]
+        return matches[0].hash
 
     def start_jobs(self, digest: str) -> tuple[str, list[str]]:
         """(what the operand is, the jobs whose lineage to walk)."""
-        obj = self.storage.read_objects([digest], self.caller).get(digest)
+        obj = self.storage.lineage.objects([digest], self.caller).get(digest)
         if isinstance(obj, Job):
             self._jobs[digest] = obj
             return "job", [digest]
         if isinstance(obj, Session):
             return "session", self._live_jobs(digest)
-        producer = self.storage.latest_producer(digest, self.caller)
+        producer = self.storage.lineage.latest_producer(digest, self.caller)
         if producer is None:
             raise OperandNotFound(f"no job you can see produced {digest}")
         return "artifact", [producer]
 
     def _live_jobs(self, head: str) -> list[str]:
-        chain: list[Step] = []
-        cur: str | None = head
-        while cur is not None:
-            obj = self.storage.read_objects([cur], self.caller).get(cur)
-            if not isinstance(obj, Session):
-                break
-            chain.append(Step(cur, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns))
-            cur = obj.parent
-        return [s.job for s in mark_superseded(list(reversed(chain))) if not s.superseded]
+        rows = self.storage.lineage.chain(head, self.caller)
+        chain = mark_superseded([r.to_step() for r in rows])
+        return [s.job for s in chain if not s.superseded]
 
 
 def registry_diff(storage: Storage, caller: Caller, a: str, b: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from roar.objects.env import Env
 from roar.objects.job import Job
 from roar.server.scope import Caller
 from roar.server.storage import Storage
+from roar.server.storage.records import ArtifactEntry, StepRef
 from roar.server.web import graph
 
 MAX_PATCH_BYTES = 256 * 1024
@@ -34,40 +35,45 @@ _SITE_TOP = re.compile(rb"/(?:site|dist)-packages/([^/]+)")
 
 
 def resolve(storage: Storage, caller: Caller, text: str) -> list[dict[str, str]]:
-    """Pages a pasted hash or prefix can name."""
+    """Pages a pasted hash or prefix can name: [{"hash", "kind"}]."""
     prefix = text.strip().lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
         return []
-    return storage.resolve_prefix(prefix, caller)
+    return [m.to_json() for m in storage.web.resolve_prefix(prefix, caller)]
 
 
 def home(storage: Storage, caller: Caller) -> dict[str, Any]:
-    return {"recent_sessions": storage.recent_sessions(caller)}
+    """{"recent_sessions": [SessionHead]} (storage/records.py)."""
+    return {"recent_sessions": [h.to_json() for h in storage.web.recent_sessions(caller)]}
 
 
 def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
-    found = storage.lookup(digest, caller)
-    if found is None or "artifact" not in found:
+    """The artifact page: hash, registered_ns, visible, digests, size, kind, type, paths,
+    labels, produced_by and consumed_by ([{"job", "path", "command", "exit_code",
+    "started_ns"}]), sessions, reproduce (the command), dag (graph.upstream)."""
+    found = storage.lookup.hash(digest, caller)
+    if found is None or found.artifact is None:
         return None
-    art = found["artifact"]
-    entries = art["produced_by"] + art["consumed_by"]
-    rows = storage.job_rows({e["job"] for e in entries}, caller)
-    paths = sorted({e["path"] for e in entries})
-    kind = entries[0]["kind"] if entries else None
-    steps = storage.steps_of({e["job"] for e in art["produced_by"]}, caller)
+    art = found.artifact
+    entries = art.produced_by + art.consumed_by
+    rows = storage.lineage.job_rows({e.job for e in entries}, caller)
+    paths = sorted({e.path for e in entries})
+    kind = entries[0].kind if entries else None
+    placed = storage.lineage.placements({e.job for e in art.produced_by}, caller)
+    steps = [s for job in sorted(placed) for s in placed[job]]
 
-    def jobs(side: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def jobs(side: list[ArtifactEntry]) -> list[dict[str, Any]]:
         out = {}
         for e in side:
-            row = rows.get(e["job"], {})
+            row = rows.get(e.job)
             out.setdefault(
-                e["job"],
+                e.job,
                 {
-                    "job": e["job"],
-                    "path": e["path"],
-                    "command": row.get("command"),
-                    "exit_code": row.get("exit_code"),
-                    "started_ns": row.get("started_ns"),
+                    "job": e.job,
+                    "path": e.path,
+                    "command": row.command if row else None,
+                    "exit_code": row.exit_code if row else None,
+                    "started_ns": row.started_ns if row else None,
                 },
             )
         return sorted(out.values(), key=lambda j: j["started_ns"] or 0)
@@ -75,16 +81,16 @@ def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | 
     visible = bool(entries)
     return {
         "hash": digest,
-        "registered_ns": art["registered_ns"],
+        "registered_ns": art.registered_ns,
         "visible": visible,
         "digests": {"blake3": digest},
-        "size": entries[0]["size"] if entries else None,
+        "size": entries[0].size if entries else None,
         "kind": kind,
         "type": _file_type(paths, kind),
         "paths": paths,
-        "labels": found["labels"],
-        "produced_by": jobs(art["produced_by"]),
-        "consumed_by": jobs(art["consumed_by"]),
+        "labels": found.labels,
+        "produced_by": jobs(art.produced_by),
+        "consumed_by": jobs(art.consumed_by),
         "sessions": _sessions(steps),
         "reproduce": f"roar reproduce {digest}",
         "dag": graph.upstream(storage, caller, [digest], []) if visible else None,
@@ -92,19 +98,22 @@ def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | 
 
 
 def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
-    obj = storage.read_objects([job_id], caller).get(job_id)
-    if not isinstance(obj, Job):
+    """The job page: job, type, command (argv), cwd, exit_code, signal, interrupted,
+    started_ns, ended_ns, duration_s, git (with patch_text), environment, env_vars,
+    inputs, outputs, labels, sessions, dag."""
+    obj = storage.lineage.jobs([job_id], caller).get(job_id)
+    if obj is None:
         return None
     git = dict(obj.context.get("git") or {})
     env_id = obj.context.get("env")
     refs = [r for r in (git.get("patch"), env_id) if isinstance(r, str)]
-    extra = storage.read_objects(refs, caller) if refs else {}
+    extra = storage.lineage.objects(refs, caller) if refs else {}
     patch = extra.get(git.get("patch")) if isinstance(git.get("patch"), str) else None
     if isinstance(patch, Blob):
         git["patch_text"] = patch.data[:MAX_PATCH_BYTES].decode("utf-8", "replace")
         git["patch_truncated"] = len(patch.data) > MAX_PATCH_BYTES
     env = extra.get(env_id) if isinstance(env_id, str) else None
-    looked = storage.lookup(job_id, caller) or {}
+    looked = storage.lookup.hash(job_id, caller)
     return {
         "job": job_id,
         "type": obj.type,
@@ -121,13 +130,15 @@ def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
         "env_vars": [[os.fsdecode(k), os.fsdecode(v)] for k, v in obj.context.get("env_vars", [])],
         "inputs": [_artifact_ref(a) for a in obj.inputs],
         "outputs": [_artifact_ref(a) for a in obj.outputs],
-        "labels": looked.get("labels", {}),
-        "sessions": _sessions(storage.steps_of([job_id], caller)),
+        "labels": looked.labels if looked else {},
+        "sessions": _sessions(storage.lineage.placements([job_id], caller).get(job_id, [])),
         "dag": graph.upstream(storage, caller, [], [job_id]),
     }
 
 
 def session(storage: Storage, caller: Caller, session_id: str) -> dict[str, Any] | None:
+    """The session page: session, steps (graph.session_steps), live_steps, stale_steps,
+    superseded_steps, dag."""
     found = graph.session_steps(storage, caller, session_id)
     if found is None:
         return None
@@ -143,18 +154,19 @@ def session(storage: Storage, caller: Caller, session_id: str) -> dict[str, Any]
 
 
 def dag(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
-    """The DAG page: a session's step graph, or the upstream of a job or artifact."""
-    found = storage.lookup(digest, caller)
+    """The DAG page: {"hash", "kind", "dag"}: a session's step graph, or the upstream
+    of a job or artifact."""
+    found = storage.lookup.hash(digest, caller)
     if found is None:
         return None
-    kind = found["object_kind"]
+    kind = found.object_kind
     if kind == "session":
         steps = graph.session_steps(storage, caller, digest)
         return None if steps is None else {"hash": digest, "kind": kind, "dag": steps.graph}
-    if kind == "job" and found.get("job"):
+    if kind == "job" and found.job is not None:
         return {"hash": digest, "kind": kind, "dag": graph.upstream(storage, caller, [], [digest])}
-    art = found.get("artifact")
-    if art and (art["produced_by"] or art["consumed_by"]):
+    art = found.artifact
+    if art and (art.produced_by or art.consumed_by):
         return {
             "hash": digest,
             "kind": "artifact",
@@ -163,14 +175,13 @@ def dag(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
     return None
 
 
-def _sessions(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sessions(steps: list[StepRef]) -> list[dict[str, Any]]:
     """One entry per session a job is a step of: link the ref's head if a ref holds it."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for s in steps:
-        head = s["head"] or s["session"]
+        head = s.head or s.session
         out.setdefault(
-            (s["job"], head),
-            {"job": s["job"], "session": head, "ref": s["ref"], "step": f"@{s['step']}"},
+            (s.job, head), {"job": s.job, "session": head, "ref": s.ref, "step": f"@{s.step}"}
         )
     return list(out.values())
 

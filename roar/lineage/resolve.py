@@ -1,0 +1,145 @@
+"""What a name means (docs/lineage.md §7): every command's targets, resolved once.
+
+Like git's rev-parse: `@N`/`@BN`/`HEAD`, a path, a session name, or a hash
+prefix of at least 8 hex digits. A name that fits a path and something
+else, or a prefix that fits several ids, is refused with the candidates;
+a name that fits nothing says what was tried.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from roar.errors import Ambiguous, NotFound, UsageError
+from roar.lineage.chain import find_step
+from roar.lineage.source import LineageSource, Step
+
+MIN_PREFIX = 8
+MAX_LISTED = 10
+HEX = frozenset("0123456789abcdef")
+
+
+def is_hash_text(text: str) -> bool:
+    """Whether `text` can name something by hash: 8 to 64 hex digits (any case)."""
+    return MIN_PREFIX <= len(text) <= 64 and set(text.lower()) <= HEX
+
+
+# What a hash names, by the kind `LineageSource.named` reports.
+_KIND_OF = {"job": "job", "session": "session", "tree": "artifact", "file": "artifact"}
+
+
+class Target(NamedTuple):
+    """A resolved name."""
+
+    kind: str  # "step" | "job" | "session" | "artifact" | "object"
+    id: str  # the job (step, job), session object (session), artifact hash, or object id
+    text: str  # what was typed
+    ref: str | None = None  # the session ref: the step's, or the one a session name gave
+    step: Step | None = None  # for a step
+    path: Path | None = None  # for an artifact named by a path
+    object_kind: str | None = None  # for an object: env, label, blob
+
+    @property
+    def job(self) -> str | None:
+        return self.id if self.kind in ("step", "job") else None
+
+    def describe(self) -> str:
+        if self.kind == "object":
+            return f"{self.object_kind} object {self.id[:12]}"
+        return f"{self.kind} {self.id[:12]}"
+
+
+class Resolver:
+    """Resolves names against a lineage source and the refs."""
+
+    def __init__(
+        self,
+        source: LineageSource,
+        active_ref: str,
+        read_ref: Callable[[str], str | None],
+    ):
+        self.source = source
+        self.active_ref = active_ref
+        self._read_ref = read_ref
+
+    def resolve(self, text: str) -> Target:
+        if text.startswith("@"):
+            head = self._read_ref(self.active_ref)
+            step = find_step(self.source.chain(head) if head else [], text)
+            return Target("step", step.job, text, self.active_ref, step)
+        if text == "HEAD":
+            head = self._read_ref(self.active_ref)
+            if head is None:
+                raise NotFound("the session is empty: it has no steps yet")
+            return Target("session", head, text, self.active_ref)
+        others = self._names(text)
+        if os.path.lexists(text):
+            if others:
+                raise Ambiguous(
+                    f"{text!r} is both a path and {others[0].describe()}: "
+                    f"write ./{text} for the path, or {self._spelled(others[0])}"
+                )
+            return self._path(text)
+        if len(others) == 1:
+            return others[0]
+        if others:
+            listed = ", ".join(t.describe() for t in others[:MAX_LISTED])
+            more = " and more" if len(others) > MAX_LISTED else ""
+            raise Ambiguous(f"{text} names more than one thing: {listed}{more}; give more digits")
+        raise NotFound(self._nothing(text))
+
+    def _names(self, text: str) -> list[Target]:
+        session = self._session(text)
+        if session is not None:
+            return [session]  # a name that is a session is not read as a hash (as git)
+        if not is_hash_text(text):
+            return []
+        named = self.source.named(text.lower(), MAX_LISTED + 1)
+        return [self._named(text, n.id, n.kind) for n in named]
+
+    def _named(self, text: str, oid: str, kind: str) -> Target:
+        if kind in _KIND_OF:
+            return Target(_KIND_OF[kind], oid, text)
+        return Target("object", oid, text, object_kind=kind)
+
+    def _session(self, text: str) -> Target | None:
+        names = [text] if text.startswith("refs/") else [f"refs/sessions/{text}"]
+        if not text.startswith("refs/") and "/sessions/" in text:
+            names.append(f"refs/remotes/{text}")  # origin/sessions/main
+        for name in names:
+            try:
+                head = self._read_ref(name)
+            except UsageError:
+                continue  # not a ref name at all
+            if head is not None and name.startswith(("refs/sessions/", "refs/remotes/")):
+                return Target("session", head, text, name)
+        return None
+
+    def _path(self, text: str) -> Target:
+        from roar.hashing import hash_path
+
+        try:
+            digest = hash_path(text)
+        except OSError as e:
+            raise NotFound(f"{text}: cannot read it ({e.strerror})") from None
+        return Target("artifact", digest, text, path=Path(text))
+
+    @staticmethod
+    def _spelled(target: Target) -> str:
+        if target.kind == "session" and target.ref:
+            return f"{target.ref} for the session"
+        return f"the full hash {target.id} for the {target.kind}"
+
+    @staticmethod
+    def _nothing(text: str) -> str:
+        lowered = text.lower()
+        hint = ""
+        if set(lowered) <= HEX and 0 < len(lowered) < MIN_PREFIX:
+            hint = f" (a hash prefix needs at least {MIN_PREFIX} hex digits)"
+        return (
+            f"{text}: not a path, a step (@N), a session, or a hash known here"
+            f" (objects and recorded artifacts){hint}"
+        )

@@ -1,0 +1,113 @@
+"""Would this lineage reproduce elsewhere? The checklist `roar register --dry-run` shows.
+
+Offline: it reads the reproduction plan (roar.reproduce.plan), the recorded
+git state of the steps and the local git repository's remote-tracking refs
+(what the remote had when git last saw it); nothing is sent or fetched.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from roar.reproduce.plan import Plan
+from roar.workspace import Workspace
+
+# Walk at most this many commits of a remote-tracking branch looking for the
+# recorded one: bounds the cost on a huge history (a miss is reported, not hidden).
+MAX_COMMITS_WALKED = 50_000
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: not applicable to this lineage
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def checklist(ws: Workspace, plan: Plan, dirty_jobs: int) -> list[Check]:
+    """The checks of docs/roar-cli-compat.md (register --dry-run), in order; their
+    names are roar-cli's where it has the same check."""
+    source = plan.source
+    checks = [
+        Check(
+            "git remote known",
+            bool(source and source.url != source.repo),
+            source.url
+            if source and source.url != source.repo
+            else "no git remote recorded: others cannot fetch the code "
+            "(`git remote add origin <url>`, then run again)",
+        ),
+        _pushed(source),
+        Check(
+            "code committed to git",
+            dirty_jobs == 0,
+            "every step ran on committed code"
+            if dirty_jobs == 0
+            else f"{dirty_jobs} step(s) ran with uncommitted changes (their patch is recorded)",
+        ),
+    ]
+    unreachable = [i for i in plan.inputs if i.status not in ("repository", "obtainable")]
+    checks.append(
+        Check(
+            "all inputs sourced",
+            not unreachable,
+            f"all {len(plan.inputs)} root input(s) are in the repository or fetched by `roar get`"
+            if not unreachable
+            else f"{len(unreachable)} root input(s) exist only on this machine: "
+            + " · ".join(os.fsdecode(i.path) for i in unreachable[:3])
+            + (" · ..." if len(unreachable) > 3 else ""),
+        )
+    )
+    checks.append(
+        Check(
+            "runtime captured (interpreter + packages)",
+            plan.python is not None or None,
+            f"Python {plan.python.version} and {len(plan.packages)} package(s) at exact versions"
+            if plan.python
+            else "no Python interpreter recorded (nothing to pin)",
+        )
+    )
+    return checks
+
+
+def _pushed(source) -> Check:  # type: ignore[no-untyped-def]
+    name = "commit reachable on a remote"
+    if source is None:
+        return Check(name, False, "no git commit recorded")
+    found = _on_remote_branch(source.repo, source.commit)
+    if found is None:
+        return Check(name, None, f"cannot read the repository at {source.repo} to check")
+    if found:
+        return Check(name, True, f"{source.commit[:12]} is on {found}")
+    return Check(
+        name, False, f"{source.commit[:12]} is on no remote branch git knows of: `git push`"
+    )
+
+
+def _on_remote_branch(repo_path: str, commit: str) -> str | bool | None:
+    """The remote-tracking branch that holds `commit`, False if none, None if unreadable."""
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    try:
+        repo = Repo(repo_path)
+    except (NotGitRepository, OSError):
+        return None
+    with repo:
+        want = commit.encode()
+        for ref, sha in sorted(repo.get_refs().items()):
+            if not ref.startswith(b"refs/remotes/"):
+                continue
+            try:
+                for n, entry in enumerate(repo.get_walker(include=[sha])):
+                    if entry.commit.id == want:
+                        return ref.decode(errors="replace").removeprefix("refs/remotes/")
+                    if n >= MAX_COMMITS_WALKED:
+                        break
+            except KeyError:
+                continue
+    return False

@@ -1,0 +1,275 @@
+"""What the registry's reads return: frozen dataclasses, one per shape.
+
+These are the fields of the JSON the API and the pages' twins serve
+(docs/protocol.md §5, §8): `to_json()` is that JSON, field for field, so a
+field documented here is a field on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from roar.lineage.source import Step
+
+
+def _json(record: Any) -> dict[str, Any]:
+    return asdict(record)
+
+
+# -- lineage reads (storage/lineage.py) -------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A visible job's index row."""
+
+    job: str
+    owner: str | None  # the account that pushed it; None for anonymous
+    command: str  # argv joined by spaces, bytes that are not UTF-8 escaped
+    type: str  # "run" | "build" | "get" | "put"
+    started_ns: int
+    ended_ns: int
+    exit_code: int
+    gpu: str | None  # GPU names of its env, comma-separated
+
+    @property
+    def duration_s(self) -> float:
+        return round((self.ended_ns - self.started_ns) / 1e9, 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    """One job's read (role "in") or write ("out") of an artifact."""
+
+    job: str
+    role: str
+    hash: str
+    path: str
+    size: int
+    kind: str  # "file" | "tree" (a composite)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One step of a session chain: a session object's fields."""
+
+    session: str  # the session object's id
+    job: str
+    parent: str | None
+    step: int
+    step_kind: str  # "run" | "build"
+    supersedes: str | None  # the job a re-run replaced
+    time_ns: int
+
+    def to_step(self) -> Step:
+        """As the lineage rules take it (roar.lineage.chain.mark_superseded)."""
+        return Step(
+            self.session, self.job, self.step, self.step_kind, self.supersedes, self.time_ns
+        )
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A session step that ran a job, with the head of a visible ref that holds it."""
+
+    job: str
+    session: str
+    step: int
+    head: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class TreeMember:
+    """One file of a composite artifact."""
+
+    tree: str
+    hash: str
+    path: str  # relative to the composite's directory
+    size: int
+
+
+# -- lookup and search (storage/lookup.py) ----------------------------------
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    """A job that wrote or read the artifact, and the sessions that ran it."""
+
+    job: str
+    path: str
+    size: int
+    kind: str
+    sessions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    registered_ns: int  # first registration, by anyone (existence is global)
+    produced_by: list[ArtifactEntry]
+    consumed_by: list[ArtifactEntry]
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    command: str
+    type: str
+    owner: str | None
+    started_ns: int
+    ended_ns: int
+    exit_code: int
+    gpu: str | None
+    inputs: list[tuple[str, str]]  # (path, hash), sorted
+    outputs: list[tuple[str, str]]
+    sessions: list[str]  # session objects that ran it
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    job: str
+    parent: str | None
+    step: int
+    time_ns: int
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """GET /api/v1/lookup/<hash>: everything visible about a hash."""
+
+    hash: str
+    object_kind: str | None  # "job", "session", "tree", ... when it is a visible object
+    artifact: ArtifactInfo | None  # when it is a registered artifact
+    job: JobInfo | None  # when it is a visible job
+    session: SessionInfo | None  # when it is a visible session object
+    labels: dict[str, str]  # the current labels on it
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"hash": self.hash, "object_kind": self.object_kind}
+        for name in ("artifact", "job", "session"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _json(value)
+        out["labels"] = dict(self.labels)
+        return out
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """GET /api/v1/search's query; None is no filter."""
+
+    command: str | None = None  # text in the command line
+    file: str | None = None  # text in the path of an input or output
+    gpu: str | None = None  # "true" / "false", or text in a GPU name
+    file_type: str | None = None  # extension of an input or output
+    label: str | None = None  # KEY or KEY=VALUE
+    owner: str | None = None
+    since: int | None = None  # started at or after, ns
+    until: int | None = None  # started at or before, ns
+
+    def any(self) -> bool:
+        return any(v is not None for v in _json(self).values())
+
+
+@dataclass(frozen=True)
+class JobHit:
+    """One job found by search."""
+
+    job: str
+    command: str
+    owner: str | None
+    started_ns: int
+    exit_code: int
+    gpu: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+# -- web reads (storage/web.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrefixMatch:
+    hash: str
+    kind: str  # "artifact" | "job" | "session"
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True)
+class SessionHead:
+    """The head of a visible session ref (the home page's recent sessions)."""
+
+    session: str
+    ref: str
+    namespace: str  # `anon` for every anonymous ref: which key pushed it is not shown
+    public: bool
+    steps: int
+    time_ns: int
+    last_job: str
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+# -- push and fetch (storage/push.py, storage/closure.py) -------------------
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    name: str  # e.g. "sessions/main"
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    stored: int
+    already: int
+    ref: RefUpdate | None = None
+
+
+@dataclass(frozen=True)
+class RefHead:
+    """A ref whose chain a fetch sends (the Roar-Refs header)."""
+
+    name: str
+    target: str
+    namespace: str  # as `SessionHead.namespace`
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True)
+class Closure:
+    ids: list[str]  # what to send: the closure minus what the client has, sorted
+    refs: list[RefHead]
+    size: int  # the whole closure, before `have` is taken off
+
+
+# -- accounts (storage/accounts.py) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    name: str
+    keys: int
+    deleted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    project: str  # owner/name
+    members: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
