@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,11 +114,11 @@ def trace(
             if step is not None and supersedes is not None:
                 cmd += ["--step", str(step), "--supersedes", supersedes]
         cmd += ["--", *argv]
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd)
+        child = Forwarding(cmd, env=env, cwd=cwd)
         from roar.capture.gpu import UsageSampler
 
-        sampler = UsageSampler(proc.pid).start()  # a no-op without an NVIDIA driver
-        exit_code = _wait(proc)
+        sampler = UsageSampler(child.pid).start()  # a no-op without an NVIDIA driver
+        exit_code = child.wait()
         gpus_used = sampler.stop()
         try:
             report = json.loads(report_path.read_text())
@@ -137,24 +138,92 @@ def _scratch_dir(store: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _wait(proc: subprocess.Popen) -> int:  # type: ignore[type-arg]
-    # Ctrl-C reaches the whole foreground process group, the traced command
-    # included, so roar ignores it and waits; SIGTERM and SIGHUP sent to
-    # roar alone are passed to the tracer, which forwards them.
-    import signal
+# Signals sent to roar that the command must get: the tracer forwards them
+# on (docs/tracer.md, Signals). Job-control signals keep their default.
+FORWARDED = (
+    signal.SIGHUP,
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGTERM,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGALRM,
+    signal.SIGWINCH,
+)
+# si_code of a signal the kernel generated, e.g. the terminal's Ctrl-C.
+SI_KERNEL = 0x80
 
-    def forward(signum: int, _frame: object) -> None:
-        proc.send_signal(signum)
 
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
-        signal.SIGQUIT: signal.signal(signal.SIGQUIT, signal.SIG_IGN),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, forward),
-        signal.SIGHUP: signal.signal(signal.SIGHUP, forward),
-    }
+class Forwarding:
+    """cmd started as the caller's command would start: every descriptor, the
+    signal mask and the process group as we have them. Until `wait` returns,
+    a forwarded signal sent to this process alone reaches cmd once; one the
+    terminal generated (si_code SI_KERNEL) already reached cmd's whole
+    foreground process group, so it is not sent again. Signals this process
+    ignores (nohup) stay ignored for cmd and are not forwarded.
+
+    `pid` is cmd's; `wait()` returns its exit status (128+N if killed by
+    signal N). Raises OSError if cmd cannot be started.
+    """
+
+    def __init__(
+        self, cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        handled = {s for s in FORWARDED if signal.getsignal(s) is not signal.SIG_IGN}
+        self._waited = handled | {signal.SIGCHLD}
+        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, self._waited)
+        try:
+            self.pid = _spawn(cmd, env=env, cwd=cwd, mask=self._mask)
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            raise
+
+    def wait(self) -> int:
+        try:
+            status = _wait_forwarding(self.pid, self._waited)
+        finally:
+            # A signal that came after cmd ended has nobody left to reach.
+            while signal.sigtimedwait(self._waited, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _spawn(
+    cmd: list[str], *, env: dict[str, str] | None, cwd: Path | None, mask: set[signal.Signals]
+) -> int:
+    # posix_spawn, not subprocess: no descriptor is closed (close_fds would
+    # take away the caller's fd 3, a process substitution or a make
+    # jobserver), the caller's signal mask is restored in the child, and
+    # Python's SIG_IGN of SIGPIPE/SIGXFSZ is undone as subprocess does.
+    previous = os.getcwd() if cwd is not None else None
+    if cwd is not None:
+        os.chdir(cwd)
     try:
-        code = proc.wait()
+        return os.posix_spawn(
+            cmd[0],
+            cmd,
+            os.environ if env is None else env,
+            setsigmask=mask,
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return 128 - code if code < 0 else code
+        if previous is not None:
+            os.chdir(previous)
+
+
+def _wait_forwarding(pid: int, waited: set[signal.Signals]) -> int:
+    """The wait status of pid, forwarding to it what reaches us meanwhile."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo == signal.SIGCHLD:
+            continue
+        if info.si_code == SI_KERNEL and os.getpgid(pid) == os.getpgrp():
+            continue  # the terminal already sent it to cmd's process group
+        try:
+            os.kill(pid, info.si_signo)
+        except ProcessLookupError:
+            pass

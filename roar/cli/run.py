@@ -14,7 +14,7 @@ from pathlib import Path
 
 from roar.errors import UsageError
 
-# roar-cli 0.4.7 chooses among three tracers; roar has one (seccomp + ptrace),
+# roar-cli 0.4.7 chooses among three tracers; roar has one (seccomp notification or ptrace),
 # so these names are accepted and mean the same thing here.
 TRACER_NAMES = ("auto", "ebpf", "preload", "ptrace")
 HASH_ALGORITHMS = ("blake3", "sha256", "sha512", "md5")
