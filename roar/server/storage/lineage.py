@@ -179,39 +179,42 @@ class RegistrySource:
             return and_(col >= low, col < high)
 
         seen = exists().where(ons.c.object_id == o.c.id, visible(ons, self.caller))
+        objs = (
+            select(o.c.id.label("id"), o.c.kind.label("kind"))
+            .where(between(o.c.id), seen)
+            .order_by(o.c.id)
+            .limit(limit)
+            .subquery()
+        )
+        hashes = union(
+            select(a.c.hash.label("id")).where(between(a.c.hash)),
+            select(te.c.hash).where(between(te.c.hash)),
+        ).subquery()
+        arts = select(hashes.c.id).order_by(hashes.c.id).limit(limit).subquery()
+        both = union_all(select(objs.c.id, objs.c.kind), select(arts.c.id, literal("file")))
         with self.db.read() as conn:
-            objs = conn.execute(
-                select(o.c.id, o.c.kind).where(between(o.c.id), seen).order_by(o.c.id).limit(limit)
-            ).all()
-            hashes = union(
-                select(a.c.hash).where(between(a.c.hash)),
-                select(te.c.hash).where(between(te.c.hash)),
-            ).subquery()
-            arts = conn.execute(
-                select(hashes.c.hash).order_by(hashes.c.hash).limit(limit)
-            ).scalars()
-            found = {h: "file" for h in arts}
-        found.update(dict(objs))  # type: ignore[arg-type]
+            rows = conn.execute(both).all()
+        found = {oid: kind for oid, kind in rows if kind == "file"}
+        found.update((oid, kind) for oid, kind in rows if kind != "file")
         return [Named(oid, kind) for oid, kind in sorted(found.items())[:limit]]
 
     # -- reading ahead -----------------------------------------------------
 
     def read_ahead(
         self, hashes: Iterable[str] = (), jobs: Iterable[str] = (), limit: int = 0
-    ) -> bool:
+    ) -> None:
         """Read, before the rules ask, the writers, jobs and placements of everything
         upstream of `hashes` and `jobs`' inputs (every writer followed: a superset of
         what the walk will ask). One recursive query per level of composites, then
-        chunked reads. Reads at most `limit` hashes (0: no limit); True when there
-        were more, i.e. the walk may ask for more than was read ahead.
+        chunked reads; at most `limit` hashes (0: no limit). What a walk asks beyond
+        that is read when asked: this changes how many queries, never an answer.
         """
         with self.db.read() as conn:
-            found, more = upstream_hashes(conn, list(hashes), list(jobs), self.caller, limit)
+            found = upstream_hashes(conn, list(hashes), list(jobs), self.caller, limit)
         self.writers(found)
         job_ids = {j for h in found for j in self._writers.get(h, ())} | set(jobs)
         self.jobs(job_ids)
         self.placements(job_ids)
-        return more
 
     # -- rows the pages show beside the rules' answers ------------------------
 
@@ -309,9 +312,9 @@ _PLACED = _placed_statement()
 
 def upstream_hashes(
     conn: Connection, hashes: list[str], jobs: list[str], caller: Caller, limit: int
-) -> tuple[list[str], bool]:
+) -> list[str]:
     """Artifacts upstream of `hashes` and of `jobs`' inputs, themselves included, by
-    every writer; and whether `limit` (0: none) cut it short. What `read_ahead` reads.
+    every writer; at most `limit` (0: no limit). What `read_ahead` reads.
 
     One recursive query (artifact -> its writers' inputs) per level of composites: a
     file read from a composite leads on through the composite's writer.
@@ -322,7 +325,7 @@ def upstream_hashes(
     seen: set[str] = set()
     walked = set(jobs)
     seed_hashes, seed_jobs = list(hashes), list(jobs)
-    cap = limit + 1 if limit else None
+    cap = limit or None
     while seed_hashes or seed_jobs:
         seeds = [select(cast(literal(h), aj.c.hash.type).label("hash")) for h in seed_hashes]
         if seed_jobs:
@@ -344,11 +347,11 @@ def upstream_hashes(
         seen.update(level)
         found.extend(level)
         if cap is not None and len(found) >= cap:
-            return found[:limit], True
+            return found[:cap]
         composite = {j for _, j in uses(conn, level, caller, "out")} - walked
         walked |= composite
         seed_hashes, seed_jobs = [], sorted(composite)
-    return found, False
+    return found
 
 
 def chain_rows(conn: Connection, head: str, condition: Any) -> list[Step]:
