@@ -109,7 +109,7 @@ def test_registered_artifact_is_reproduced_byte_identical_in_a_fresh_directory(
     assert f"repository: {git_project.origin}" in plan.stdout
     steps = [line.split()[:2] for line in plan.stdout.splitlines() if line.startswith("  ")
              and line.split()[1:2] in (["run"], ["build"])]  # fmt: skip
-    assert steps == [["@B1", "build"], ["@2", "run"], ["@3", "run"], ["@4", "run"]]
+    assert steps == [["@B1", "build"], ["@3", "run"], ["@4", "run"], ["@5", "run"]]
     assert f"obtainable    {b3(original / 'data/raw.csv')[:12]}" in plan.stdout
     assert "in repository" in plan.stdout and "MISSING" not in plan.stdout
     # and every artifact came out byte-identical, the composite included
@@ -140,9 +140,9 @@ def test_a_step_that_writes_the_time_is_reported_as_the_first_divergence(
                       cwd=git_project.root)  # fmt: skip
 
     assert result.returncode == 1, result.stderr
-    assert "first divergence: step @4 (python stamp.py)" in result.stdout
+    assert "first divergence: step @5 (python stamp.py)" in result.stdout
     lines = result.stdout.splitlines()
-    assert any(ln.split()[:3] == ["identical", b3(git_project.root / "clean.csv")[:12], "@1"]
+    assert any(ln.split()[:3] == ["identical", b3(git_project.root / "clean.csv")[:12], "@2"]
                for ln in lines)  # fmt: skip
     assert any(ln.split()[:2] == ["DIFFERS", stamp[:12]] for ln in lines)
 
@@ -283,7 +283,7 @@ def test_plan_json_lists_steps_inputs_and_packages(
 
     plan = json.loads(run_ok(roar_cli, "reproduce", metrics, flag, cwd=git_project.root).stdout)
 
-    assert [s["step"] for s in plan["steps"]] == ["@B1", "@1", "@2", "@3"]
+    assert [s["step"] for s in plan["steps"]] == ["@B1", "@2", "@3", "@4"]
     statuses = {os.path.basename(i["path"]): i["status"] for i in plan["inputs"]}
     assert statuses == {"raw.csv": "available", "vocab.src": "repository",
                         "prep.py": "repository", "train.py": "repository",

@@ -73,12 +73,13 @@ def test_rerun_with_override_supersedes_and_marks_downstream_stale(roar_cli, pro
     ]
 
 
-def test_build_steps_are_numbered_apart(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+def test_build_and_run_steps_share_one_counter(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    # roar-cli numbers @B1 @2 @3 @4: a script's `roar run @3` names the same step in both.
     roar_cli("init", "-n")
     assert roar_cli("build", "python", "-c", "open('lib.so','w').write('x')").returncode == 0
     run_pipeline(roar_cli)
     steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
-    assert steps == ["@3", "@2", "@1", "@B1"]
+    assert steps == ["@4", "@3", "@2", "@B1"]
     assert json.loads(roar_cli("show", "@B1", "--json").stdout)["type"] == "build"
 
 
@@ -273,7 +274,7 @@ def test_steps_keep_counting_after_gc_packs_the_session(roar_cli, project: Path)
     assert roar_cli("run", "python", "-c", "x = 2").returncode == 0
     assert roar_cli("build", "python", "-c", "x = 2").returncode == 0
     steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
-    assert steps == ["@B2", "@2", "@1", "@B1"]
+    assert steps == ["@B4", "@3", "@2", "@B1"]
     assert roar_cli("fsck").returncode == 0
     reflog = (project / ".roar/logs/refs/sessions/main").read_text().splitlines()
     assert len(reflog) == 4

@@ -72,9 +72,9 @@ pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
             (Some(n), _) => (n, req.supersedes.clone()),
             (None, Some(k)) => match steps.rerun_of(k) {
                 Some((n, live)) => (n, Some(live)),
-                None => (steps.next(&req.step_kind), None),
+                None => (steps.next(), None),
             },
-            (None, None) => (steps.next(&req.step_kind), None),
+            (None, None) => (steps.next(), None),
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -179,8 +179,10 @@ struct Steps {
 const CACHE_HEADER: &str = "roar-steps 1";
 
 impl Steps {
-    fn next(&self, kind: &str) -> u64 {
-        self.max.get(kind).copied().unwrap_or(0) + 1
+    /// One counter for every kind, as roar-cli numbers (`@B1 @2 @3`): one past
+    /// the highest step of any kind.
+    fn next(&self) -> u64 {
+        self.max.values().copied().max().unwrap_or(0) + 1
     }
 
     /// The step a command re-runs, and that step's live job.
