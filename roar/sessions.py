@@ -90,3 +90,21 @@ def reset(ws: Workspace) -> str:
         ref = f"refs/sessions/{name}-{n}"
     ws.refs.set_head(ref)
     return ref
+
+
+def number(ws: Workspace, ref: str) -> int:
+    """roar-cli's integer `session_id`: the 1-based creation order of the session's ref,
+    by its reflog's first entry (a session with no step yet is the newest)."""
+    refs = sorted(ws.refs.list("refs/sessions/"), key=lambda name: (_born(ws, name), name))
+    return refs.index(ref) + 1 if ref in refs else len(refs) + 1
+
+
+def by_number(ws: Workspace, n: int) -> str | None:
+    """The session ref whose `number` is `n`, if any."""
+    refs = sorted(ws.refs.list("refs/sessions/"), key=lambda name: (_born(ws, name), name))
+    return refs[n - 1] if 0 < n <= len(refs) else None
+
+
+def _born(ws: Workspace, ref: str) -> int:
+    first = next(iter(ws.refs.reflog(ref)), None)
+    return first.time_ns if first else 0

@@ -63,7 +63,7 @@ def test_rerun_with_override_supersedes_and_marks_downstream_stale(roar_cli, pro
     assert (project / "model.pt").read_text().startswith("epochs=5\n")
     nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
     assert [(n["step"], n["stale"]) for n in nodes] == [("@1", False), ("@2", False), ("@3", True)]
-    assert nodes[1]["command"][-1] == "--epochs=5"
+    assert nodes[1]["argv"][-1] == "--epochs=5"
     expanded = json.loads(roar_cli("dag", "--json", "--expanded").stdout)["nodes"]
     assert [(n["step"], n["superseded"]) for n in expanded] == [
         ("@1", False),

@@ -115,7 +115,7 @@ def test_pop_and_reset(workspace: Workspace, roar_cli) -> None:  # type: ignore[
 def test_show_step_job_and_unknown(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
     diamond(workspace)
     step = json.loads(roar_cli("show", "@3", "--json").stdout)
-    assert step["command"] == ["python", "train.py"]
+    assert step["argv"] == ["python", "train.py"] and step["command"] == "python train.py"
     by_id = json.loads(roar_cli("show", step["id"][:10], "--json").stdout)
     assert by_id["step"] == "@3"
     art = json.loads(roar_cli("show", MODEL[:8], "--json").stdout)

@@ -75,75 +75,86 @@ def log(as_json: bool, limit: int) -> None:
 @click.command()
 @click.option("--expanded", is_flag=True, help="Show all executions, including superseded re-runs.")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--show-artifacts", is_flag=True, help="List the artifacts between steps.")
+@click.option("--show-artifacts", is_flag=True, help="List intermediate artifacts too.")
+@click.option("--stale-only", is_flag=True, help="Show only stale steps.")
+@click.option("--session", "session", help="Another session: its name, id, or a hash prefix.")
 @click.option("--no-color", is_flag=True)
-def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> None:
-    """Display the pipeline DAG of the active session, in dependency order."""
-    from roar.display import printable
-    from roar.index.source import IndexSource
-    from roar.lineage import dag as rules
+def dag(
+    expanded: bool,
+    as_json: bool,
+    show_artifacts: bool,
+    stale_only: bool,
+    session: str | None,
+    no_color: bool,
+) -> None:
+    """Display the pipeline DAG of the active session, in dependency order.
+
+    Text and --json as roar-cli 0.4.7 prints them (docs/roar-cli-compat.md);
+    our fields are beside roar-cli's in --json.
+    """
+    from roar import labels, sessions
+    from roar.cli import dagtext
+    from roar.index.source import local
     from roar.lineage.producers import Facts
+    from roar.lineage.views import session_dag
 
     ws = Workspace.find()
-    source = IndexSource(ws)
+    source, resolver = local(ws)
+    ref, head = resolver.active_ref, None
+    if session is not None:
+        ref, head = _session(ws, resolver, session)
+    else:
+        head = ws.refs.read(ref)
     facts = Facts(source)
-    ref = ws.refs.head_target()
+    if not as_json and session is None:
+        # The text of the active session reads only the index: fast on 10,000 steps.
+        from roar.lineage import dag as rules
+
+        text = dagtext.from_index(
+            source.index,
+            ref,
+            lambda live, reads: rules.stale(
+                live, reads, lambda j: facts.writes(facts.jobs([j])[j])
+            ),
+            lambda ids: labels.labels_of(ws, ids),
+            expanded=expanded,
+            stale_only=stale_only,
+        )
+        _write_lines(dagtext.render(text, show_artifacts=show_artifacts))
+        return
+    view = session_dag(
+        facts,
+        ref,
+        head,
+        expanded=expanded,
+        stale_only=stale_only,
+        session_id=sessions.number(ws, ref),
+        labels=lambda ids: labels.labels_of(ws, ids),
+    )
     if as_json:
         from roar.cli.output import print_json
-        from roar.lineage.views import session_dag
 
-        print_json(session_dag(facts, ref, ws.refs.read(ref), expanded=expanded).to_json())
+        print_json(view.to_json())
         return
-    # The text view reads only the index: the step rows, and reads from re-run steps.
-    index = source.index
-    rows = index.dag_rows(ref)
-    if not rows:
-        click.echo("the session is empty")
-        return
-    live = [r for r in rows if not r.superseded]
-    stale: set[str] = set()
-    if len(live) < len(rows):  # only a re-run can make a step stale
-        stale = rules.stale(
-            {r.label: r.job for r in live},
-            index.stale_reads(ref),
-            lambda j: facts.writes(facts.jobs([j])[j]),
-        )
-    ranked = rules.order(
-        map(operator.itemgetter(1, 4, 5), live),  # (label, step_kind, step)
-        {r[1]: r[6].split(",") for r in live if r[6]},  # label -> parents
-    )
-    if not expanded and ranked == [r.label for r in live]:
-        shown = live  # already in dependency order: the common case
-    else:
-        position = {label: i for i, label in enumerate(ranked)}
-        shown = sorted(
-            (r for r in rows if expanded or not r.superseded), key=lambda r: position[r.label]
-        )
-    outside = _outside_inputs(facts, ref, shown) if show_artifacts else {}
-    color = (
-        not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
-    )
-    lines = []
-    for r in shown:
-        arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
-        line = f"{r.label:>5} {printable(r.command)}{arrow}"
-        if r.exit_code or r.superseded or r.label in stale:
-            flags = "".join(
-                [
-                    " [stale]" if not r.superseded and r.label in stale else "",
-                    " [superseded]" if r.superseded else "",
-                    f" [exit {r.exit_code}]" if r.exit_code else "",
-                ]
-            )
-            line += click.style(flags, fg="yellow") if color else flags
-        if color:
-            line = click.style(line[:5], bold=True) + line[5:]
-        lines.append(line)
-        if show_artifacts:
-            lines += [f"        <- {printable(text)}" for text in outside.get(r.seq, [])]
-            for a in facts.jobs([r.job])[r.job].outputs:
-                lines.append(f"        -> {a.hash[:12]} {printable(a.path)}")
-    _write_lines(lines)
+    _write_lines(dagtext.render(dagtext.from_view(view), show_artifacts=show_artifacts))
+
+
+def _session(ws, resolver, text: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    """(ref, head) of `dag --session`: roar-cli's integer id, a session name, or a hash
+    (prefix) of a session object, which shows the session as of that step."""
+    from roar import sessions
+    from roar.errors import UsageError
+
+    if text.isdigit() and len(text) < 8:
+        ref = sessions.by_number(ws, int(text))
+        if ref is None:
+            raise NotFound(f"no session {text} (sessions are numbered 1 to "
+                           f"{len(ws.refs.list('refs/sessions/'))})")
+        return ref, ws.refs.read(ref)
+    t = resolver.resolve(text)
+    if t.kind != "session":
+        raise UsageError(f"{text} names {t.describe()}, not a session")
+    return t.ref or "", t.id
 
 
 def _outside_inputs(facts, ref: str, rows) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]

@@ -93,6 +93,36 @@ FROM steps WHERE ref = ? ORDER BY seq
 """
 
 
+# `roar dag`'s text: each step with its counts (roar-cli's in:/out:/cons:).
+_DAG_TEXT_QUERY = """
+SELECT s.seq, s.label, s.job, s.superseded, s.step_kind, s.step, s.parents, s.exit_code, s.command,
+       (SELECT count(*) FROM artifacts a WHERE a.job = s.job AND a.role = 'in'),
+       (SELECT count(*) FROM artifacts a WHERE a.job = s.job AND a.role = 'out'),
+       (SELECT count(DISTINCT r.hash) FROM reads r WHERE r.ref = s.ref AND r.seq = s.seq)
+FROM steps s WHERE s.ref = ? ORDER BY s.seq
+"""
+
+_DAG_ARTIFACTS_QUERY = """
+SELECT s.seq, a.role, a.path, a.hash FROM steps s JOIN artifacts a ON a.job = s.job
+WHERE s.ref = ? ORDER BY s.seq, a.rowid
+"""
+
+
+class DagTextRow(NamedTuple):
+    seq: int
+    label: str
+    job: str
+    superseded: int
+    step_kind: str
+    step: int
+    parents: str
+    exit_code: int
+    command: str
+    inputs: int
+    outputs: int
+    consumed: int
+
+
 class DagRow(NamedTuple):
     seq: int
     label: str
@@ -455,6 +485,15 @@ class SessionIndex:
         """Every step with what `roar dag` prints, oldest first."""
         self.sync(ref)
         return list(map(DagRow._make, self.db.execute(_DAG_QUERY, (ref,))))
+
+    def dag_text_rows(
+        self, ref: str
+    ) -> tuple[list[DagTextRow], list[tuple[int, str, bytes, str]]]:
+        """Every step with its input, output and consumed counts, oldest first; and
+        (seq, role, path, hash) of every artifact of those steps."""
+        self.sync(ref)
+        steps = list(map(DagTextRow._make, self.db.execute(_DAG_TEXT_QUERY, (ref,))))
+        return steps, self.db.execute(_DAG_ARTIFACTS_QUERY, (ref,)).fetchall()
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)

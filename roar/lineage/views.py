@@ -7,12 +7,13 @@ change of output shape is a change here.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from roar.errors import NotFound
 from roar.lineage import chain as chains
 from roar.lineage import dag
+from roar.lineage.chain import parse_step
 from roar.lineage.closure import Lineage, upstream
 from roar.lineage.producers import Facts, producer_of
 from roar.lineage.source import Placement, Step
@@ -44,14 +45,21 @@ class JobView(NamedTuple):
             "step": step.label if step else None,
             "session": session_name(self.placement.ref) if self.placement else None,
             "superseded": bool(step and step.superseded),
+            "job_uid": self.id[:8],
             "type": self.job.type,
-            "command": [os.fsdecode(a) for a in self.job.argv],
+            "command": command_text(self.job),
+            "argv": [os.fsdecode(a) for a in self.job.argv],
             "cwd": os.fsdecode(self.job.cwd),
             "exit_code": self.job.exit_code,
             "duration_s": round(self.job.duration_ns / 1e9, 3),
             "inputs": [artifact_json(a) for a in self.job.inputs],
             "outputs": [artifact_json(a) for a in self.job.outputs],
         }
+
+
+def command_text(job: Job) -> str:
+    """The command line as roar-cli's `command` holds it: the argv joined by spaces."""
+    return " ".join(os.fsdecode(a) for a in job.argv)
 
 
 def artifact_json(a: ArtifactRef) -> dict[str, Any]:
@@ -209,23 +217,122 @@ class DagNode(NamedTuple):
     view: JobView
     depends_on: list[str]
     stale: bool
+    position: int  # 1-based place of the execution in its session's chain
+    consumed: int  # hashes it read from earlier steps (roar-cli's `cons:`)
+    labels: dict[str, Any]
+
+    @property
+    def state(self) -> str:
+        """roar-cli's `state`: superseded, stale or active."""
+        step = self.view.step
+        return "superseded" if step and step.superseded else "stale" if self.stale else "active"
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.view.to_json(), "depends_on": self.depends_on, "stale": self.stale}
+        """roar-cli's node keys and types first; ours beside (docs/roar-cli-compat.md)."""
+        step, job = self.view.step, self.view.job
+        return {
+            "step_number": step.step if step else 0,
+            "job_id": self.position,
+            "job_uid": self.view.id[:8],
+            "command": command_text(job),
+            "step_name": self.labels.get("name"),
+            "state": self.state,
+            "is_build": job.type == "build",
+            "exit_code": job.exit_code,
+            "metrics": {
+                "inputs": len(job.inputs),
+                "outputs": len(job.outputs),
+                "consumed": self.consumed,
+            },
+            "dependencies": [parse_step(p)[1] for p in self.depends_on],
+            "labels": self.labels,
+            **self.view.to_json(),
+            "depends_on": self.depends_on,
+            "stale": self.stale,
+        }
+
+
+class DagArtifact(NamedTuple):
+    """An output of a step shown; the terminal ones (no step shown read that path)
+    are roar-cli's `artifacts`."""
+
+    ref: ArtifactRef
+    producer: DagNode
+    labels: dict[str, Any]
+    terminal: bool
+    orphaned: bool  # its path is read, but not these bytes
+
+    def to_json(self) -> dict[str, Any]:
+        step = self.producer.view.step
+        number = step.step if step else 0
+        return {
+            "path": os.fsdecode(self.ref.path),
+            "hash": self.ref.hash,
+            "is_stale": self.producer.state != "active",
+            "producer_step": number,
+            "state": self.producer.state,
+            "artifact_id": self.ref.hash,
+            "consumer_steps": [],
+            "is_terminal": True,
+            "superseded_by": number if self.producer.state == "superseded" else None,
+            "labels": self.labels,
+            "size": self.ref.size,
+            "kind": self.ref.kind,
+            "producer": self.producer.view.id,
+        }
 
 
 class SessionDag(NamedTuple):
     """`roar dag`: a session's steps in dependency order."""
 
     ref: str
+    head: str | None
     nodes: list[DagNode]
+    artifacts: list[DagArtifact]
+    expanded: bool
+    session_id: int  # roar-cli's integer session id: the ref's creation order
+    labels: dict[str, Any]
+    total_steps: int  # live steps of the whole session (also with --stale-only)
+    stale_count: int  # stale steps of the whole session
+    stale_artifacts: int  # distinct outputs of stale steps
+    superseded_artifacts: int  # distinct outputs of superseded executions, when expanded
 
     def to_json(self) -> dict[str, Any]:
-        return {"session": session_name(self.ref), "nodes": [n.to_json() for n in self.nodes]}
+        return {
+            "session_id": self.session_id,
+            "labels": self.labels,
+            "total_steps": self.total_steps,
+            "stale_count": self.stale_count,
+            "stale_artifact_count": self.stale_artifacts,
+            "superseded_artifact_count": self.superseded_artifacts,
+            "is_expanded": self.expanded,
+            "nodes": [n.to_json() for n in self.nodes],
+            "artifacts": [a.to_json() for a in self.artifacts if a.terminal],
+            "session": session_name(self.ref),
+            "head": self.head,
+        }
 
 
-def session_dag(facts: Facts, ref: str, head: str | None, *, expanded: bool = False) -> SessionDag:
-    """The DAG of the chain ending at `head` (docs/lineage.md §5)."""
+Labels = Callable[[Iterable[str]], dict[str, dict[str, Any]]]
+
+
+def no_labels(targets: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {}
+
+
+def session_dag(
+    facts: Facts,
+    ref: str,
+    head: str | None,
+    *,
+    expanded: bool = False,
+    stale_only: bool = False,
+    session_id: int = 0,
+    labels: Labels = no_labels,
+) -> SessionDag:
+    """The DAG of the chain ending at `head` (docs/lineage.md §5). `labels(ids)` gives
+    the user labels of jobs, artifacts and session objects (none by default: the
+    registry keeps labels apart)."""
     chain = facts.source.chain(head) if head else []
     jobs = facts.jobs(s.job for s in chain)
     reads = dag.session_reads(
@@ -238,16 +345,58 @@ def session_dag(facts: Facts, ref: str, head: str | None, *, expanded: bool = Fa
     parents = {label: dag.parents(r) for label, r in live_reads.items()}
     ranked = dag.order(((s.label, s.step_kind, s.step) for s in live), parents)
     order = {label: i for i, label in enumerate(ranked)}
-    shown = [(s, r) for s, r in zip(chain, reads, strict=True) if expanded or not s.superseded]
-    shown.sort(key=lambda sr: order[sr[0].label])  # stable: executions of a step in chain order
+    shown = [
+        (i, s, r)
+        for i, (s, r) in enumerate(zip(chain, reads, strict=True))
+        if (expanded or not s.superseded) and (not stale_only or s.label in stale)
+    ]
+    shown.sort(key=lambda isr: order[isr[1].label])  # stable: executions in chain order
+    outputs = [jobs[s.job].outputs for _, s, _ in shown]
+    ends = dag.shown_outputs(
+        [[(a.path, a.hash) for a in outs] for outs in outputs],
+        [[(a.path, a.hash) for a in jobs[s.job].inputs] for _, s, _ in shown],
+    )
+    found = labels(
+        [s.job for _, s, _ in shown]
+        + [o.hash for o in ends if o.terminal]
+        + [s.session_object for s in chain]
+    )
+    session_labels: dict[str, Any] = {}
+    for s in chain:  # a session's labels sit on the session object that was its head
+        session_labels.update(found.get(s.session_object, {}))
+    nodes = [
+        DagNode(
+            JobView(s.job, jobs[s.job], Placement(ref, s)),
+            dag.parents(r),
+            not s.superseded and s.label in stale,
+            i + 1,
+            len({x.hash for x in r}),
+            found.get(s.job, {}),
+        )
+        for i, s, r in shown
+    ]
+    artifacts = [
+        DagArtifact(
+            next(a for a in outputs[o.index] if a.hash == o.hash and a.path == o.path),
+            nodes[o.index],
+            found.get(o.hash, {}),
+            o.terminal,
+            o.orphaned,
+        )
+        for o in ends
+    ]
+    stale_outputs = {a.hash for s in live if s.label in stale for a in jobs[s.job].outputs}
+    old_outputs = {a.hash for s in chain if s.superseded for a in jobs[s.job].outputs}
     return SessionDag(
         ref,
-        [
-            DagNode(
-                JobView(s.job, jobs[s.job], Placement(ref, s)),
-                dag.parents(r),
-                not s.superseded and s.label in stale,
-            )
-            for s, r in shown
-        ],
+        head,
+        nodes,
+        artifacts,
+        expanded,
+        session_id,
+        session_labels,
+        len(live),
+        len(stale),
+        len(stale_outputs),
+        len(old_outputs) if expanded else 0,
     )

@@ -19,9 +19,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from .conftest import PHASE2, Pipeline, Tool, train_step
-
-phase2 = pytest.mark.xfail(strict=True, reason=PHASE2)
+from .conftest import TRAIN_STEP, Pipeline, Tool
 
 
 def shape(
@@ -70,7 +68,7 @@ def test_init_in_a_script_keeps_roar_dir_out_of_git(pipeline: Pipeline) -> None:
 
 def test_run_name_becomes_the_steps_name_label(pipeline: Pipeline) -> None:
     for tool in (pipeline.peer, pipeline.ours):
-        shown = logged(tool, "label", "show", "job", train_step(tool)).stdout.splitlines()
+        shown = logged(tool, "label", "show", "job", TRAIN_STEP).stdout.splitlines()
         assert "name=training" in shown, tool.name
 
 
@@ -241,7 +239,6 @@ def _uid_of_named(db: Path) -> str:
 # --- phase 2: the shapes built on the lineage core --------------------------------
 
 
-@phase2
 @pytest.mark.parametrize(
     "args",
     [
@@ -261,7 +258,6 @@ def test_json_has_roar_cli_keys_and_types(pipeline: Pipeline, args: tuple[str, .
     )
 
 
-@phase2
 def test_dag_header_and_legend_lines(pipeline: Pipeline) -> None:
     header = re.compile(r"Pipeline: \d+ steps \(\d+ stale steps, \d+ stale artifacts\)")
     for tool in (pipeline.peer, pipeline.ours):
@@ -271,7 +267,6 @@ def test_dag_header_and_legend_lines(pipeline: Pipeline) -> None:
         assert any(re.search(r"in:\d+ out:\d+ cons:\d+ \*$", ln) for ln in lines), tool.name
 
 
-@phase2
 def test_empty_session_dag(pipeline: Pipeline) -> None:
     assert pipeline.empty["roar dag"].stdout.splitlines()[0] == "Pipeline: 0 steps"
     assert_shape_covers(
@@ -280,14 +275,12 @@ def test_empty_session_dag(pipeline: Pipeline) -> None:
     )
 
 
-@phase2
 def test_log_table_with_duration_and_status(pipeline: Pipeline) -> None:
     header = "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND"
     assert header in pipeline.peer("log").stdout.splitlines()
     assert header in pipeline.ours("log").stdout.splitlines()
 
 
-@phase2
 def test_show_artifact_names_its_hash_like_b3sum(pipeline: Pipeline) -> None:
     for tool in (pipeline.peer, pipeline.ours):
         lines = tool("show", "model.pkl").stdout.splitlines()
