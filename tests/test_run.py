@@ -21,13 +21,16 @@ def test_five_minute_first_experience(roar_cli, project: Path) -> None:  # type:
     assert [line.split()[0] for line in log.stdout.splitlines()] == ["@3", "@2", "@1"]
     assert "python evaluate.py --model model.pt --output metrics.json" in log.stdout
     dag_text = roar_cli("dag")
-    assert dag_text.stdout.splitlines() == [
-        f"   @1 {PIPELINE[0]}",
-        f"   @2 {PIPELINE[1]}  <- @1",
-        f"   @3 {PIPELINE[2]}  <- @2",
+    lines = dag_text.stdout.splitlines()
+    assert lines[0] == "Pipeline: 3 steps"
+    assert [ln.split("  ")[0] for ln in lines[2:5]] == [
+        f"@1 {PIPELINE[0]}",
+        f"└──>@2 {PIPELINE[1]}",
+        f"    └──>@3 {PIPELINE[2]}",
     ]
     show = roar_cli("show", "model.pt")
-    assert show.returncode == 0 and "written by @2 python train.py" in show.stdout
+    assert show.returncode == 0 and "Produced by (1 job):" in show.stdout
+    assert f"{PIPELINE[1]}  (@2)" in show.stdout
 
     nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
     assert [(n["step"], n["depends_on"]) for n in nodes] == [
@@ -220,7 +223,7 @@ def test_traced_diamond_has_fan_out_and_fan_in(roar_cli, project: Path) -> None:
     ]
     lineage = json.loads(roar_cli("lineage", "model.pt").stdout)
     assert sorted(j["step"] for j in lineage["jobs"]) == ["@1", "@2", "@3", "@4"]
-    roots = json.loads(roar_cli("inputs", "--json").stdout)
+    roots = json.loads(roar_cli("inputs", "--json").stdout)["inputs"]
     assert [Path(r["path"]).name for r in roots] == ["data.csv"]
 
 

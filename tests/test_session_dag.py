@@ -96,7 +96,7 @@ def test_lineage_walks_upstream_only(workspace: Workspace, roar_cli) -> None:  #
     data = json.loads(roar_cli("lineage", MODEL[:10]).stdout)
     assert sorted(j["step"] for j in data["jobs"]) == ["@1", "@2", "@3"]
     assert sorted(a["hash"] for a in data["artifacts"]) == sorted([MODEL, CLEAN, FEATS, RAW])
-    roots = json.loads(roar_cli("inputs", "--json").stdout)
+    roots = json.loads(roar_cli("inputs", "--json").stdout)["inputs"]
     assert [r["hash"] for r in roots] == [RAW]
 
 

@@ -23,6 +23,8 @@ MAX_DEPTH = 12  # deeper steps are drawn at this depth: a 10,000-step chain stay
 
 
 class Row(NamedTuple):
+    seq: int  # the execution's place in the session's chain (0-based)
+    job: str
     label: str
     title: str  # the `name` label, else the command
     inputs: int
@@ -61,6 +63,8 @@ def from_view(d: SessionDag) -> Text:
     where = {id(n): i for i, n in enumerate(d.nodes)}
     rows = [
         Row(
+            n.position - 1,
+            n.view.id,
             n.view.step.label if n.view.step else n.view.id[:12],
             _title(n.labels, n.view.job.argv),
             len(n.view.job.inputs),
@@ -131,6 +135,8 @@ def from_index(
         name = labels.get("name")
         rows.append(
             Row(
+                r.seq,
+                r.job,
                 r.label,
                 str(name) if name is not None else r.command,
                 r.inputs,
@@ -186,8 +192,15 @@ def _value(v: Any) -> str:
     return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
-def render(d: Text, *, show_artifacts: bool = False, cols: int | None = None) -> list[str]:
-    """The lines `roar dag` prints (without colour)."""
+def render(
+    d: Text,
+    *,
+    show_artifacts: bool = False,
+    notes: dict[int, list[str]] | None = None,
+    cols: int | None = None,
+) -> list[str]:
+    """The lines `roar dag` prints (without colour); `notes` (by row seq) are drawn
+    under their step as `<- text` (ours: inputs from outside the steps shown)."""
     cols = width() if cols is None else cols
     lines = [header(d)]
     if d.labels:
@@ -222,6 +235,7 @@ def render(d: Text, *, show_artifacts: bool = False, cols: int | None = None) ->
         visible = {k: v for k, v in r.labels.items() if not k.startswith("roar.")}
         if visible:
             lines.append(printable(f"{connector}    labels: {_labels(visible)}"))
+        lines += [printable(f"{below}    <- {text}") for text in (notes or {}).get(r.seq, [])]
         todo.append((~i, connector, below, depth))
         kids = children.get(i, [])
         for k, child in reversed(list(enumerate(kids))):

@@ -11,20 +11,28 @@ from roar.errors import NotFound
 from roar.workspace import Workspace
 
 
+STATUS_ARTIFACTS = 50  # the newest outputs `roar status` lists
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """Show a summary of the active session."""
+    """Show the git state and a summary of the active session (roar-cli's lines)."""
+    from pathlib import Path
+
+    from roar.capture import git
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
     ref = ws.refs.head_target()
     index = SessionIndex(ws)
     counts = index.counts(ref)
+    head = ws.refs.read(ref)
     data = {
         "session": ref.removeprefix("refs/sessions/"),
-        "head": ws.refs.read(ref),
+        "head": head,
         "steps": counts.steps,
         "jobs": counts.jobs,
         "builds": counts.builds,
@@ -32,44 +40,109 @@ def status(as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    click.echo(f"session {data['session']}: {data['steps']} steps ({data['jobs']} jobs recorded)")
-    if counts.last_label:
-        click.echo(f"last: {counts.last_label} at {counts.last_time}")
+    state = git.read_state(Path.cwd())
+    if state is None:
+        lines = ["Git:       (not in a git repository, or no commit yet)"]
+    else:
+        where = f"{state.branch or '(detached)'} @ {state.commit[:7]}"
+        lines = [
+            f"Git:       clean — {where}  ('roar run' ready)"
+            if not state.dirty
+            else f"Git:       dirty — {where}  (uncommitted changes: each run records the patch)"
+        ]
+    latest = index.latest(ref)
+    ago = _ago(latest.time_ns) if latest else "just now"
+    runs, builds = counts.steps - counts.builds, counts.builds
+    session = f"Session:   {head or '(no steps yet)'}"
+    if counts.jobs:
+        session += (f"  ·  {runs} run step{'s' * (runs != 1)}"
+                    f"  ·  {builds} build step{'s' * (builds != 1)}")  # fmt: skip
+    lines.append(f"{session}  ·  {ago}")
+    if latest:
+        lines.append(
+            printable(f"Latest:    {latest.label} {latest.command}")
+            + f"  ·  {latest.duration_ns / 1e9:.1f}s  ·  {ago}"
+        )
+        outputs = index.recent_outputs(ref, STATUS_ARTIFACTS)
+        lines += ["", f"Artifacts ({len(outputs)}):"]
+        width = max((len(_size(size)) for _, size, _ in outputs), default=0)
+        lines += [
+            printable(f"  {digest[:12]}  {_size(size):>{width}}  {os.fsdecode(path)}")
+            for digest, size, path in outputs
+        ]
+    _write_lines(lines)
+
+
+def _size(n: int) -> str:
+    from roar.cli.showtext import size_text
+
+    return size_text(n)
+
+
+def _ago(ns: int) -> str:
+    import time
+
+    s = max(0, time.time() - ns / 1e9)
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= length:
+            return f"{int(s // length)}{unit} ago"
+    return "just now"
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-n", "--limit", type=int, default=0, help="Show only the N most recent jobs.")
 def log(as_json: bool, limit: int) -> None:
-    """Show recent job history of the active session, newest first."""
+    """Show the job history of the active session, oldest first, as roar-cli's table
+    (superseded executions included); --json lists newest first."""
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
     index, ref = SessionIndex(ws), ws.refs.head_target()
+    rows = index.log_rows(ref)
+    if limit > 0:
+        rows = rows[-limit:]
     if not as_json:
-        text = index.log_text(ref, limit)
-        _write_lines(
-            [text] if text else ["no jobs in this session yet: prefix a command with `roar run`"]
-        )
+        _write_lines(log_table(rows))
         return
-    rows = list(reversed(index.log_rows(ref)))
-    if limit:
-        rows = rows[:limit]
     print_json(
         [
             {
                 "step": r.label,
                 "job": r.job,
+                "job_uid": r.job[:8],
                 "command": r.command,
                 "exit_code": r.exit_code,
                 "duration_s": round(r.duration_ns / 1e9, 3),
                 "time": r.when,
                 "superseded": bool(r.superseded),
             }
-            for r in rows
+            for r in reversed(rows)
         ]
     )
+
+
+def log_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
+    """roar-cli's `roar log`: UID, STEP, TIMESTAMP, DURATION, STATUS (OK or FAIL), COMMAND."""
+    from roar.display import printable
+
+    if not rows:
+        return ["No log entries found."]
+    lines = [
+        "",
+        f"Job Log ({len(rows)} jobs)",
+        "",
+        "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND",
+        "-" * 72,
+    ]
+    for r in rows:
+        status = "OK" if r.exit_code == 0 else "FAIL"
+        lines.append(
+            f"{r.job[:8]:<10}{r.label:<7}{r.when:<22}{r.duration_ns / 1e9:>7.1f}s  {status:<8}"
+            + printable(r.command)
+        )
+    return lines
 
 
 @click.command()
@@ -120,7 +193,8 @@ def dag(
             expanded=expanded,
             stale_only=stale_only,
         )
-        _write_lines(dagtext.render(text, show_artifacts=show_artifacts))
+        notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
+        _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
         return
     view = session_dag(
         facts,
@@ -136,7 +210,9 @@ def dag(
 
         print_json(view.to_json())
         return
-    _write_lines(dagtext.render(dagtext.from_view(view), show_artifacts=show_artifacts))
+    text = dagtext.from_view(view)
+    notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
+    _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
 
 
 def _session(ws, resolver, text: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]

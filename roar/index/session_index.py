@@ -481,6 +481,27 @@ class SessionIndex:
         rows = self.db.execute(_LOG_QUERY, (ref,)).fetchall()
         return list(map(LogRow._make, rows))
 
+    def latest(self, ref: str) -> LogRow | None:
+        """The newest execution of the session, as `log` shows it."""
+        self.sync(ref)
+        row = self.db.execute(_LOG_QUERY.replace("ORDER BY seq", "ORDER BY seq DESC LIMIT 1"),
+                              (ref,)).fetchone()  # fmt: skip
+        return LogRow._make(row) if row else None
+
+    def recent_outputs(self, ref: str, limit: int) -> list[tuple[str, int, bytes]]:
+        """(hash, size, path) of what the session's executions wrote, newest first,
+        each hash once, at most `limit`."""
+        self.sync(ref)
+        rows = self.db.execute(
+            "SELECT a.hash, a.size, a.path FROM steps s JOIN artifacts a"
+            " ON a.job = s.job AND a.role = 'out' WHERE s.ref = ? ORDER BY s.seq DESC LIMIT ?",
+            (ref, 4 * limit),
+        ).fetchall()
+        seen: dict[str, tuple[str, int, bytes]] = {}
+        for digest, size, path in rows:
+            seen.setdefault(digest, (digest, size, path))
+        return list(seen.values())[:limit]
+
     def dag_rows(self, ref: str) -> list[DagRow]:
         """Every step with what `roar dag` prints, oldest first."""
         self.sync(ref)
@@ -508,17 +529,6 @@ class SessionIndex:
             (ref,),
         ).fetchone()
         return Counts(steps, jobs, builds, *(last or (None, None)))
-
-    def log_text(self, ref: str, limit: int = 0) -> str:
-        """`roar log` as one string, newest first, built by SQLite (no per-row Python)."""
-        self.sync(ref)
-        row = self.db.execute(
-            "SELECT group_concat(line || CASE WHEN superseded THEN ' (superseded)' ELSE '' END,"
-            " char(10)) FROM (SELECT line, superseded FROM steps WHERE ref=?"
-            " ORDER BY seq DESC LIMIT ?)",
-            (ref, limit if limit > 0 else -1),
-        ).fetchone()
-        return row[0] or ""
 
     def stale_reads(self, ref: str) -> dict[str, list[Read]]:
         """label -> what its live execution read from an execution since superseded

@@ -52,6 +52,7 @@ class JobView(NamedTuple):
             "cwd": os.fsdecode(self.job.cwd),
             "exit_code": self.job.exit_code,
             "duration_s": round(self.job.duration_ns / 1e9, 3),
+            "started_ns": self.job.started_ns,
             "inputs": [artifact_json(a) for a in self.job.inputs],
             "outputs": [artifact_json(a) for a in self.job.outputs],
         }
@@ -88,12 +89,21 @@ class ArtifactView(NamedTuple):
     consumers: list[str]  # live step labels of the session asked about, in chain order
 
     session: str | None  # the session `consumers` are steps of
+    readers: list[JobView]  # every recorded job that read it, oldest first
 
     def to_json(self) -> dict[str, Any]:
+        sizes = [a.size for v in (self.producer, *self.readers) if v
+                 for a in (*v.job.outputs, *v.job.inputs) if a.hash == self.hash]  # fmt: skip
         return {
             "artifact": self.hash,
+            "size": sizes[0] if sizes else None,
             "produced_by": self.producer.to_json() if self.producer else None,
             "consumed_by": self.consumers,
+            "read_by": [
+                {"id": v.id, "job_uid": v.id[:8], "step": v.step.label if v.step else None,
+                 "command": command_text(v.job), "started_ns": v.job.started_ns}
+                for v in self.readers
+            ],  # fmt: skip
             "session": session_name(self.session),
         }
 
@@ -104,8 +114,10 @@ def artifact_view(facts: Facts, digest: str, ref: str | None) -> ArtifactView:
     placed = facts.placements(readers)
     steps = [p.step for ps in placed.values() for p in ps if p.ref == ref and not p.step.superseded]
     consumers = [s.label for s in sorted(steps, key=lambda s: s.time_ns)]
-    view = job_views(facts, [producer], ref).get(producer) if producer else None
-    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref)
+    views = job_views(facts, [*([producer] if producer else []), *sorted(readers)], ref)
+    view = views.get(producer) if producer else None
+    read_by = sorted((views[j] for j in readers if j in views), key=lambda v: v.job.started_ns)
+    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref, read_by)
 
 
 def job_view(facts: Facts, job_id: str, ref: str | None, *, context: bool = False) -> JobView:
@@ -162,55 +174,64 @@ def session_view(facts: Facts, head: str | None, ref: str | None) -> SessionView
 
 
 class LineageView(NamedTuple):
-    """`roar lineage`: every job upstream of an artifact, each hash with its producer."""
+    """`roar lineage`: every job upstream of an artifact, each hash with its producer;
+    roar-cli's keys and types (docs/roar-cli-compat.md), ours beside."""
 
     artifact: str
     lineage: Lineage
     jobs: dict[str, JobView]
+    path: str  # the artifact as it was named
+    size: int
 
     def to_json(self) -> dict[str, Any]:
+        views = sorted(
+            (self.jobs[j] for j in self.lineage.jobs if j in self.jobs),
+            key=lambda v: (v.job.started_ns, v.id),
+        )
+        seen: dict[str, ArtifactRef] = {}
+        for v in views:
+            for a in (*v.job.inputs, *v.job.outputs):
+                seen.setdefault(a.hash, a)
         return {
-            "artifact": self.artifact,
-            "jobs": [self.jobs[j].to_json() for j in self.lineage.jobs if j in self.jobs],
-            "artifacts": [
-                {"hash": h, "produced_by": p} for h, p in self.lineage.produced_by.items()
+            "artifact": {"hash": self.artifact, "path": self.path, "size": self.size},
+            "jobs": [
+                {
+                    "step_number": v.step.step if v.step else None,
+                    "timestamp": v.job.started_ns / 1e9,
+                    "duration_seconds": v.job.duration_ns / 1e9,
+                    **v.to_json(),
+                    "inputs": [_lineage_artifact(a) for a in v.job.inputs],
+                    "outputs": [_lineage_artifact(a) for a in v.job.outputs],
+                }
+                for v in views
             ],
+            "artifacts": [
+                {
+                    "hash": h,
+                    "path": os.fsdecode(seen[h].path) if h in seen else None,
+                    "size": seen[h].size if h in seen else None,
+                    "produced_by": p,
+                }
+                for h, p in self.lineage.produced_by.items()
+            ],
+            "truncated": self.lineage.truncated,
         }
 
 
-def lineage_view(facts: Facts, digest: str, ref: str | None) -> LineageView:
-    lin = upstream(facts, hashes=[digest])
-    return LineageView(digest, lin, job_views(facts, lin.jobs, ref))
+def _lineage_artifact(a: ArtifactRef) -> dict[str, Any]:
+    return {**artifact_json(a), "byte_ranges": None}
 
 
-class RootInput(NamedTuple):
-    hash: str
-    path: str
-    size: int
-    obtainable: bool  # a get job brought it in
-
-    def to_json(self) -> dict[str, Any]:
-        return {"hash": self.hash, "path": self.path, "size": self.size}
-
-
-def root_inputs(facts: Facts, live: list[Step]) -> list[RootInput]:
-    """What the pipeline's live steps read that no recorded run or build job wrote."""
-    from roar.lineage.producers import Ask, choose
-
-    jobs = facts.jobs(s.job for s in live)
-    asks = [Ask(a.hash, s.job) for s in live if s.job in jobs for a in jobs[s.job].inputs]
-    chosen = choose(facts, asks)
-    producers = facts.jobs(p for p in chosen.values() if p is not None)
-    roots: dict[str, RootInput] = {}
-    for s in live:
-        for a in jobs[s.job].inputs if s.job in jobs else ():
-            producer = chosen[Ask(a.hash, s.job)]
-            kind = producers[producer].type if producer in producers else None
-            if kind in (None, "get"):
-                roots.setdefault(
-                    a.hash, RootInput(a.hash, os.fsdecode(a.path), a.size, kind == "get")
-                )
-    return list(roots.values())
+def lineage_view(
+    facts: Facts, digest: str, ref: str | None, *, path: str = "", max_depth: int | None = None
+) -> LineageView:
+    lin = upstream(facts, hashes=[digest], max_depth=max_depth)
+    views = job_views(facts, lin.jobs, ref)
+    size = next(
+        (a.size for v in views.values() for a in (*v.job.outputs, *v.job.inputs) if a.hash == digest),
+        0,
+    )
+    return LineageView(digest, lin, views, path or digest, size)
 
 
 class DagNode(NamedTuple):
