@@ -18,7 +18,9 @@ def test_five_minute_first_experience(roar_cli, project: Path) -> None:  # type:
     run_pipeline(roar_cli)
     log = roar_cli("log")
     assert log.returncode == 0
-    assert [line.split()[0] for line in log.stdout.splitlines()] == ["@3", "@2", "@1"]
+    rows = log.stdout.splitlines()[5:]  # roar-cli's table, oldest first
+    assert [line.split()[1] for line in rows] == ["@1", "@2", "@3"]
+    assert all(line.split()[5] == "OK" for line in rows)
     assert "python evaluate.py --model model.pt --output metrics.json" in log.stdout
     dag_text = roar_cli("dag")
     lines = dag_text.stdout.splitlines()

@@ -25,12 +25,14 @@ from .conftest import TRAIN_STEP, Pipeline, Tool
 def shape(
     value: object, path: str = "$", out: dict[str, set[str]] | None = None
 ) -> dict[str, set[str]]:
-    """Every key path of a JSON document with the types seen there; arrays merged."""
+    """Every key path of a JSON document with the types seen there; arrays merged, and
+    maps keyed by hashes (`root_inputs_a`) merged as `{hash}`."""
     out = {} if out is None else out
     out.setdefault(path, set()).add(type(value).__name__ if value is not None else "null")
     if isinstance(value, dict):
         for k, v in value.items():
-            shape(v, f"{path}.{k}", out)
+            key = "{hash}" if re.fullmatch(r"[0-9a-f]{64}", k) else k
+            shape(v, f"{path}.{key}", out)
     elif isinstance(value, list):
         for v in value:
             shape(v, f"{path}[]", out)
