@@ -109,11 +109,13 @@ def main_fast(step_kind: str, args: list[str]) -> None:
 
 
 def apply_overrides(argv: list[bytes], overrides: list[str]) -> list[bytes]:
-    """Replace `--k=v` / `--k v` values in a recorded argv; append unknown ones."""
+    """Replace `--k=v` / `--k v` values in a recorded argv; append unknown ones, and
+    any other argument (`roar run @3 extra`), as typed after the command."""
     out = list(argv)
     for override in overrides:
         if not override.startswith("--") or "=" not in override:
-            raise UsageError(f"override must look like --name=value, not {override!r}")
+            out.append(override.encode())
+            continue
         key, value = override.encode().split(b"=", 1)
         for i, arg in enumerate(out):
             if arg.startswith(key + b"="):
@@ -162,7 +164,7 @@ def record(step_kind: str, run: RunArgs) -> int:
         command = apply_overrides(list(job.argv), argv[1:])
         cwd = Path(os.fsdecode(job.cwd))
         step, supersedes, step_kind = target.step, target.job, target.step_kind
-        params = dict(o[2:].split("=", 1) for o in argv[1:])
+        params = dict(o[2:].split("=", 1) for o in argv[1:] if o.startswith("--") and "=" in o)
     else:
         command = [os.fsencode(a) for a in argv]
         cwd = Path.cwd()

@@ -196,7 +196,7 @@ class Pipeline:
 
     peer: Tool
     ours: Tool
-    empty: dict[str, Result]  # what each printed for `dag` and `log` before any step
+    empty: dict[str, Result]  # what each printed for `dag`, `log`, `status` before any step
 
 
 TRAIN_STEP = "@3"  # both number build and run steps with one counter: @B1 @2 @3 @4
@@ -219,6 +219,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     for tool in (peer, ours):
         empty[f"{tool.name} dag"] = tool("dag")
         empty[f"{tool.name} dag --json"] = tool("dag", "--json")
+        empty[f"{tool.name} log"] = tool("log")
+        empty[f"{tool.name} status"] = tool("status")
         record(tool)
     return Pipeline(peer, ours, empty)
 
