@@ -159,7 +159,7 @@ def from_index(
         expanded,
         {},
         rows,
-        [Out(o.index, _basename(o.path), o.terminal, o.orphaned) for o in ends],
+        [Out(o.row, _basename(o.path), o.terminal, o.orphaned) for o in ends],
     )
 
 

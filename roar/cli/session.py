@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import operator
 import os
 
 import click
 
 from roar.errors import NotFound
 from roar.workspace import Workspace
-
 
 STATUS_ARTIFACTS = 50  # the newest outputs `roar status` lists
 
@@ -224,8 +222,10 @@ def _session(ws, resolver, text: str) -> tuple[str, str | None]:  # type: ignore
     if text.isdigit() and len(text) < 8:
         ref = sessions.by_number(ws, int(text))
         if ref is None:
-            raise NotFound(f"no session {text} (sessions are numbered 1 to "
-                           f"{len(ws.refs.list('refs/sessions/'))})")
+            raise NotFound(
+                f"no session {text} (sessions are numbered 1 to "
+                f"{len(ws.refs.list('refs/sessions/'))})"
+            )
         return ref, ws.refs.read(ref)
     t = resolver.resolve(text)
     if t.kind != "session":

@@ -15,7 +15,9 @@ from roar.workspace import Workspace
 
 @click.command()
 @click.argument("target", required=False)
-@click.option("--session", "as_session", is_flag=True, help="Show the session (TARGET's, or active).")
+@click.option(
+    "--session", "as_session", is_flag=True, help="Show the session (TARGET's, or active)."
+)
 @click.option("--job", "job_ref", metavar="REF", help="Show a job: @N, @BN, or a job id prefix.")
 @click.option("--artifact", "artifact_ref", metavar="HASH", help="Show an artifact by hash.")
 @click.option("--path", "path_ref", metavar="PATH", help="Show the artifact a file holds.")
@@ -138,9 +140,7 @@ def lineage(artifact: str, fmt: str, depth: int) -> None:
     t = resolver.resolve(artifact)
     if t.kind != "artifact":
         raise UsageError(f"{artifact} is a {t.kind}; lineage takes an artifact (path or hash)")
-    view = lineage_view(
-        Facts(source), t.id, resolver.active_ref, path=artifact, max_depth=depth
-    )
+    view = lineage_view(Facts(source), t.id, resolver.active_ref, path=artifact, max_depth=depth)
     print_json(view.to_json())
 
 
@@ -170,7 +170,11 @@ def inputs(target: str | None, mode: str | None, which: str | None, as_json: boo
     ws = Workspace.find()
     source, resolver = local(ws)
     facts = Facts(source)
-    t = resolver.resolve(target or "HEAD") if (target or ws.refs.read(resolver.active_ref)) else None
+    t = (
+        resolver.resolve(target or "HEAD")
+        if (target or ws.refs.read(resolver.active_ref))
+        else None
+    )
     if t is not None and t.kind not in ("artifact", "job", "step", "session"):
         raise UsageError(f"{target} is a {t.describe()}; inputs takes an artifact, job or step")
     is_root = t is not None and t.kind == "artifact" and producer_of(facts, t.id) is None
@@ -181,10 +185,10 @@ def inputs(target: str | None, mode: str | None, which: str | None, as_json: boo
                 raise UsageError("--direct and --all take a target (an artifact, job or step)")
             lin = upstream(facts, jobs=[s.job for s in live(source.chain(t.id))])
         else:
-            lin = upstream(facts, **({"hashes": [t.id]} if t.kind == "artifact" else {"jobs": [t.id]}))
-        roots = {
-            h for h, p in lin.produced_by.items() if p is None or lin.jobs[p].type == "get"
-        }
+            lin = upstream(
+                facts, **({"hashes": [t.id]} if t.kind == "artifact" else {"jobs": [t.id]})
+            )
+        roots = {h for h, p in lin.produced_by.items() if p is None or lin.jobs[p].type == "get"}
         jobs = list(lin.jobs.values())[: 1 if mode == "direct" else None]
         seen: dict[str, tuple[bytes, str, int]] = {}
         for job in jobs:

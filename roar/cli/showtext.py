@@ -89,7 +89,9 @@ def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool)
     git = data.get("git")
     if git and git.get("commit"):
         dirty = "  (dirty: patch recorded)" if git.get("dirty") else ""
-        lines.append(printable(f"Source:    {git.get('branch') or '-'} @ {git['commit'][:7]}{dirty}"))
+        lines.append(
+            printable(f"Source:    {git.get('branch') or '-'} @ {git['commit'][:7]}{dirty}")
+        )
     if data.get("superseded") or data.get("session"):
         where = data["session"] or "(in no session)"
         lines.append(f"Session:   {where}" + (", superseded" if data.get("superseded") else ""))

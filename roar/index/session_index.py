@@ -507,9 +507,7 @@ class SessionIndex:
         self.sync(ref)
         return list(map(DagRow._make, self.db.execute(_DAG_QUERY, (ref,))))
 
-    def dag_text_rows(
-        self, ref: str
-    ) -> tuple[list[DagTextRow], list[tuple[int, str, bytes, str]]]:
+    def dag_text_rows(self, ref: str) -> tuple[list[DagTextRow], list[tuple[int, str, bytes, str]]]:
         """Every step with its input, output and consumed counts, oldest first; and
         (seq, role, path, hash) of every artifact of those steps."""
         self.sync(ref)

@@ -148,7 +148,7 @@ def order(steps: Iterable[tuple[str, str, int]], parents_of: Mapping[str, list[s
 class Shown(NamedTuple):
     """An output of a shown execution, as `roar dag` lists it (roar-cli's artifacts)."""
 
-    index: int  # the execution's position among those shown
+    row: int  # the execution's position among those shown
     path: bytes
     hash: str
     terminal: bool  # no shown execution read anything at this path
@@ -181,4 +181,3 @@ def shown_outputs(
                 )
             )
     return out
-

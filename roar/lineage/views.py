@@ -100,8 +100,13 @@ class ArtifactView(NamedTuple):
             "produced_by": self.producer.to_json() if self.producer else None,
             "consumed_by": self.consumers,
             "read_by": [
-                {"id": v.id, "job_uid": v.id[:8], "step": v.step.label if v.step else None,
-                 "command": command_text(v.job), "started_ns": v.job.started_ns}
+                {
+                    "id": v.id,
+                    "job_uid": v.id[:8],
+                    "step": v.step.label if v.step else None,
+                    "command": command_text(v.job),
+                    "started_ns": v.job.started_ns,
+                }
                 for v in self.readers
             ],  # fmt: skip
             "session": session_name(self.session),
@@ -228,7 +233,12 @@ def lineage_view(
     lin = upstream(facts, hashes=[digest], max_depth=max_depth)
     views = job_views(facts, lin.jobs, ref)
     size = next(
-        (a.size for v in views.values() for a in (*v.job.outputs, *v.job.inputs) if a.hash == digest),
+        (
+            a.size
+            for v in views.values()
+            for a in (*v.job.outputs, *v.job.inputs)
+            if a.hash == digest
+        ),
         0,
     )
     return LineageView(digest, lin, views, path or digest, size)
@@ -398,8 +408,8 @@ def session_dag(
     ]
     artifacts = [
         DagArtifact(
-            next(a for a in outputs[o.index] if a.hash == o.hash and a.path == o.path),
-            nodes[o.index],
+            next(a for a in outputs[o.row] if a.hash == o.hash and a.path == o.path),
+            nodes[o.row],
             found.get(o.hash, {}),
             o.terminal,
             o.orphaned,

@@ -305,12 +305,16 @@ def test_dag_text_lines_alike(pipeline: Pipeline) -> None:
     ours, peer = (_dag_lines(t("dag").stdout, t.root) for t in (pipeline.ours, pipeline.peer))
     assert ours[0] == peer[0] == "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)"
     steps = [[ln for ln in lines if "in:_" in ln] for lines in (ours, peer)]
-    assert steps[0] == steps[1] == [
-        "@B1 python build.py in:_ out:_ cons:_",
-        "@2 python prep.py in:_ out:_ cons:_",
-        "└──>@3 python train.py --lr=0.5 in:_ out:_ cons:_",
-        "    └──>@4 python evaluate.py in:_ out:_ cons:_ *",
-    ]
+    assert (
+        steps[0]
+        == steps[1]
+        == [
+            "@B1 python build.py in:_ out:_ cons:_",
+            "@2 python prep.py in:_ out:_ cons:_",
+            "└──>@3 python train.py --lr=0.5 in:_ out:_ cons:_",
+            "    └──>@4 python evaluate.py in:_ out:_ cons:_ *",
+        ]
+    )
     for lines in (ours, peer):
         assert "            └──> (metrics.json) [stale]" in lines
         assert lines[-1] == "Legend: * = stale, B = build step"
@@ -323,14 +327,18 @@ def test_dag_text_lines_alike(pipeline: Pipeline) -> None:
 def test_dag_stale_only_and_expanded_lines_alike(pipeline: Pipeline) -> None:
     ours, peer = (_dag_lines(t("dag", "--stale-only").stdout, t.root)
                   for t in (pipeline.ours, pipeline.peer))  # fmt: skip
-    assert ours == peer == [
-        "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)",
-        "",
-        "@4 python evaluate.py in:_ out:_ cons:_ *",
-        "    └──> (metrics.json) [stale]",
-        "",
-        "Legend: * = stale",
-    ]
+    assert (
+        ours
+        == peer
+        == [
+            "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)",
+            "",
+            "@4 python evaluate.py in:_ out:_ cons:_ *",
+            "    └──> (metrics.json) [stale]",
+            "",
+            "Legend: * = stale",
+        ]
+    )
     ours, peer = (_dag_lines(t("dag", "--expanded").stdout, t.root)
                   for t in (pipeline.ours, pipeline.peer))  # fmt: skip
     assert ours[0] == peer[0] == "Pipeline: 4 steps (5 runs shown) (1 stale steps, 1 superseded)"
@@ -371,13 +379,17 @@ def test_log_table_with_duration_and_status(pipeline: Pipeline) -> None:
                 r"[0-9a-f]{8}  @B?\d +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+\.\ds  OK      .+", ln
             ), (tool.name, ln)
         rows.append([(ln[10:17].strip(), ln[57:]) for ln in lines[5:]])
-    assert rows[0] == rows[1] == [
-        ("@B1", "python build.py"),
-        ("@2", "python prep.py"),
-        ("@3", "python train.py --lr=0.1"),
-        ("@4", "python evaluate.py"),
-        ("@3", "python train.py --lr=0.5"),
-    ]
+    assert (
+        rows[0]
+        == rows[1]
+        == [
+            ("@B1", "python build.py"),
+            ("@2", "python prep.py"),
+            ("@3", "python train.py --lr=0.1"),
+            ("@4", "python evaluate.py"),
+            ("@3", "python train.py --lr=0.5"),
+        ]
+    )
 
 
 def test_status_lines_alike(pipeline: Pipeline) -> None:
