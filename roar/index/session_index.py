@@ -93,19 +93,13 @@ FROM steps WHERE ref = ? ORDER BY seq
 """
 
 
-# `roar dag`'s text: each step with its counts (roar-cli's in:/out:/cons:).
-_DAG_TEXT_QUERY = """
-SELECT s.seq, s.label, s.job, s.superseded, s.step_kind, s.step, s.parents, s.exit_code, s.command,
-       (SELECT count(*) FROM artifacts a WHERE a.job = s.job AND a.role = 'in'),
-       (SELECT count(*) FROM artifacts a WHERE a.job = s.job AND a.role = 'out'),
-       (SELECT count(DISTINCT r.hash) FROM reads r WHERE r.ref = s.ref AND r.seq = s.seq)
-FROM steps s WHERE s.ref = ? ORDER BY s.seq
-"""
-
+# `roar dag`'s text: every artifact of the session's steps (their in:/out: counts,
+# and what the pipeline ends in), and how many hashes each read from earlier steps.
 _DAG_ARTIFACTS_QUERY = """
 SELECT s.seq, a.role, a.path, a.hash FROM steps s JOIN artifacts a ON a.job = s.job
 WHERE s.ref = ? ORDER BY s.seq, a.rowid
 """
+_DAG_CONSUMED_QUERY = "SELECT seq, count(DISTINCT hash) FROM reads WHERE ref = ? GROUP BY seq"
 
 
 class DagTextRow(NamedTuple):
@@ -511,8 +505,18 @@ class SessionIndex:
         """Every step with its input, output and consumed counts, oldest first; and
         (seq, role, path, hash) of every artifact of those steps."""
         self.sync(ref)
-        steps = list(map(DagTextRow._make, self.db.execute(_DAG_TEXT_QUERY, (ref,))))
-        return steps, self.db.execute(_DAG_ARTIFACTS_QUERY, (ref,)).fetchall()
+        artifacts = self.db.execute(_DAG_ARTIFACTS_QUERY, (ref,)).fetchall()
+        ins: dict[int, int] = {}
+        outs: dict[int, int] = {}
+        for seq, role, _, _ in artifacts:
+            counter = outs if role == "out" else ins
+            counter[seq] = counter.get(seq, 0) + 1
+        consumed = dict(self.db.execute(_DAG_CONSUMED_QUERY, (ref,)).fetchall())
+        steps = [
+            DagTextRow(*r, ins.get(r[0], 0), outs.get(r[0], 0), consumed.get(r[0], 0))
+            for r in self.db.execute(_DAG_QUERY, (ref,))
+        ]
+        return steps, artifacts
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)
