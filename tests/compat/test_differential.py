@@ -394,7 +394,8 @@ def test_log_table_with_duration_and_status(pipeline: Pipeline) -> None:
 
 def test_status_lines_alike(pipeline: Pipeline) -> None:
     for tool in (pipeline.peer, pipeline.ours):
-        lines = tool("status").stdout.lstrip("\n").splitlines()  # roar-cli: a blank first with hints
+        # roar-cli starts with a blank line once its hints are on again
+        lines = tool("status").stdout.lstrip("\n").splitlines()
         assert re.fullmatch(
             r"Git:       clean — master @ [0-9a-f]{7}  \('roar run' ready\)", lines[0]
         ), tool.name
