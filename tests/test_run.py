@@ -87,6 +87,8 @@ def test_build_and_run_steps_share_one_counter(roar_cli, project: Path) -> None:
     run_pipeline(roar_cli)
     steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
     assert steps == ["@4", "@3", "@2", "@B1"]
+    wrong = roar_cli("show", "@1")  # the number is the build step's: say so
+    assert wrong.returncode == 4 and "@B1 is a build step" in wrong.stderr
     assert json.loads(roar_cli("show", "@B1", "--json").stdout)["type"] == "build"
 
 

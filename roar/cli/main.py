@@ -25,6 +25,7 @@ COMMANDS = {
     "dag": "roar.cli.session:dag",
     "pop": "roar.cli.session:pop",
     "reset": "roar.cli.session:reset",
+    "session": "roar.cli.session:session_group",
     "show": "roar.cli.show:show",
     "lineage": "roar.cli.show:lineage",
     "inputs": "roar.cli.show:inputs",

@@ -363,6 +363,22 @@ def reset(yes: bool) -> None:
     click.echo(f"new session {name} (previous: {previous})")
 
 
+@click.group("session")
+def session_group() -> None:
+    """The active session."""
+
+
+@session_group.command("hash")
+def session_hash() -> None:
+    """Print the active session's hash, as roar-cli does: here its head object id, one
+    hash that names the session's content and changes with every step."""
+    ws = Workspace.find()
+    head = ws.refs.read(ws.refs.head_target())
+    if head is None:
+        raise NotFound("the session is empty: it has no steps yet, so no hash")
+    click.echo(head)
+
+
 def _write_lines(lines: list[str]) -> None:
     # One write: a 10,000-step session prints in milliseconds, not per-line echo time.
     import sys

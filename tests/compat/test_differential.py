@@ -354,6 +354,12 @@ def test_dag_of_another_session_by_its_hash(pipeline: Pipeline) -> None:
         assert lines[0] == "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)", tool.name
 
 
+def test_session_hash_prints_one_hash(pipeline: Pipeline) -> None:
+    for tool in (pipeline.peer, pipeline.ours):
+        assert re.fullmatch(r"[0-9a-f]{64}\n", tool("session", "hash").stdout), tool.name
+    assert pipeline.ours("session", "hash").stdout.strip() == session_hash(pipeline.ours)
+
+
 def test_empty_session_dag(pipeline: Pipeline) -> None:
     for name in ("roar", "roar-cli"):
         assert pipeline.empty[f"{name} dag"].stdout.splitlines() == [
