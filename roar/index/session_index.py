@@ -513,7 +513,7 @@ class SessionIndex:
             counter[seq] = counter.get(seq, 0) + 1
         consumed = dict(self.db.execute(_DAG_CONSUMED_QUERY, (ref,)).fetchall())
         steps = [
-            DagTextRow(*r, ins.get(r[0], 0), outs.get(r[0], 0), consumed.get(r[0], 0))
+            DagTextRow._make((*r, ins.get(r[0], 0), outs.get(r[0], 0), consumed.get(r[0], 0)))
             for r in self.db.execute(_DAG_QUERY, (ref,))
         ]
         return steps, artifacts
