@@ -135,6 +135,33 @@ def prepare(
     return Prepared("venv", venv / "bin" / "python", venv / "bin", note)
 
 
+_PYTHON_NAME = re.compile(rb"^python([0-9](\.[0-9]+)?)?$")
+
+
+def interpreter_argv(
+    argv: list[bytes], cwd: bytes, recorded: str | None, prepared: Prepared
+) -> list[bytes]:
+    """`argv` with the recorded interpreter replaced by the reproduction's.
+
+    The step ran `recorded` (its env's python.executable) however it was typed:
+    `.venv/bin/python` or `../.venv-ml/bin/python` relative to the recorded `cwd`,
+    an absolute path, or `python` found on PATH. Inside the reproduction that
+    path names nothing (the venv is elsewhere, or gone), so it runs the prepared
+    interpreter instead. Any other command is left as it is.
+    """
+    if not argv or recorded is None or prepared.python is None:
+        return argv
+    first = argv[0]
+    if b"/" in first:
+        typed = os.path.normpath(os.path.join(os.fsdecode(cwd), os.fsdecode(first)))
+        base = os.fsdecode(cwd) if not os.path.isabs(recorded) else ""
+        if typed != os.path.normpath(os.path.join(base, recorded)):
+            return argv
+    elif not _PYTHON_NAME.match(first):
+        return argv
+    return [os.fsencode(prepared.python), *argv[1:]]
+
+
 def _run(argv: list[str], what: str, log: Path | None) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ})
     if log is not None:

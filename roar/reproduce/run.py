@@ -120,7 +120,7 @@ def reproduce(
     new_ws = Workspace(directory)
     for step in plan.steps:
         say(f"== {step.label} {step.command}")
-        job = _run_step(step, relocate, env, new_ws, step_timeout)
+        job = _run_step(step, relocate, env, new_ws, step_timeout, prepared)
         checks = _compare(step, job, relocate, directory)
         result.checks.extend(checks)
         if result.first_divergence is None and not all(c.identical for c in checks):
@@ -243,10 +243,15 @@ def _run_step(
     env: dict[str, str],
     ws: Workspace,
     timeout: float | None = None,
+    prepared: environment.Prepared | None = None,
 ) -> Job:
     from roar import sessions
 
     argv = [relocate.arg(a) for a in step.argv]
+    if prepared is not None:
+        mapped = environment.interpreter_argv(list(step.argv), step.cwd, step.python, prepared)
+        if mapped[:1] != list(step.argv[:1]):
+            argv[0] = mapped[0]
     cwd = Path(os.fsdecode(relocate.path(step.cwd)))
     before = ws.refs.read(sessions.active_ref(ws))
     # With a timeout the step gets its own process group, so that every
