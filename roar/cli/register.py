@@ -52,6 +52,9 @@ def _progress(label: str) -> Iterator:  # type: ignore[type-arg]
     help="Publish publicly or privately (default: the scope, `roar scope`).",
 )
 @click.option("--anonymous", is_flag=True, help="Publish publicly and unattributed.")
+@click.option("--as", "as_name", metavar="NAME",
+              help="The session's name on the registry, kept for the next register "
+              "(default: its local name and this workspace's id, e.g. main-1a2b3c4d).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def register(
     target: str | None,
@@ -60,6 +63,7 @@ def register(
     yes: bool,
     public: bool | None,
     anonymous: bool,
+    as_name: str | None,
     as_json: bool,
 ) -> None:
     """Register TARGET's lineage (artifact path or hash, @N, job, session; default: the
@@ -73,7 +77,7 @@ def register(
     from roar.workspace import Workspace
 
     ws = Workspace.find()
-    p = plan(ws, resolve_target(ws, target))
+    p = plan(ws, resolve_target(ws, target, as_name))
     filtering = bool(ws.config.get("registration.omit.enabled"))
     hits = scan(p) if filtering else []
     if not filtering and not as_json:
@@ -96,6 +100,10 @@ def register(
     if scope == "anonymous" and not yes:
         _confirm_anonymous()
     _push_and_report(ws, p, remote, scope, as_json)
+    if as_name is not None and p.target.ref is not None:
+        from roar.sessions import set_remote_name
+
+        set_remote_name(ws, p.target.ref, as_name)
 
 
 def _scope(ws, url: str, public: bool | None, anonymous: bool) -> str:  # type: ignore[no-untyped-def]
@@ -175,6 +183,8 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
         f"registered {p.target.kind} {p.target.hash[:12]} to {remote.url} (scope {client.scope}): "
         f"sent {report.sent} of {report.objects} objects, {report.pack_bytes} bytes"
     )
+    if report.ref:
+        click.echo(f"session: {report.ref.removeprefix('sessions/')} on {remote.name}")
     if tag:
         click.echo(f"tagged git commit as {tag}")
     click.echo(f"reproduce: {reproduce}")
@@ -351,12 +361,9 @@ def fetch(digest: str, remote_name: str | None, as_json: bool) -> None:
                 "objects": report.received,
                 "pack_bytes": report.pack_bytes,
                 "refs": [{"ref": r, "target": t} for r, t in report.refs],
-                "head": report.checked_out,
             }
         )
         return
     click.echo(f"fetched {report.received} objects ({report.pack_bytes} bytes) from {remote.url}")
     for ref, target in report.refs:
         click.echo(f"  {ref} -> {target[:12]}")
-    if report.checked_out:
-        click.echo(f"HEAD now names {report.checked_out}")

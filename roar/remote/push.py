@@ -40,9 +40,11 @@ def push(
     negotiation = client.negotiate(ids, ref)
     old = negotiation.ref
     if ref is not None and old is not None and old != p.target.hash and old not in p.objects:
+        name = ref.removeprefix("sessions/")
         raise RemoteError(
-            f"{remote.name} has {ref} at {old[:12]}, which is not in the local session; "
-            "the remote session diverged (register under another session name)"
+            f"{remote.name} has session {name} at {old[:12]}, which is not in this session: "
+            f"another workspace registered under that name. Register this one under another: "
+            f"`roar register --as <name>` (or see theirs: `roar fetch {old[:12]}`)"
         )
     # Only what the user confirmed: a server that calls any other id "missing"
     # (a private job of another session, say) gets nothing for it.
