@@ -25,6 +25,12 @@ STATUS_TEXT = {
 @click.option("-y", "--yes", is_flag=True, help="Run without asking.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
               help="Where to reproduce (default: ./reproduce-<hash>).")  # fmt: skip
+@click.option("--clean", is_flag=True,
+              help="With --run: remove what a failed reproduction left in the directory and "
+              "start over (default: resume it).")  # fmt: skip
+@click.option("--full-environment", is_flag=True,
+              help="Install every package of the recorded environment, not only the "
+              "packages the steps read.")  # fmt: skip
 @click.option("--inputs", "search", multiple=True, type=click.Path(path_type=Path, exists=True),
               help="Another directory to look for root inputs in (repeatable).")  # fmt: skip
 @click.option("--pip-any-version", is_flag=True, help="Install recorded packages at any version.")
@@ -49,6 +55,8 @@ def reproduce(
     run_it: bool,
     yes: bool,
     directory: Path | None,
+    clean: bool,
+    full_environment: bool,
     search: tuple[Path, ...],
     pip_any_version: bool,
     package_sync: bool,
@@ -78,8 +86,9 @@ def reproduce(
         raise UsageError("--plan shows the plan without running it; leave out --run")
     ws = _workspace()
     plan = make_plan(
-        ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name)
-    )
+        ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name),
+        full_environment=full_environment,
+    )  # fmt: skip
     if list_requirements:
         _print_requirements(plan, as_json)
         return
@@ -119,6 +128,7 @@ def reproduce(
     result = run_plan(
         ws, plan, target, any_version=pip_any_version, package_sync=package_sync,
         say=lambda line: click.echo(printable(line), err=True), step_timeout=step_timeout,
+        clean=clean,
     )  # fmt: skip
     if as_json:
         print_json({"plan": plan.to_json(), "result": result.to_json()})
@@ -214,8 +224,9 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         say(f"python: {plan.python.version} ({plan.python.executable})")
     shown = plan.packages[:SHOWN_PACKAGES]
     more = len(plan.packages) - len(shown)
+    read = "recorded environment" if plan.full_environment else "read by the steps"
     say(
-        f"packages: {len(plan.packages)}"
+        f"packages ({read}): {len(plan.packages)}"
         + (": " + ", ".join(f"{n}=={v}" for n, v in shown) if shown else "")
         + (f", ... {more} more (--list-requirements)" if more > 0 else "")
     )

@@ -120,6 +120,9 @@ def prepare(
         return Prepared("reuse", python, python.parent, f"reusing {found}: all "
                         f"{len(packages)} recorded packages are installed there")  # fmt: skip
     venv = directory / ".venv"
+    if (venv / "bin" / "python").exists() and not unsatisfied(venv / "bin" / "python", packages):
+        # A resumed reproduction: the venv it made before has everything.
+        return Prepared("venv", venv / "bin" / "python", venv / "bin", f"reusing {venv}")
     _run([str(python), "-m", "venv", str(venv)], "create a virtual environment", log)
     wanted = [(n, v) for n, v in packages if n not in VENV_TOOLS]
     for n, v in wanted:
