@@ -55,6 +55,9 @@ def _progress(label: str) -> Iterator:  # type: ignore[type-arg]
 @click.option("--as", "as_name", metavar="NAME",
               help="The session's name on the registry, kept for the next register "
               "(default: its local name and this workspace's id, e.g. main-1a2b3c4d).")  # fmt: skip
+@click.option("--push-tag", is_flag=True,
+              help="Push the roar/<id> tag register makes on the code's commit to the git "
+              "remote, so others find the commit.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def register(
     target: str | None,
@@ -64,6 +67,7 @@ def register(
     public: bool | None,
     anonymous: bool,
     as_name: str | None,
+    push_tag: bool,
     as_json: bool,
 ) -> None:
     """Register TARGET's lineage (artifact path or hash, @N, job, session; default: the
@@ -97,9 +101,13 @@ def register(
                 f"{len(hits)} secret(s) would be sent; re-run with -y to send them redacted"
             )
         p = redact(ws, p)
+    # What would make it unreproducible, said while it can still be fixed.
+    for check in _checks(ws, p):
+        if check.ok is False:
+            warn(f"{check.name}: {check.detail}")
     if scope == "anonymous" and not yes:
         _confirm_anonymous()
-    _push_and_report(ws, p, remote, scope, as_json)
+    _push_and_report(ws, p, remote, scope, as_json, push_tag)
     if as_name is not None and p.target.ref is not None:
         from roar.sessions import set_remote_name
 
@@ -147,8 +155,8 @@ def _confirm_anonymous() -> None:
     raise UsageError("not registered (answer y, or pass -y to publish anonymously)")
 
 
-def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    from roar.cli.output import print_json
+def _push_and_report(ws, p, remote, scope: str, as_json: bool, push_tag: bool) -> None:  # type: ignore[no-untyped-def]
+    from roar.cli.output import print_json, warn
     from roar.identity.keys import load_key
     from roar.remote.client import RemoteClient
     from roar.remote.push import push, tag_git_commit
@@ -158,6 +166,15 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
     with _progress("register") as progress:
         report = push(ws, remote, client, p, progress=progress)
     tag = tag_git_commit(ws, p)
+    tag_pushed = None
+    if tag and push_tag:
+        from roar.errors import RemoteError
+        from roar.remote.push import push_git_tag
+
+        try:
+            tag_pushed = push_git_tag(p, tag)
+        except RemoteError as e:
+            warn(str(e))
     web = web_url(ws, remote)
     page = {"artifact": "artifacts", "job": "jobs", "session": "sessions"}[p.target.kind]
     link = f"{web}/{page}/{p.target.hash}"
@@ -174,6 +191,7 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
                 "pack_bytes": report.pack_bytes,
                 "ref": report.ref,
                 "git_tag": tag,
+                "git_tag_pushed_to": tag_pushed,
                 "reproduce": reproduce,
                 "url": link,
             }
@@ -187,6 +205,10 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
         click.echo(f"session: {report.ref.removeprefix('sessions/')} on {remote.name}")
     if tag:
         click.echo(f"tagged git commit as {tag}")
+        if tag_pushed:
+            click.echo(f"pushed tag {tag} to {tag_pushed}")
+        elif not push_tag:
+            click.echo(f"  (local only: `roar register --push-tag`, or `git push origin {tag}`)")
     click.echo(f"reproduce: {reproduce}")
     click.echo(f"view: {link}")
 

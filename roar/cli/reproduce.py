@@ -212,7 +212,10 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         say(f"  (fetched {plan.fetched} objects of its lineage)")
     if plan.source:
         s = plan.source
-        say(f"repository: {s.url}")
+        if s.url == s.repo:
+            say(f"repository: unknown (no git remote recorded; the work tree here: {s.url})")
+        else:
+            say(f"repository: {s.url}")
         say(f"  commit {s.commit}" + (f" ({s.branch})" if s.branch else ""))
         if s.patch:
             say(f"  uncommitted changes recorded: patch {s.patch[:12]} is applied")

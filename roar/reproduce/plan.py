@@ -286,7 +286,7 @@ def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None
             f"the steps ran at {len(commits)} different commits; reproducing at the newest, "
             f"{newest['commit'][:12]}"
         )
-    url = newest.get("remote") or newest["repo"]
+    url = newest.get("remote") or current_remote(newest["repo"], newest["commit"]) or newest["repo"]
     if url.startswith(("./", "../")):
         # git resolves a relative remote against the work tree, not the caller's cwd.
         url = os.path.normpath(os.path.join(newest["repo"], url))
@@ -434,3 +434,32 @@ def find_by_hash(wanted: dict[str, int], roots: list[Path]) -> dict[str, Path]:
                     if len(found) == len(wanted):
                         return found
     return found
+
+
+def current_remote(repo_path: str, commit: str) -> str | None:
+    """The git remote the repository at `repo_path` has now (`origin`, else the only
+    one), when that repository holds `commit`: a job recorded before `git remote
+    add` stored none, but its code is in that remote's repository."""
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    try:
+        repo = Repo(repo_path)
+    except (NotGitRepository, OSError):
+        return None
+    with repo:
+        try:
+            if commit.encode() not in repo.object_store:
+                return None
+        except ValueError:
+            return None
+        config = repo.get_config()
+        urls: dict[bytes, bytes] = {}
+        for section in config.sections():
+            if len(section) == 2 and section[0] == b"remote":
+                try:
+                    urls[section[1]] = config.get(section, b"url")
+                except KeyError:
+                    continue
+        url = urls.get(b"origin") or (next(iter(urls.values())) if len(urls) == 1 else None)
+    return os.fsdecode(url) if url else None
