@@ -126,7 +126,6 @@ def set_remote_name(ws: Workspace, ref: str, name: str) -> None:
     """Register local session `ref` as `sessions/<name>` from now on; UsageError for a
     name that is not a ref name."""
     from roar.refs.refstore import check_ref_name
-    from roar.remote.remotes import edit_config
 
     check_ref_name(f"refs/sessions/{name}")
     local = ref.removeprefix("refs/sessions/")
@@ -137,4 +136,4 @@ def set_remote_name(ws: Workspace, ref: str, name: str) -> None:
         table = doc.setdefault("sessions", tomlkit.table(is_super_table=True))
         table[local] = {"remote": name}
 
-    edit_config(ws, change)
+    ws.edit_config(change)

@@ -106,6 +106,21 @@ class Workspace:
                     os.unlink(tmp)
         raise OSError(f"cannot make the workspace id {path}")
 
+    def edit_config(self, change) -> None:  # type: ignore[no-untyped-def]
+        """Apply `change` to the parsed `.roar/config.toml` (tomlkit: comments kept),
+        written atomically; tables `roar config` does not set go through here."""
+        import tomlkit
+
+        from roar.atomic import write_atomic
+
+        try:
+            doc = tomlkit.parse(self.config_path.read_text())
+        except FileNotFoundError:
+            doc = tomlkit.document()
+        change(doc)
+        write_atomic(self.config_path, tomlkit.dumps(doc).encode())
+        self.config._data = None
+
     @property
     def config_path(self) -> Path:
         return self.dir / "config.toml"

@@ -49,9 +49,14 @@ def _top_level_map(site: Path) -> dict[str, tuple[str, str]]:
         try:
             for line in record.read_text(errors="replace").splitlines():
                 top = line.split(",", 1)[0].split("/", 1)[0]
-                if top and not top.endswith((".dist-info", ".data")) and top not in (
-                    "..",
-                    "__pycache__",
+                if (
+                    top
+                    and not top.endswith((".dist-info", ".data"))
+                    and top
+                    not in (
+                        "..",
+                        "__pycache__",
+                    )
                 ):
                     mapping.setdefault(top, dist)
         except OSError:
@@ -133,7 +138,9 @@ def _module_of(top: str, rest: bytes) -> str:
     return top.removesuffix(".py")
 
 
-def _by_recorded_names(paths: list[bytes], recorded: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _by_recorded_names(
+    paths: list[bytes], recorded: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """Distributions of the recorded environment whose name is the name of a module
     the job read: the evidence left when this machine has no metadata for the site
     directory (the job ran elsewhere, or its venv is gone)."""
@@ -175,7 +182,9 @@ def job_packages(job: Job, env: Env | None) -> PackagesRead:
     paths = [*job.filtered, *(a.path for a in job.inputs if _SITE.match(a.path))]
     recorded = list(env.packages) if env is not None else []
     versions = {_normalized(n): v for n, v in recorded}
-    pip = {_normalized(n): (n, versions.get(_normalized(n), v)) for n, v in pip_packages_read(paths)}
+    pip = {
+        _normalized(n): (n, versions.get(_normalized(n), v)) for n, v in pip_packages_read(paths)
+    }
     for n, v in _by_recorded_names(paths, recorded):
         pip.setdefault(_normalized(n), (n, v))
     return PackagesRead(sorted(pip.values()), dpkg_packages_read(list(job.filtered)))

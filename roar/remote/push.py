@@ -90,7 +90,7 @@ def push_git_tag(p: Plan, tag: str) -> str:
 
     from dulwich import porcelain
 
-    from roar.reproduce.plan import current_remote
+    from roar.capture.git import current_remote
 
     git = _newest_git(p) or {}
     repo_path, commit = git.get("repo"), git.get("commit")

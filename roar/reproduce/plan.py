@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roar.capture import git
 from roar.errors import NotFound, UsageError
 from roar.hashing import hash_file, hash_matches
 from roar.index.source import local
@@ -286,7 +287,11 @@ def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None
             f"the steps ran at {len(commits)} different commits; reproducing at the newest, "
             f"{newest['commit'][:12]}"
         )
-    url = newest.get("remote") or current_remote(newest["repo"], newest["commit"]) or newest["repo"]
+    url = (
+        newest.get("remote")
+        or git.current_remote(newest["repo"], newest["commit"])
+        or newest["repo"]
+    )
     if url.startswith(("./", "../")):
         # git resolves a relative remote against the work tree, not the caller's cwd.
         url = os.path.normpath(os.path.join(newest["repo"], url))
@@ -317,9 +322,7 @@ class Environment:
     full: bool
 
 
-def _environment(
-    cat: Catalog, jobs: list[str], envs: dict[str, Env], full: bool
-) -> Environment:
+def _environment(cat: Catalog, jobs: list[str], envs: dict[str, Env], full: bool) -> Environment:
     """The newest step's interpreter, and the packages the steps read (through
     roar.capture.packages, the one home of that answer); `full`: every package of
     the steps' recorded environments. Later steps win on conflicts."""
@@ -434,32 +437,3 @@ def find_by_hash(wanted: dict[str, int], roots: list[Path]) -> dict[str, Path]:
                     if len(found) == len(wanted):
                         return found
     return found
-
-
-def current_remote(repo_path: str, commit: str) -> str | None:
-    """The git remote the repository at `repo_path` has now (`origin`, else the only
-    one), when that repository holds `commit`: a job recorded before `git remote
-    add` stored none, but its code is in that remote's repository."""
-    from dulwich.errors import NotGitRepository
-    from dulwich.repo import Repo
-
-    try:
-        repo = Repo(repo_path)
-    except (NotGitRepository, OSError):
-        return None
-    with repo:
-        try:
-            if commit.encode() not in repo.object_store:
-                return None
-        except ValueError:
-            return None
-        config = repo.get_config()
-        urls: dict[bytes, bytes] = {}
-        for section in config.sections():
-            if len(section) == 2 and section[0] == b"remote":
-                try:
-                    urls[section[1]] = config.get(section, b"url")
-                except KeyError:
-                    continue
-        url = urls.get(b"origin") or (next(iter(urls.values())) if len(urls) == 1 else None)
-    return os.fsdecode(url) if url else None

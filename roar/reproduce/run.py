@@ -199,8 +199,7 @@ def _resumable(
         marker = None
     if not isinstance(marker, dict):
         raise ReproduceError(
-            f"{directory} already exists and is not a reproduction roar started; "
-            "pass another --dir"
+            f"{directory} already exists and is not a reproduction roar started; pass another --dir"
         )
     if clean:
         say(f"== --clean: removing {directory}")
