@@ -5,6 +5,8 @@ remote is a bare repository on disk."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +111,73 @@ def test_a_directory_roar_did_not_make_is_never_resumed_or_removed(
                      cwd=git_project.root)  # fmt: skip
         assert r.returncode == 11 and "not a reproduction roar started" in r.stderr
         assert (mine / "keep.txt").read_text() == "precious"
+
+
+PREP = """
+import inflection
+rows = open("data.csv").read().split()
+open("clean.txt", "w").write("\\n".join(inflection.underscore(r) for r in rows))
+"""
+TRAIN = """
+import inflection
+words = open("clean.txt").read().split()
+open("model.txt", "w").write(" ".join(inflection.pluralize(w) for w in words))
+"""
+EVAL = """
+import json, inflection
+model = open("model.txt").read().split()
+json.dump({"n": len(model), "v": inflection.titleize(model[0])}, open("metrics.json", "w"))
+"""
+PACKAGE = "inflection==0.5.1"  # small, pure Python, and not in roar's own environment
+
+
+def test_a_project_venv_pipeline_registered_reproduces_elsewhere_with_its_venv_rebuilt(
+    roar_cli, git_project: GitProject, glaas_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # given: a project with its own venv (a pinned package from the package index) and a
+    # three-step pipeline run as `.venv/bin/python` and as `python` of the activated venv
+    root = git_project.root
+    git_project.commit({".gitignore": ".roar/\n.venv/\n", "data.csv": "FooBar BazQux Ab\n",
+                        "prep.py": PREP, "train.py": TRAIN, "eval.py": EVAL})  # fmt: skip
+    venv = root / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                          "--disable-pip-version-check", PACKAGE], capture_output=True, text=True)  # fmt: skip
+    assert pip.returncode == 0, pip.stderr
+    home = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home/.config"),
+            "XDG_CACHE_HOME": str(tmp_path / "home/.cache")}  # fmt: skip
+    ok(roar_cli, "init", "-n", cwd=root, env=home)
+    ok(roar_cli, "config", "set", "glaas.url", glaas_url, cwd=root, env=home)
+    ok(roar_cli, "run", ".venv/bin/python", "prep.py", cwd=root, env=home)
+    ok(roar_cli, "run", ".venv/bin/python", "train.py", cwd=root, env=home)
+    # as after `source .venv/bin/activate` (the roar_cli fixture puts its own Python first)
+    activated = {**os.environ, **home, "NO_COLOR": "1", "VIRTUAL_ENV": str(venv),
+                 "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}  # fmt: skip
+    activated.pop("ROAR_WORKSPACE", None)
+    third = subprocess.run([sys.executable, "-m", "roar", "run", "python", "eval.py"], cwd=root,
+                           env=activated, capture_output=True, text=True)  # fmt: skip
+    assert third.returncode == 0, third.stderr
+    made = {n: b3(root / n) for n in ("clean.txt", "model.txt", "metrics.json")}
+    plan = json.loads(ok(roar_cli, "reproduce", made["metrics.json"], "--json", cwd=root,
+                         env=home).stdout)  # fmt: skip
+    assert {"name": "inflection", "version": "0.5.1"} in plan["packages"]
+    assert plan["packages_from"] == "read"
+    assert [i["status"] for i in plan["inputs"]] == ["repository"] * 4  # no venv file
+    session = ok(roar_cli, "register", "-y", "--json", cwd=root, env=home)
+    session_hash = json.loads(session.stdout)["target"]["hash"]
+
+    # when: the venv is gone (another machine), and in a new directory that is no
+    # workspace the registered hash is reproduced
+    subprocess.run(["rm", "-rf", str(venv)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = roar_cli("reproduce", session_hash, "--run", "-y", "--remote", glaas_url,
+                 cwd=elsewhere, env=home)  # fmt: skip
+
+    # then: the venv was made again with the recorded package, and every artifact is identical
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "new venv" in r.stderr and "1 packages installed" in r.stderr
+    out = elsewhere / f"reproduce-{session_hash[:12]}"
+    assert (out / ".venv" / "bin" / "python").exists()
+    assert "all 3 artifacts are byte-identical" in r.stdout
+    assert {n: b3(out / n) for n in made} == made
