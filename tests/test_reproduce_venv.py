@@ -141,8 +141,9 @@ def test_a_project_venv_pipeline_registered_reproduces_elsewhere_with_its_venv_r
                         "prep.py": PREP, "train.py": TRAIN, "eval.py": EVAL})  # fmt: skip
     venv = root / ".venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                          "--disable-pip-version-check", PACKAGE], capture_output=True, text=True)  # fmt: skip
+    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+               "--disable-pip-version-check", PACKAGE]  # fmt: skip
+    pip = subprocess.run(install, capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr
     home = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home/.config"),
             "XDG_CACHE_HOME": str(tmp_path / "home/.cache")}  # fmt: skip
