@@ -171,20 +171,22 @@ def is_package_file(path: bytes, python_executable: str | None) -> bool:
     return path == os.fsencode(os.path.join(venv, "pyvenv.cfg"))
 
 
-def job_packages(job: Job, env: Env | None) -> PackagesRead:
+def job_packages(job: Job, env: Env | None, *, local_metadata: bool = True) -> PackagesRead:
     """The packages `job` read: pip distributions with their versions, and dpkg packages.
 
     Derived from the job's `filtered` reads and package-file inputs: through this
     machine's metadata where the site directory is here, else by module name against
     the job's recorded environment (`env.packages`, the interpreter's whole list at
-    run time), whose version wins wherever both know a distribution.
+    run time), whose version wins wherever both know a distribution. Without
+    `local_metadata` (a registry: paths a pusher named are not looked up on its
+    disk) only the recorded environment is consulted, and no dpkg package is named.
     """
     paths = [*job.filtered, *(a.path for a in job.inputs if _SITE.match(a.path))]
     recorded = list(env.packages) if env is not None else []
     versions = {_normalized(n): v for n, v in recorded}
-    pip = {
-        _normalized(n): (n, versions.get(_normalized(n), v)) for n, v in pip_packages_read(paths)
-    }
+    here = pip_packages_read(paths) if local_metadata else []
+    pip = {_normalized(n): (n, versions.get(_normalized(n), v)) for n, v in here}
     for n, v in _by_recorded_names(paths, recorded):
         pip.setdefault(_normalized(n), (n, v))
-    return PackagesRead(sorted(pip.values()), dpkg_packages_read(list(job.filtered)))
+    dpkg = dpkg_packages_read(list(job.filtered)) if local_metadata else []
+    return PackagesRead(sorted(pip.values()), dpkg)
