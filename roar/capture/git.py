@@ -8,6 +8,7 @@ run stays reproducible.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -93,3 +94,32 @@ def git_context(cwd: Path, store: ObjectStore) -> tuple[dict[str, Any] | None, G
 
     patch_id = store.write(Blob(state.patch))
     return state.to_context(patch_id), state
+
+
+def current_remote(repo_path: str, commit: str) -> str | None:
+    """The git remote the repository at `repo_path` has now (`origin`, else the only
+    one), when that repository holds `commit`: a job recorded before `git remote
+    add` stored none, but its code is in that remote's repository."""
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    try:
+        repo = Repo(repo_path)
+    except (NotGitRepository, OSError):
+        return None
+    with repo:
+        try:
+            if commit.encode() not in repo.object_store:
+                return None
+        except ValueError:
+            return None
+        config = repo.get_config()
+        urls: dict[bytes, bytes] = {}
+        for section in config.sections():
+            if len(section) == 2 and section[0] == b"remote":
+                try:
+                    urls[section[1]] = config.get(section, b"url")
+                except KeyError:
+                    continue
+        url = urls.get(b"origin") or (next(iter(urls.values())) if len(urls) == 1 else None)
+    return os.fsdecode(url) if url else None

@@ -347,7 +347,8 @@ def _delete(path: str) -> None:
 
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="Skip confirmation prompt.")
-def reset(yes: bool) -> None:
+@click.option("--name", help="Name the new session (default: s-<date>-<time>).")
+def reset(yes: bool, name: str | None) -> None:
     """Start a fresh session; the previous one is kept."""
     from roar import sessions
     from roar.index.session_index import SessionIndex
@@ -358,7 +359,7 @@ def reset(yes: bool) -> None:
         click.echo(f"Current session has {SessionIndex(ws).counts(old).steps} step(s).")
         if not _confirm("Start a new session?"):
             return
-    new = sessions.reset(ws)
+    new = sessions.reset(ws, name)
     name, previous = new.removeprefix("refs/sessions/"), old.removeprefix("refs/sessions/")
     click.echo(f"new session {name} (previous: {previous})")
 
