@@ -580,8 +580,13 @@ impl RefLock {
     }
 
     fn release(&mut self) {
-        if self.file.take().is_some() {
+        // Unlink while still holding the flock, then close: closed first, a
+        // waiter could flock this file, find it still named `.lock`, take it
+        // over as a dead holder's, and then lose it to this unlink (two runs
+        // each believing they held the lock; one append failed).
+        if let Some(file) = self.file.take() {
             let _ = fs::remove_file(&self.path);
+            drop(file);
         }
     }
 }
