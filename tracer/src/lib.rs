@@ -14,6 +14,7 @@ pub mod ptrace;
 pub mod report;
 pub mod run;
 pub mod seccomp;
+pub mod secrets;
 pub mod session;
 pub mod signals;
 pub mod store;
