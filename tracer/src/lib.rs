@@ -3,6 +3,7 @@
 //! the roar store. `main.rs` only parses arguments; `run` drives the rest.
 
 pub mod classify;
+pub mod git_state;
 pub mod hash;
 pub mod hash_cache;
 pub mod job;
