@@ -3,6 +3,9 @@
 //! the roar store. `main.rs` only parses arguments; `run` drives the rest.
 
 pub mod classify;
+pub mod config;
+pub mod env_snapshot;
+pub mod filters;
 pub mod git_state;
 pub mod hash;
 pub mod hash_cache;
@@ -22,3 +25,4 @@ pub mod store;
 pub mod syscalls;
 pub mod tracer;
 pub mod tree;
+pub mod workspace;
