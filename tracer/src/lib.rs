@@ -4,14 +4,17 @@
 
 pub mod classify;
 pub mod config;
+pub mod context;
 pub mod env_snapshot;
 pub mod filters;
+pub mod front;
 pub mod git_state;
 pub mod hash;
 pub mod hash_cache;
 pub mod job;
 pub mod object;
 pub mod paths;
+pub mod plumbing;
 pub mod preflight;
 pub mod process;
 pub mod ptrace;

@@ -4,6 +4,7 @@
 //! code. Prints nothing on stdout; stderr only when something failed.
 
 use crate::classify::Recorder;
+use crate::context::StartGate;
 use crate::hash::Hasher;
 use crate::hash_cache::HashCache;
 use crate::job::Job;
@@ -15,6 +16,7 @@ use crate::{report, session, signals, store, syscalls, tracer};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct RunOptions {
@@ -32,6 +34,19 @@ pub struct RunOptions {
     pub supersedes: Option<String>,
     pub hash_cache: bool,
     pub command: Vec<OsString>,
+    /// Work the caller does beside the command; its result replaces `context`.
+    pub beside: Option<Box<dyn Beside>>,
+    /// Consulted before the command first changes a path (see `StartGate`).
+    pub start_gate: Option<Arc<StartGate>>,
+}
+
+/// Work a caller (the `roar` front end) does while the command runs: started
+/// once the command has been started (the fork needs a single-threaded
+/// tracer, so no thread may exist before), finished after it has ended;
+/// what `finish` returns is the job's context, a canonical CBOR map.
+pub trait Beside {
+    fn start(&mut self);
+    fn finish(self: Box<Self>) -> Result<Vec<u8>>;
 }
 
 /// Exit code for the tracer's own usage and setup errors (nothing ran).
@@ -82,7 +97,7 @@ pub fn run(opts: RunOptions) -> i32 {
     }
 }
 
-fn run_inner(opts: RunOptions) -> Result<i32> {
+fn run_inner(mut opts: RunOptions) -> Result<i32> {
     if opts.job_type != "run" && opts.job_type != "build" {
         bail!("--type must be run or build, not {:?}", opts.job_type);
     }
@@ -113,6 +128,10 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
     let child = process::spawn(&program, &opts.command, &filter)
         .context("cannot start the command under ptrace")?;
     signals::set_root(child.pid);
+    let mut beside = opts.beside.take();
+    if let Some(b) = beside.as_mut() {
+        b.start();
+    }
 
     let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store)));
     let globs = opts
@@ -120,7 +139,9 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
         .iter()
         .map(|g| glob::Pattern::new(g).with_context(|| format!("bad --ignore-glob {g:?}")))
         .collect::<Result<Vec<_>>>()?;
-    let mut recorder = Recorder::new(&hasher, prefixes).with_ignore_globs(globs);
+    let mut recorder = Recorder::new(&hasher, prefixes)
+        .with_ignore_globs(globs)
+        .with_start_gate(opts.start_gate.clone());
     let exit = tracer::trace(child.pid, &mut recorder).context("tracing failed")?;
     let ended_ns = now_ns();
     if let Some(errno) = child.exec_error() {
@@ -131,6 +152,16 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
 
     // From here on the command has run: whatever fails, its exit code is
     // still ours; a missing report tells the caller no job was recorded.
+    let context = match beside {
+        Some(b) => match b.finish() {
+            Ok(gathered) => gathered,
+            Err(e) => {
+                eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}");
+                return Ok(exit.exit_code);
+            }
+        },
+        None => context,
+    };
     match record(
         &opts, &hasher, recorder, context, cwd, started_ns, ended_ns, exit,
     ) {

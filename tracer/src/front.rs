@@ -1,0 +1,638 @@
+//! `roar run` and `roar build`, whole, without a Python interpreter: find
+//! the workspace, read its configuration, work out the filters and the
+//! environment variables, start the command under the tracer in this
+//! process, gather the git state and environment snapshot beside it (see
+//! `context`), and print the report. Every other subcommand, `--help` and
+//! the re-run of a step (`roar run @N`, whose step Python resolves before
+//! handing it back here with `--step`) belong to roar's Python CLI.
+
+use crate::config::Config;
+use crate::context::{Gatherer, Notes, Plan};
+use crate::env_snapshot::{self, PythonInfo};
+use crate::filters;
+use crate::git_state;
+use crate::run::{self, RunOptions};
+use crate::secrets::Rules;
+use crate::workspace::Workspace;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Exit codes of roar's error classes (roar/errors.py).
+const USAGE: i32 = 2;
+const NOT_A_WORKSPACE: i32 = 3;
+const TRACER_UNAVAILABLE: i32 = 7;
+
+/// A failure shown as one `error:` line, with its exit code.
+pub struct Failure(pub i32, pub String);
+
+/// `roar run` / `roar build` as parsed: flags, then the command.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub quiet: bool,
+    pub verbose: bool,
+    /// A re-run (sent by Python's `roar run @N`): the step it replaces...
+    pub step: Option<u64>,
+    /// ...the job it supersedes, and the overrides it was given.
+    pub supersedes: Option<String>,
+    pub params: Vec<(String, String)>,
+    pub command: Vec<OsString>,
+}
+
+/// The leading option words of `roar run [OPTIONS] COMMAND...`.
+fn leading_options(args: &[OsString]) -> impl Iterator<Item = &OsString> {
+    args.iter().take_while(|a| a.as_bytes().starts_with(b"-"))
+}
+
+/// Whether `roar <args>` is one for the front end: `run`/`build` of a
+/// command, not `--help` and not `@N` (Python resolves the step first).
+pub fn handles(args: &[OsString]) -> bool {
+    let Some((sub, rest)) = args.split_first() else {
+        return false;
+    };
+    if sub != "run" && sub != "build" {
+        return false;
+    }
+    let mut resolved = false;
+    for a in leading_options(rest) {
+        match a.as_bytes() {
+            b"-h" | b"--help" => return false,
+            b"--step" => resolved = true,
+            b"--" => break,
+            _ => {}
+        }
+    }
+    let first = rest
+        .iter()
+        .skip_while(|a| a.as_bytes().starts_with(b"-") && a.as_bytes() != b"--")
+        .find(|a| a.as_bytes() != b"--");
+    resolved || !first.is_some_and(|a| a.as_bytes().starts_with(b"@"))
+}
+
+pub fn parse(args: &[OsString]) -> Result<Request, String> {
+    let mut req = Request {
+        quiet: false,
+        verbose: false,
+        step: None,
+        supersedes: None,
+        params: Vec::new(),
+        command: Vec::new(),
+    };
+    let mut i = 0;
+    let value = |i: usize, flag: &str| -> Result<String, String> {
+        args.get(i)
+            .and_then(|v| v.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{flag} needs a value"))
+    };
+    while let Some(arg) = args.get(i).filter(|a| a.as_bytes().starts_with(b"-")) {
+        match arg.as_bytes() {
+            b"--" => {
+                i += 1;
+                break;
+            }
+            b"-q" | b"--quiet" => req.quiet = true,
+            b"-v" | b"--verbose" => req.verbose = true,
+            b"-qv" | b"-vq" => (req.quiet, req.verbose) = (true, true),
+            b"--step" => {
+                i += 1;
+                let n = value(i, "--step")?;
+                req.step = Some(
+                    n.parse()
+                        .map_err(|_| format!("--step takes a number, not {n:?}"))?,
+                );
+            }
+            b"--supersedes" => {
+                i += 1;
+                req.supersedes = Some(value(i, "--supersedes")?);
+            }
+            b"--param" => {
+                i += 1;
+                let kv = value(i, "--param")?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("--param takes NAME=VALUE, not {kv:?}"))?;
+                req.params.push((k.to_owned(), v.to_owned()));
+            }
+            other => {
+                return Err(format!(
+                    "unknown option {:?} for roar run (see roar run --help)",
+                    String::from_utf8_lossy(other)
+                ))
+            }
+        }
+        i += 1;
+    }
+    req.command = args[i.min(args.len())..].to_vec();
+    if req.command.is_empty() {
+        return Err("roar run needs a command to run, e.g. `roar run python train.py`".into());
+    }
+    if req.step.is_some() != req.supersedes.is_some() {
+        return Err("--step and --supersedes go together (roar run @N sets both)".into());
+    }
+    Ok(req)
+}
+
+/// Writes `error: message` on stderr (red on a terminal), as the Python CLI does.
+fn error(message: &str) {
+    let red = std::env::var_os("NO_COLOR").is_none() && unsafe { libc::isatty(2) } == 1;
+    let mut err = std::io::stderr().lock();
+    let _ = if red {
+        writeln!(err, "\x1b[31merror:\x1b[0m {message}")
+    } else {
+        writeln!(err, "error: {message}")
+    };
+}
+
+fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+}
+
+static PYTHON: OnceLock<Option<OsString>> = OnceLock::new();
+
+/// Takes `$ROAR_PYTHON` (the interpreter of a Python caller that handed a
+/// run over) out of the environment, so the command never sees it. Call
+/// first, while the process has one thread.
+pub fn adopt_python_caller() {
+    let python = std::env::var_os("ROAR_PYTHON").filter(|p| !p.is_empty());
+    std::env::remove_var("ROAR_PYTHON");
+    let _ = PYTHON.set(python);
+}
+
+/// The command that runs roar's Python CLI: the calling interpreter's
+/// `-m roar` when Python handed the run over, else the `roar-py` installed
+/// beside this binary.
+pub fn python_cli() -> Option<Command> {
+    if let Some(python) = PYTHON.get().cloned().flatten() {
+        let mut cmd = Command::new(python);
+        cmd.args(["-m", "roar"]);
+        return Some(cmd);
+    }
+    let me = std::env::current_exe().ok()?;
+    let beside = me.parent()?.join("roar-py");
+    beside.is_file().then(|| Command::new(beside))
+}
+
+/// Hands `roar <args>` to the Python CLI (replacing this process).
+pub fn hand_to_python(args: &[OsString]) -> i32 {
+    match python_cli() {
+        Some(mut cmd) => {
+            let err = cmd.args(args).exec();
+            error(&format!("cannot start roar's Python CLI: {err}"));
+            TRACER_UNAVAILABLE
+        }
+        None => {
+            error("roar's Python CLI (roar-py) is not installed beside this roar; reinstall roar (pip install roar)");
+            TRACER_UNAVAILABLE
+        }
+    }
+}
+
+/// `roar run` / `roar build` (`kind`), arguments after the subcommand.
+pub fn main(kind: &str, args: &[OsString]) -> i32 {
+    match record(kind, args) {
+        Ok(code) => code,
+        Err(Failure(code, message)) => {
+            error(&message);
+            code
+        }
+    }
+}
+
+/// The workspace's configuration: the cache Python keeps, else Python's answer.
+pub fn load_config(ws: &Workspace) -> Result<Config, Failure> {
+    if let Some(config) = Config::cached(&ws.dir) {
+        return Ok(config);
+    }
+    let mut python = python_cli().ok_or_else(|| {
+        Failure(
+            TRACER_UNAVAILABLE,
+            "roar's Python CLI (roar-py) is not installed beside this roar; reinstall roar".into(),
+        )
+    })?;
+    Config::from_python(&mut python).map_err(|e| Failure(USAGE, format!("{e:#}")))
+}
+
+/// `$ROAR_TRACER`, else `tracer.path`: another tracer binary to run the
+/// command under. None: this binary's own tracer.
+fn external_tracer(config: &Config) -> Result<Option<PathBuf>, Failure> {
+    let chosen = std::env::var_os("ROAR_TRACER")
+        .filter(|v| !v.is_empty())
+        .or_else(|| Some(OsString::from(config.text("tracer.path"))).filter(|v| !v.is_empty()));
+    let Some(path) = chosen.map(PathBuf::from) else {
+        return Ok(None);
+    };
+    let executable = std::fs::metadata(&path).is_ok_and(|m| {
+        m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+    });
+    if !executable {
+        return Err(Failure(
+            TRACER_UNAVAILABLE,
+            format!("tracer {} is not an executable file", path.display()),
+        ));
+    }
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok());
+    Ok((std::fs::canonicalize(&path).ok() != me).then_some(path))
+}
+
+/// The interpreter `command` starts (probed, or None), and the prefixes
+/// and globs whose reads are filtered. The prefixes of the interpreter the
+/// command starts, or else of the one a script it runs would find first
+/// on `path_var`, are among them.
+pub fn filters_for(
+    ws: &Workspace,
+    config: &Config,
+    command: &[OsString],
+    path_var: Option<&OsString>,
+) -> (Option<PythonInfo>, Vec<PathBuf>, Vec<String>) {
+    let cache_dir = ws.dir.join("cache");
+    let python = env_snapshot::resolve_python(command, path_var)
+        .and_then(|p| env_snapshot::probe(&p, &cache_dir));
+    let on_path = match &python {
+        Some(_) => None,
+        None => ["python3", "python"]
+            .iter()
+            .find_map(|n| env_snapshot::which(n.as_bytes(), path_var))
+            .and_then(|p| env_snapshot::probe(&p, &cache_dir)),
+    };
+    let pythons: Vec<&PythonInfo> = python.iter().chain(on_path.iter()).collect();
+    let mut prefixes = filters::ignore_prefixes(config, &ws.root, &pythons);
+    let (project_prefixes, globs) = filters::project_patterns(config, &ws.root);
+    prefixes.extend(project_prefixes);
+    (python, prefixes, globs)
+}
+
+fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
+    let req = parse(args).map_err(|m| Failure(USAGE, m))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure(USAGE, format!("cannot read the current directory: {e}")))?;
+    let ws = Workspace::find(&cwd).map_err(|e| Failure(NOT_A_WORKSPACE, e.0))?;
+    let config = load_config(&ws)?;
+    let external = external_tracer(&config)?;
+    let session = ws.head_target().map_err(|m| Failure(5, m))?;
+
+    // The command's environment: ours plus the workspace's `roar env`.
+    let persistent = ws.persistent_env();
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, v) in &persistent {
+        env.retain(|(name, _)| name != k.as_str());
+        env.push((k.into(), v.into()));
+    }
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
+
+    let (python, prefixes, globs) = filters_for(&ws, &config, &req.command, path_var.as_ref());
+
+    let env_vars = Rules::get().redact_env(
+        env.iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
+    );
+    let git = if config.flag("run.require_clean") || external.is_some() {
+        // Needed before the start: to refuse, or to hand over as a file.
+        let state = git_state::read(&cwd).unwrap_or(None);
+        if config.flag("run.require_clean") && state.as_ref().is_some_and(|s| s.dirty()) {
+            return Err(Failure(
+                USAGE,
+                "the git work tree has uncommitted changes and run.require_clean is set; \
+                 commit them or `roar config set run.require_clean false`"
+                    .into(),
+            ));
+        }
+        Some(state)
+    } else {
+        None
+    };
+    let plan = Plan {
+        store: ws.dir.clone(),
+        cwd: cwd.clone(),
+        python,
+        env_vars,
+        session: session.clone(),
+        step: req.step,
+        params: req.supersedes.is_some().then(|| req.params.clone()),
+        git,
+    };
+    for (k, v) in &persistent {
+        // Single-threaded still: the command inherits it at its exec.
+        std::env::set_var(k, v);
+    }
+    let scratch = Scratch::new(&ws.dir)
+        .map_err(|e| Failure(1, format!("cannot use {}: {e}", ws.dir.display())))?;
+    let report_path = scratch.0.join("report.json");
+    let started = Instant::now();
+    let (code, notes) = match external {
+        Some(tracer) => {
+            let handover = Handover {
+                store: &ws.dir,
+                scratch: &scratch.0,
+                session: &session,
+                prefixes: &prefixes,
+                globs: &globs,
+            };
+            external_run(&tracer, kind, &req, plan, &handover)
+        }
+        None => {
+            let (gatherer, gate, notes) = Gatherer::new(plan);
+            let code = run::run(RunOptions {
+                store: ws.dir.clone(),
+                context: None,
+                job_type: kind.to_owned(),
+                report: Some(report_path.clone()),
+                ignore_prefixes: prefixes,
+                ignore_globs: globs,
+                session: Some(session),
+                step: req.step,
+                supersedes: req.supersedes.clone(),
+                hash_cache: true,
+                command: req.command.clone(),
+                beside: Some(Box::new(gatherer)),
+                start_gate: Some(gate),
+            });
+            let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
+            (code, notes)
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let Some(report) = std::fs::read(&report_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        // The tracer already said why (command not found, not executable,
+        // bad setup); anything else means the run was not recorded.
+        if ![2, 126, 127].contains(&code) {
+            warn("the tracer recorded no job for this run");
+        }
+        return Ok(code);
+    };
+    if notes.dirty && !req.quiet {
+        warn("git work tree is dirty; the patch is recorded with the job");
+    }
+    if req.verbose {
+        for w in &notes.warnings {
+            warn(w);
+        }
+    }
+    if !(req.quiet || config.flag("output.quiet")) {
+        print_report(kind, &report, elapsed, req.verbose);
+    }
+    Ok(code)
+}
+
+/// A private directory under `.roar/tmp` for one run's report (and, for an
+/// external tracer, its context), removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(store: &Path) -> std::io::Result<Scratch> {
+        let mut nonce = [0u8; 4];
+        // SAFETY: getrandom fills the 4-byte buffer it is given.
+        unsafe { libc::getrandom(nonce.as_mut_ptr().cast(), nonce.len(), 0) };
+        let name = format!("run-{}-{}", std::process::id(), u32::from_ne_bytes(nonce));
+        let path = store.join("tmp").join(name);
+        std::fs::create_dir_all(&path)?;
+        Ok(Scratch(path))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What an external tracer is told besides the command.
+struct Handover<'a> {
+    store: &'a Path,
+    scratch: &'a Path,
+    session: &'a str,
+    prefixes: &'a [PathBuf],
+    globs: &'a [String],
+}
+
+/// The run under another tracer binary (`tracer.path`, `$ROAR_TRACER`):
+/// its command-line contract (docs/tracer.md), the context complete
+/// before the start and handed over as a file.
+fn external_run(
+    tracer: &Path,
+    kind: &str,
+    req: &Request,
+    plan: Plan,
+    to: &Handover,
+) -> (i32, Notes) {
+    use crate::run::Beside;
+    let (mut gatherer, _gate, notes) = Gatherer::new(plan);
+    gatherer.start();
+    let context = match Box::new(gatherer).finish() {
+        Ok(c) => c,
+        Err(e) => {
+            error(&format!("cannot build the job's context: {e:#}"));
+            return (1, Notes::default());
+        }
+    };
+    let context_path = to.scratch.join("context.cbor");
+    if let Err(e) = std::fs::write(&context_path, context) {
+        error(&format!("cannot write {}: {e}", context_path.display()));
+        return (1, Notes::default());
+    }
+    let mut cmd = Command::new(tracer);
+    cmd.arg0("roar-tracer")
+        .args(["run", "--type", kind, "--store"])
+        .arg(to.store)
+        .arg("--context")
+        .arg(&context_path)
+        .arg("--report")
+        .arg(to.scratch.join("report.json"))
+        .args(["--session", to.session]);
+    if let (Some(step), Some(job)) = (req.step, &req.supersedes) {
+        cmd.args(["--step", &step.to_string(), "--supersedes", job]);
+    }
+    for p in to.prefixes {
+        cmd.arg("--ignore-prefix").arg(p);
+    }
+    for g in to.globs {
+        cmd.args(["--ignore-glob", g]);
+    }
+    cmd.arg("--").args(&req.command);
+    let code = crate::signals::install()
+        .map_err(|e| e.to_string())
+        .and_then(|()| cmd.spawn().map_err(|e| e.to_string()))
+        .map(|mut child| {
+            crate::signals::set_root(child.id() as i32);
+            child.wait().map_or(1, |s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+            })
+        });
+    let code = code.unwrap_or_else(|e| {
+        error(&format!("cannot run the tracer {}: {e}", tracer.display()));
+        1
+    });
+    let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
+    (code, notes)
+}
+
+/// A path as the terminal shows it: UTF-8 as is, except control characters
+/// and bytes that are not UTF-8, which are written `\xNN`.
+pub fn display_path(path: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in path.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// A report path (`"text"` or `{"hex": ...}`, docs/tracer.md) as bytes.
+fn report_path(v: &serde_json::Value) -> Vec<u8> {
+    match v {
+        serde_json::Value::String(s) => s.as_bytes().to_vec(),
+        other => {
+            let hex = other["hex"].as_str().unwrap_or_default().as_bytes();
+            hex.chunks(2)
+                .filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+                .collect()
+        }
+    }
+}
+
+fn print_report(kind: &str, report: &serde_json::Value, elapsed: f64, verbose: bool) {
+    let empty = Vec::new();
+    let inputs = report["inputs"].as_array().unwrap_or(&empty);
+    let outputs = report["outputs"].as_array().unwrap_or(&empty);
+    let number = report["step"]
+        .as_u64()
+        .map_or_else(|| "?".to_owned(), |n| n.to_string());
+    let label = if kind == "build" {
+        format!("@B{number}")
+    } else {
+        format!("@{number}")
+    };
+    let code = report["exit_code"].as_i64().unwrap_or(0);
+    let status = if report["interrupted"].as_bool() == Some(true) {
+        "interrupted".to_owned()
+    } else if code == 0 {
+        "ok".to_owned()
+    } else {
+        format!("exit {code}")
+    };
+    let job = report["job"].as_str().unwrap_or_default();
+    let mut lines = vec![format!(
+        "roar: {label} job {}  {status}  {elapsed:.2}s  read {}  wrote {}",
+        &job[..job.len().min(12)],
+        inputs.len(),
+        outputs.len()
+    )];
+    let listed: Vec<(&str, &serde_json::Value)> = if verbose {
+        inputs
+            .iter()
+            .map(|a| ("in ", a))
+            .chain(outputs.iter().map(|a| ("out", a)))
+            .collect()
+    } else {
+        outputs.iter().take(10).map(|a| ("out", a)).collect()
+    };
+    for (role, art) in listed {
+        let hash = art["hash"].as_str().unwrap_or_default();
+        lines.push(format!(
+            "  {role} {}  {}",
+            &hash[..hash.len().min(12)],
+            display_path(&report_path(&art["path"]))
+        ));
+    }
+    if !verbose && outputs.len() > 10 {
+        lines.push(format!(
+            "  ... {} more (roar show {label})",
+            outputs.len() - 10
+        ));
+    }
+    let _ = writeln!(std::io::stderr().lock(), "{}", lines.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os_args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn run_of_a_command_is_ours_help_and_steps_are_pythons() {
+        assert!(handles(&os_args(&["run", "python", "x.py"])));
+        assert!(handles(&os_args(&["build", "-q", "--", "make"])));
+        assert!(!handles(&os_args(&["run", "--help"])));
+        assert!(!handles(&os_args(&["run", "@2", "--lr=1"])));
+        assert!(!handles(&os_args(&["run", "-v", "@B1"])));
+        assert!(handles(&os_args(&[
+            "run",
+            "--step",
+            "2",
+            "--supersedes",
+            "ab",
+            "--",
+            "@odd"
+        ])));
+        assert!(!handles(&os_args(&["log"])));
+        assert!(!handles(&os_args(&[])));
+    }
+
+    #[test]
+    fn flags_come_before_the_command_and_the_rest_is_its() {
+        let req = parse(&os_args(&["-q", "python", "-v", "x.py"])).expect("parses");
+        assert!(req.quiet && !req.verbose);
+        assert_eq!(req.command, os_args(&["python", "-v", "x.py"]));
+        let req = parse(&os_args(&["-vq", "--", "-weird"])).expect("parses");
+        assert!(req.quiet && req.verbose);
+        assert_eq!(req.command, os_args(&["-weird"]));
+        assert!(parse(&os_args(&["--frobnicate", "x"]))
+            .unwrap_err()
+            .contains("unknown option"));
+        assert!(parse(&os_args(&["-q"]))
+            .unwrap_err()
+            .contains("needs a command"));
+        let rerun = parse(&os_args(&[
+            "--step",
+            "2",
+            "--supersedes",
+            "abc",
+            "--param",
+            "lr=0.1",
+            "--",
+            "python",
+            "t.py",
+        ]))
+        .expect("parses");
+        assert_eq!(
+            (rerun.step, rerun.supersedes.as_deref()),
+            (Some(2), Some("abc"))
+        );
+        assert_eq!(rerun.params, vec![("lr".to_owned(), "0.1".to_owned())]);
+    }
+
+    #[test]
+    fn paths_are_shown_with_control_and_non_utf8_bytes_escaped() {
+        assert_eq!(display_path(b"/data/caf\xc3\xa9.csv"), "/data/café.csv");
+        assert_eq!(display_path(b"/data/caf\xe9.csv"), "/data/caf\\xe9.csv");
+        assert_eq!(display_path(b"/a\x1b[31mred"), "/a\\x1b[31mred");
+    }
+}
