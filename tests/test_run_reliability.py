@@ -21,15 +21,13 @@ def roar_env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("runs", [8, 16])
-def test_concurrent_runs_all_land(roar_cli, tmp_path: Path, runs: int) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_runs_all_land(roar_cli, roar_exe: str, tmp_path: Path, runs: int) -> None:  # type: ignore[no-untyped-def]
     roar_cli("init", "-n")
     for round_ in range(3):
         procs = [
             subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "roar",
+                    roar_exe,
                     "run",
                     "-q",
                     "python",
