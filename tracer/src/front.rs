@@ -121,7 +121,7 @@ pub fn parse(args: &[OsString]) -> Result<Request, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {:?} for roar run (see roar run --help)",
+                    "unknown option '{}' for roar run (see roar run --help)",
                     String::from_utf8_lossy(other)
                 ))
             }
