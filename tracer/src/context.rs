@@ -17,6 +17,7 @@ use crate::git_state::{self, GitState};
 use crate::object::{encode, Value};
 use crate::paths::is_under;
 use crate::run::Beside;
+use crate::secrets::Rules;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,7 +90,8 @@ pub struct Plan {
     pub cwd: PathBuf,
     /// The interpreter the command starts, if one could be seen.
     pub python: Option<PythonInfo>,
-    /// The command's environment, secrets already redacted, sorted.
+    /// The command's environment (redacted beside the command: compiling
+    /// the secret rules takes milliseconds).
     pub env_vars: Vec<(Vec<u8>, Vec<u8>)>,
     pub session: String,
     /// A re-run's step and the overrides it was given.
@@ -110,6 +112,7 @@ pub struct Notes {
 struct Gathered {
     git: Value,
     env: Value,
+    env_vars: Vec<(Vec<u8>, Vec<u8>)>,
     notes: Notes,
 }
 
@@ -122,7 +125,6 @@ pub struct Gatherer {
     session: String,
     step: Option<u64>,
     params: Option<Vec<(String, String)>>,
-    env_vars: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Gatherer {
@@ -144,7 +146,6 @@ impl Gatherer {
             session: std::mem::take(&mut plan.session),
             step: plan.step,
             params: plan.params.take(),
-            env_vars: std::mem::take(&mut plan.env_vars),
             plan: Some(plan),
             gate: gate.clone(),
             thread: None,
@@ -179,6 +180,7 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
         }),
     };
     drop(open); // the state at the start is in memory: changes may go on
+    let env_vars = Rules::get().redact_env(plan.env_vars);
     notes.dirty = state.as_ref().is_some_and(GitState::dirty);
     let git = match state.map(|s| s.to_value(&plan.store)).transpose() {
         Ok(v) => v.unwrap_or(Value::Null),
@@ -198,7 +200,12 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
             Value::Null
         }
     };
-    Gathered { git, env, notes }
+    Gathered {
+        git,
+        env,
+        env_vars,
+        notes,
+    }
 }
 
 impl Beside for Gatherer {
@@ -221,6 +228,8 @@ impl Beside for Gatherer {
             _ => Gathered {
                 git: Value::Null,
                 env: Value::Null,
+                env_vars: Rules::get()
+                    .redact_env(self.plan.take().map(|p| p.env_vars).unwrap_or_default()),
                 notes: Notes {
                     dirty: false,
                     warnings: vec!["git state and environment not recorded".into()],
@@ -245,7 +254,7 @@ impl Beside for Gatherer {
         let context = Value::map(vec![
             ("git", gathered.git),
             ("env", gathered.env),
-            ("env_vars", pairs(&self.env_vars)),
+            ("env_vars", pairs(&gathered.env_vars)),
             ("session", Value::text(&self.session)),
             (
                 "step",

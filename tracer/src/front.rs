@@ -12,7 +12,6 @@ use crate::env_snapshot::{self, PythonInfo};
 use crate::filters;
 use crate::git_state;
 use crate::run::{self, RunOptions};
-use crate::secrets::Rules;
 use crate::workspace::Workspace;
 use std::ffi::OsString;
 use std::io::Write;
@@ -292,10 +291,10 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
 
     let (python, prefixes, globs) = filters_for(&ws, &config, &req.command, path_var.as_ref());
 
-    let env_vars = Rules::get().redact_env(
-        env.iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
-    );
+    let env_vars = env
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
     let git = if config.flag("run.require_clean") || external.is_some() {
         // Needed before the start: to refuse, or to hand over as a file.
         let state = git_state::read(&cwd).unwrap_or(None);

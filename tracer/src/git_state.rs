@@ -85,7 +85,11 @@ pub fn read(dir: &Path) -> Result<Option<GitState>> {
     let Some(root) = find_work_tree(&dir) else {
         return Ok(None);
     };
-    let repo = match gix::open(&root) {
+    // The index is only read, never written back: its trailing checksum
+    // (a SHA-1 of the whole file, tens of ms at 100,000 entries) is not
+    // verified, as with git's own index.skipHash.
+    let options = gix::open::Options::default().config_overrides(["index.skipHash=true"]);
+    let repo = match gix::open_opts(&root, options) {
         Ok(repo) => repo,
         // `.git` that is no repository (a stray file, a broken link): as
         // outside git, like the lookup git itself does.
@@ -138,17 +142,37 @@ fn remote_url(repo: &gix::Repository, branch: Option<&str>) -> Option<String> {
 fn changed_paths(repo: &gix::Repository) -> Result<BTreeSet<BString>> {
     use gix::status::index_worktree::Item as WorktreeItem;
     use gix::status::plumbing::index_as_worktree::EntryStatus;
-    let mut paths = BTreeSet::new();
-    let iter = repo
+    let mut platform = repo
         .status(gix::progress::Discard)?
         .untracked_files(gix::status::UntrackedFiles::None)
         .index_worktree_rewrites(None)
         .index_worktree_submodules(gix::status::Submodule::Given {
             ignore: gix::submodule::config::Ignore::All,
             check_dirty: false,
-        })
-        .into_iter(Vec::<BString>::new())?;
-    for item in iter {
+        });
+    // As git does: an index whose cache tree is valid and names HEAD's
+    // tree has nothing staged, so HEAD's tree is not walked.
+    let index = repo.index_or_empty().context("cannot read the git index")?;
+    let staged_unchanged = match (index.tree(), repo.head_tree_id()) {
+        (Some(tree), Ok(head)) => tree.num_entries.is_some() && tree.id == head.detach(),
+        _ => false,
+    };
+    platform = platform.index(gix::worktree::IndexPersistedOrInMemory::Persisted(index));
+    let items: Box<dyn Iterator<Item = Result<gix::status::Item>>> = if staged_unchanged {
+        Box::new(
+            platform
+                .into_index_worktree_iter(Vec::<BString>::new())?
+                .map(|i| i.map(gix::status::Item::IndexWorktree).map_err(Into::into)),
+        )
+    } else {
+        Box::new(
+            platform
+                .into_iter(Vec::<BString>::new())?
+                .map(|i| i.map_err(Into::into)),
+        )
+    };
+    let mut paths = BTreeSet::new();
+    for item in items {
         match item? {
             gix::status::Item::TreeIndex(change) => {
                 paths.insert(change.location().to_owned());

@@ -187,3 +187,16 @@ fn a_detached_head_has_no_branch() {
     git(dir.path(), &["checkout", "-q", "--detach"]);
     assert_eq!(state(dir.path()).branch, None);
 }
+
+#[test]
+fn changes_staged_by_a_soft_reset_count_though_the_index_cache_tree_is_valid() {
+    // After `reset --soft`, the index (and its cache tree) is the later
+    // commit's while HEAD names the earlier one: the difference is staged.
+    let dir = repo_with(&[(b"a.txt", b"one\n")]);
+    std::fs::write(dir.path().join("a.txt"), "two\n").expect("w");
+    git(dir.path(), &["commit", "-qam", "second"]);
+    git(dir.path(), &["reset", "-q", "--soft", "HEAD~1"]);
+    let s = state(dir.path());
+    assert!(s.dirty());
+    assert_eq!(s.patch, git_diff_head(dir.path()));
+}
