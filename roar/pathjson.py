@@ -25,3 +25,22 @@ def from_json(value: Any) -> bytes:
     if isinstance(value, dict) and isinstance(value.get("hex"), str):
         return bytes.fromhex(value["hex"])
     raise ValueError(f"not a path: {value!r}")
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with every path in the one form: bytes become to_json(bytes),
+    and a str holding surrogate escapes (what os.fsdecode makes of bytes
+    that are not UTF-8) becomes to_json of its bytes. Other values unchanged."""
+    if isinstance(value, bytes):
+        return to_json(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return to_json(value.encode("utf-8", "surrogateescape"))
+        return value
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
