@@ -14,6 +14,7 @@
 
 use crate::env_snapshot::{self, PythonInfo};
 use crate::git_state::{self, GitState};
+use crate::gpu::UsageSampler;
 use crate::object::{encode, Value};
 use crate::paths::is_under;
 use crate::run::Beside;
@@ -119,6 +120,7 @@ struct Gathered {
 /// Gathers the context beside the command (see the module's doc).
 pub struct Gatherer {
     plan: Option<Plan>,
+    gpus: Option<UsageSampler>,
     gate: Arc<StartGate>,
     thread: Option<JoinHandle<Gathered>>,
     notes: Arc<Mutex<Notes>>,
@@ -147,6 +149,7 @@ impl Gatherer {
             step: plan.step,
             params: plan.params.take(),
             plan: Some(plan),
+            gpus: None,
             gate: gate.clone(),
             thread: None,
             notes: notes.clone(),
@@ -210,6 +213,8 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
 
 impl Beside for Gatherer {
     fn start(&mut self) {
+        // The command is a child of this process: its GPU work is below us.
+        self.gpus = UsageSampler::start(std::process::id());
         if let Some(plan) = self.plan.take() {
             let gate = self.gate.clone();
             match std::thread::Builder::new()
@@ -251,7 +256,7 @@ impl Beside for Gatherer {
         let params = self.params.as_ref().map_or(Value::Null, |p| {
             Value::Map(p.iter().map(|(k, v)| (k.clone(), Value::text(v))).collect())
         });
-        let context = Value::map(vec![
+        let mut fields = vec![
             ("git", gathered.git),
             ("env", gathered.env),
             ("env_vars", pairs(&gathered.env_vars)),
@@ -261,8 +266,13 @@ impl Beside for Gatherer {
                 self.step.map_or(Value::Null, |s| Value::Int(i128::from(s))),
             ),
             ("params", params),
-        ]);
-        encode(&context)
+        ];
+        if let Some(sampler) = self.gpus.take() {
+            // Only where an NVIDIA driver is: the GPUs its processes used.
+            let used = sampler.stop().into_iter().map(Value::Text).collect();
+            fields.push(("gpus_used", Value::Array(used)));
+        }
+        encode(&Value::map(fields))
     }
 }
 

@@ -244,30 +244,6 @@ fn uname() -> (String, String, String) {
     (text(&u.sysname), text(&u.release), text(&u.machine))
 }
 
-/// NVIDIA's driver lists its devices under /proc; no vendor tool needed.
-fn gpus() -> Vec<Value> {
-    let Ok(entries) = std::fs::read_dir("/proc/driver/nvidia/gpus") else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    dirs.sort();
-    dirs.into_iter()
-        .filter_map(|d| {
-            let info = d.join("information");
-            let text = std::fs::read_to_string(info).ok()?;
-            let name = text
-                .lines()
-                .find_map(|l| l.strip_prefix("Model:"))
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_else(|| "NVIDIA GPU".to_owned());
-            Some(Value::map(vec![
-                ("name", Value::Text(name)),
-                ("memory", Value::Null),
-            ]))
-        })
-        .collect()
-}
-
 /// The `env` object for a run whose interpreter is `python` (None: the
 /// command starts no Python we can see).
 pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
@@ -301,7 +277,7 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
             ]),
         ),
         ("memory", Value::Int(memory())),
-        ("gpus", Value::Array(gpus())),
+        ("gpus", Value::Array(crate::gpu::inventory())),
         ("python", python_value),
         (
             "packages",
@@ -321,7 +297,11 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
 /// machine pays a few stat calls.
 pub fn write_snapshot(python: Option<&PythonInfo>, store_dir: &Path) -> Result<String> {
     let (_, release, _) = uname();
-    let mut key = vec![json!(release), json!(cpu_count() as i64)];
+    let mut key = vec![
+        json!(release),
+        json!(cpu_count() as i64),
+        json!(crate::gpu::driver_stamp()),
+    ];
     if let Some(info) = python {
         key.push(json!(String::from_utf8_lossy(&info.executable)));
         for dir in &info.site_packages {

@@ -11,8 +11,9 @@ use crate::context::{Gatherer, Notes, Plan};
 use crate::env_snapshot::{self, PythonInfo};
 use crate::filters;
 use crate::git_state;
+use crate::labels;
 use crate::run::{self, RunOptions};
-use crate::workspace::Workspace;
+use crate::workspace::{Found, Workspace};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -31,10 +32,14 @@ const TRACER_UNAVAILABLE: i32 = 7;
 pub struct Failure(pub i32, pub String);
 
 /// `roar run` / `roar build` as parsed: flags, then the command.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Request {
     pub quiet: bool,
     pub verbose: bool,
+    /// `-n/--name`: the job's `name` label.
+    pub name: Option<String>,
+    /// `--hash`: digests asked for besides BLAKE3 (roar-cli's option).
+    pub hashes: Vec<String>,
     /// A re-run (sent by Python's `roar run @N`): the step it replaces...
     pub step: Option<u64>,
     /// ...the job it supersedes, and the overrides it was given.
@@ -43,86 +48,143 @@ pub struct Request {
     pub command: Vec<OsString>,
 }
 
-/// The leading option words of `roar run [OPTIONS] COMMAND...`.
-fn leading_options(args: &[OsString]) -> impl Iterator<Item = &OsString> {
-    args.iter().take_while(|a| a.as_bytes().starts_with(b"-"))
+/// roar-cli 0.4.7 chooses among three tracers; roar has one, so these names
+/// are accepted and mean the same thing (roar/cli/run.py lists them in help).
+const TRACER_NAMES: [&str; 4] = ["auto", "ebpf", "preload", "ptrace"];
+const HASH_ALGORITHMS: [&str; 4] = ["blake3", "sha256", "sha512", "md5"];
+/// roar-cli options that have no counterpart here, with the reason given.
+const FOREIGN_OPTIONS: [(&str, &str); 3] = [
+    (
+        "--block-tag",
+        "roar-cli's hereditary compliance tags are not part of roar",
+    ),
+    (
+        "--add-tag",
+        "roar-cli's hereditary compliance tags are not part of roar (use `roar label`)",
+    ),
+    ("--wandb-to-trackio", "roar does not reroute wandb"),
+];
+/// How a re-run comes back to Python: `run --rerun FLAGS -- @N OVERRIDES`.
+const RERUN: &str = "--rerun";
+
+/// Where `roar <args>` is done.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Here: `run`/`build` of a command (or a usage error to report).
+    Front,
+    /// Python resolves `roar run @N` first; it gets these words.
+    Rerun(Vec<OsString>),
+    /// Every other subcommand, and `--help`.
+    Python,
 }
 
-/// Whether `roar <args>` is one for the front end: `run`/`build` of a
-/// command, not `--help` and not `@N` (Python resolves the step first).
-pub fn handles(args: &[OsString]) -> bool {
+pub fn route(args: &[OsString]) -> Route {
     let Some((sub, rest)) = args.split_first() else {
-        return false;
+        return Route::Python;
     };
     if sub != "run" && sub != "build" {
-        return false;
+        return Route::Python;
     }
-    let mut resolved = false;
-    for a in leading_options(rest) {
-        match a.as_bytes() {
-            b"-h" | b"--help" => return false,
-            b"--step" => resolved = true,
-            b"--" => break,
-            _ => {}
-        }
-    }
-    let first = rest
+    let help = rest
         .iter()
-        .skip_while(|a| a.as_bytes().starts_with(b"-") && a.as_bytes() != b"--")
-        .find(|a| a.as_bytes() != b"--");
-    resolved || !first.is_some_and(|a| a.as_bytes().starts_with(b"@"))
+        .take_while(|a| a.as_bytes().starts_with(b"-") && a.as_bytes() != b"--")
+        .any(|a| a == "-h" || a == "--help");
+    if help {
+        return Route::Python;
+    }
+    match parse(rest) {
+        Ok(req) if req.step.is_none() && req.command[0].as_bytes().starts_with(b"@") => {
+            let mut words = vec![sub.clone(), RERUN.into()];
+            words.extend(req.quiet.then(|| "-q".into()));
+            words.extend(req.verbose.then(|| "-v".into()));
+            words.extend(req.name.iter().map(|n| format!("--name={n}").into()));
+            words.extend(req.hashes.iter().map(|h| format!("--hash={h}").into()));
+            words.push("--".into());
+            words.extend(req.command);
+            Route::Rerun(words)
+        }
+        _ => Route::Front,
+    }
+}
+
+/// Python's repr of a short text, for messages worded as the Python CLI words them.
+fn quoted(text: &str) -> String {
+    format!("'{text}'")
 }
 
 pub fn parse(args: &[OsString]) -> Result<Request, String> {
-    let mut req = Request {
-        quiet: false,
-        verbose: false,
-        step: None,
-        supersedes: None,
-        params: Vec::new(),
-        command: Vec::new(),
-    };
+    let mut req = Request::default();
     let mut i = 0;
-    let value = |i: usize, flag: &str| -> Result<String, String> {
-        args.get(i)
-            .and_then(|v| v.to_str())
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{flag} needs a value"))
-    };
     while let Some(arg) = args.get(i).filter(|a| a.as_bytes().starts_with(b"-")) {
-        match arg.as_bytes() {
-            b"--" => {
+        let raw = arg.to_string_lossy();
+        let (flag, inline) = match raw.split_once('=') {
+            Some((f, v)) if raw.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (raw.clone().into_owned(), None),
+        };
+        let value = |i: &mut usize| -> Result<String, String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            *i += 1;
+            args.get(*i)
+                .map(|v| v.to_string_lossy().into_owned())
+                .ok_or_else(|| format!("option {flag} needs a value (see roar run --help)"))
+        };
+        match flag.as_str() {
+            "--" => {
                 i += 1;
                 break;
             }
-            b"-q" | b"--quiet" => req.quiet = true,
-            b"-v" | b"--verbose" => req.verbose = true,
-            b"-qv" | b"-vq" => (req.quiet, req.verbose) = (true, true),
-            b"--step" => {
-                i += 1;
-                let n = value(i, "--step")?;
+            "-q" | "--quiet" => req.quiet = true,
+            "-v" | "--verbose" | "-vv" => req.verbose = true,
+            "-qv" | "-vq" => (req.quiet, req.verbose) = (true, true),
+            "-n" | "--name" => req.name = Some(value(&mut i)?),
+            f if f.starts_with("-n") && !f.starts_with("--") => req.name = Some(f[2..].to_owned()),
+            "--hash" => {
+                let algo = value(&mut i)?.to_lowercase();
+                if !HASH_ALGORITHMS.contains(&algo.as_str()) {
+                    return Err(format!(
+                        "--hash takes one of {}, not {}",
+                        HASH_ALGORITHMS.join(", "),
+                        quoted(&algo)
+                    ));
+                }
+                req.hashes.push(algo);
+            }
+            "--tracer" => {
+                let tracer = value(&mut i)?;
+                if !TRACER_NAMES.contains(&tracer.as_str()) {
+                    return Err(format!(
+                        "--tracer takes one of {}, not {}",
+                        TRACER_NAMES.join(", "),
+                        quoted(&tracer)
+                    ));
+                }
+            }
+            "--tracer-fallback" | "--no-tracer-fallback" => {}
+            "--step" => {
+                let n = value(&mut i)?;
                 req.step = Some(
                     n.parse()
-                        .map_err(|_| format!("--step takes a number, not {n:?}"))?,
+                        .map_err(|_| format!("--step takes a number, not {}", quoted(&n)))?,
                 );
             }
-            b"--supersedes" => {
-                i += 1;
-                req.supersedes = Some(value(i, "--supersedes")?);
-            }
-            b"--param" => {
-                i += 1;
-                let kv = value(i, "--param")?;
+            "--supersedes" => req.supersedes = Some(value(&mut i)?),
+            "--param" => {
+                let kv = value(&mut i)?;
                 let (k, v) = kv
                     .split_once('=')
-                    .ok_or_else(|| format!("--param takes NAME=VALUE, not {kv:?}"))?;
+                    .ok_or_else(|| format!("--param takes NAME=VALUE, not {}", quoted(&kv)))?;
                 req.params.push((k.to_owned(), v.to_owned()));
             }
-            other => {
+            f => {
+                if let Some((_, why)) = FOREIGN_OPTIONS.iter().find(|(o, _)| *o == f) {
+                    return Err(format!("{f}: {why}"));
+                }
                 return Err(format!(
-                    "unknown option '{}' for roar run (see roar run --help)",
-                    String::from_utf8_lossy(other)
-                ))
+                    "unknown option {} for roar run (see roar run --help)",
+                    quoted(f)
+                ));
             }
         }
         i += 1;
@@ -130,6 +192,9 @@ pub fn parse(args: &[OsString]) -> Result<Request, String> {
     req.command = args[i.min(args.len())..].to_vec();
     if req.command.is_empty() {
         return Err("roar run needs a command to run, e.g. `roar run python train.py`".into());
+    }
+    if req.name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+        return Err("-n/--name needs a non-empty name".into());
     }
     if req.step.is_some() != req.supersedes.is_some() {
         return Err("--step and --supersedes go together (roar run @N sets both)".into());
@@ -203,6 +268,14 @@ pub fn main(kind: &str, args: &[OsString]) -> i32 {
     }
 }
 
+/// A `roar: DEBUG roar: ...` line when `logging.level` is debug (as
+/// roar/log.py formats Python's).
+fn debug(config: &Config, message: impl FnOnce() -> String) {
+    if config.text("logging.level") == "debug" {
+        let _ = writeln!(std::io::stderr().lock(), "roar: DEBUG roar: {}", message());
+    }
+}
+
 /// The workspace's configuration: the cache Python keeps, else Python's answer.
 pub fn load_config(ws: &Workspace) -> Result<Config, Failure> {
     if let Some(config) = Config::cached(&ws.dir) {
@@ -272,10 +345,45 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
     let req = parse(args).map_err(|m| Failure(USAGE, m))?;
     let cwd = std::env::current_dir()
         .map_err(|e| Failure(USAGE, format!("cannot read the current directory: {e}")))?;
-    let ws = Workspace::find(&cwd).map_err(|e| Failure(NOT_A_WORKSPACE, e.0))?;
+    let ws = match Workspace::find(&cwd) {
+        Ok(ws) => ws,
+        // roar-cli's history waiting to be imported: Python offers that.
+        Err(Found::Legacy) => {
+            let mut all = vec![OsString::from(kind)];
+            all.extend(args.iter().cloned());
+            return Ok(hand_to_python(&all));
+        }
+        Err(Found::Nothing(why)) => return Err(Failure(NOT_A_WORKSPACE, why)),
+    };
     let config = load_config(&ws)?;
+    let primary = config.text("hash.primary");
+    if primary != "blake3" {
+        return Err(Failure(
+            USAGE,
+            format!(
+                "hash.primary = {primary} in {}: roar identifies artifacts by BLAKE3 (what \
+                 b3sum prints); set it to blake3",
+                ws.dir.join("config.toml").display()
+            ),
+        ));
+    }
     let external = external_tracer(&config)?;
     let session = ws.head_target().map_err(|m| Failure(5, m))?;
+    let mut extra: Vec<&str> = req
+        .hashes
+        .iter()
+        .map(String::as_str)
+        .filter(|h| *h != "blake3")
+        .collect();
+    extra.sort_unstable();
+    extra.dedup();
+    if !extra.is_empty() && !req.quiet {
+        warn(&format!(
+            "--hash {}: recorded digests are BLAKE3 only for now (extra digests: \
+             docs/roar-cli-compat.md, multi-digest hashing)",
+            extra.join(",")
+        ));
+    }
 
     // The command's environment: ours plus the workspace's `roar env`.
     let persistent = ws.persistent_env();
@@ -324,6 +432,23 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
         // Single-threaded still: the command inherits it at its exec.
         std::env::set_var(k, v);
     }
+    debug(&config, || {
+        let tracer = external.as_deref().map_or_else(
+            || {
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            },
+            |p| p.display().to_string(),
+        );
+        let step = req
+            .step
+            .map_or_else(|| "None".to_owned(), |s| s.to_string());
+        format!(
+            "tracer {tracer} in {}, session {session}, step {step}",
+            ws.root.display()
+        )
+    });
     let scratch = Scratch::new(&ws.dir)
         .map_err(|e| Failure(1, format!("cannot use {}: {e}", ws.dir.display())))?;
     let report_path = scratch.0.join("report.json");
@@ -372,8 +497,17 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
         }
         return Ok(code);
     };
+    let job = report["job"].as_str().unwrap_or_default().to_owned();
+    debug(&config, || {
+        format!("tracer exit {code} after {elapsed:.3}s, job {job}")
+    });
     if notes.dirty && !req.quiet {
         warn("git work tree is dirty; the patch is recorded with the job");
+    }
+    if let Some(name) = &req.name {
+        if let Err(e) = labels::label_new_job(&ws.dir, &job, &[("name".into(), name.clone())]) {
+            warn(&format!("the job was recorded but not named: {e:#}"));
+        }
     }
     if req.verbose {
         for w in &notes.warnings {
@@ -577,22 +711,36 @@ mod tests {
 
     #[test]
     fn run_of_a_command_is_ours_help_and_steps_are_pythons() {
-        assert!(handles(&os_args(&["run", "python", "x.py"])));
-        assert!(handles(&os_args(&["build", "-q", "--", "make"])));
-        assert!(!handles(&os_args(&["run", "--help"])));
-        assert!(!handles(&os_args(&["run", "@2", "--lr=1"])));
-        assert!(!handles(&os_args(&["run", "-v", "@B1"])));
-        assert!(handles(&os_args(&[
-            "run",
-            "--step",
-            "2",
-            "--supersedes",
-            "ab",
-            "--",
-            "@odd"
-        ])));
-        assert!(!handles(&os_args(&["log"])));
-        assert!(!handles(&os_args(&[])));
+        assert_eq!(route(&os_args(&["run", "python", "x.py"])), Route::Front);
+        assert_eq!(
+            route(&os_args(&["build", "-q", "--", "make"])),
+            Route::Front
+        );
+        assert_eq!(
+            route(&os_args(&["run", "-n", "@odd", "true"])),
+            Route::Front
+        );
+        assert_eq!(route(&os_args(&["run", "--bogus", "x"])), Route::Front);
+        assert_eq!(route(&os_args(&["run", "--help"])), Route::Python);
+        assert_eq!(route(&os_args(&["log"])), Route::Python);
+        assert_eq!(route(&os_args(&[])), Route::Python);
+        assert_eq!(
+            route(&os_args(&[
+                "run", "-v", "--name", "again", "--hash", "SHA256", "@2", "--lr=1"
+            ])),
+            Route::Rerun(os_args(&[
+                "run",
+                "--rerun",
+                "-v",
+                "--name=again",
+                "--hash=sha256",
+                "--",
+                "@2",
+                "--lr=1"
+            ]))
+        );
+        let resolved = ["run", "--step", "2", "--supersedes", "ab", "--", "@odd"];
+        assert_eq!(route(&os_args(&resolved)), Route::Front);
     }
 
     #[test]
@@ -605,7 +753,30 @@ mod tests {
         assert_eq!(req.command, os_args(&["-weird"]));
         assert!(parse(&os_args(&["--frobnicate", "x"]))
             .unwrap_err()
-            .contains("unknown option"));
+            .contains("unknown option '--frobnicate'"));
+        let named = parse(&os_args(&[
+            "-nprep",
+            "--hash=md5",
+            "--tracer",
+            "ebpf",
+            "ls",
+        ]))
+        .expect("parses");
+        assert_eq!(
+            (named.name.as_deref(), named.hashes.clone()),
+            (Some("prep"), vec!["md5".into()])
+        );
+        let refused = [
+            (vec!["-n"], "needs a value"),
+            (vec!["--hash", "crc32", "ls"], "--hash takes one of"),
+            (vec!["--tracer=strace", "ls"], "--tracer takes one of"),
+            (vec!["--add-tag", "license=MIT", "ls"], "compliance tags"),
+            (vec!["-n", " ", "ls"], "non-empty"),
+        ];
+        for (args, message) in refused {
+            let err = parse(&os_args(&args)).unwrap_err();
+            assert!(err.contains(message), "{args:?}: {err}");
+        }
         assert!(parse(&os_args(&["-q"]))
             .unwrap_err()
             .contains("needs a command"));
@@ -626,6 +797,62 @@ mod tests {
             (Some(2), Some("abc"))
         );
         assert_eq!(rerun.params, vec![("lr".to_owned(), "0.1".to_owned())]);
+    }
+
+    #[test]
+    fn roar_cli_spellings_of_the_options_parse() {
+        // (args, command, name, quiet, verbose, hashes), as roar-cli 0.4.7 takes them.
+        let cases: [(&[&str], &[&str], Option<&str>, bool, bool, &[&str]); 4] = [
+            (
+                &["-n", "training", "python", "t.py", "--lr=1"],
+                &["python", "t.py", "--lr=1"],
+                Some("training"),
+                false,
+                false,
+                &[],
+            ),
+            (
+                &["--name=x", "--hash", "sha256", "-q", "--", "-x"],
+                &["-x"],
+                Some("x"),
+                true,
+                false,
+                &["sha256"],
+            ),
+            (
+                &[
+                    "-ntrain",
+                    "-vv",
+                    "--tracer",
+                    "preload",
+                    "--no-tracer-fallback",
+                    "ls",
+                ],
+                &["ls"],
+                Some("train"),
+                false,
+                true,
+                &[],
+            ),
+            (
+                &["--hash=MD5", "ls", "-n", "y"],
+                &["ls", "-n", "y"],
+                None,
+                false,
+                false,
+                &["md5"],
+            ),
+        ];
+        for (args, command, name, quiet, verbose, hashes) in cases {
+            let req = parse(&os_args(args)).expect("parses");
+            assert_eq!(req.command, os_args(command), "{args:?}");
+            assert_eq!(req.name.as_deref(), name, "{args:?}");
+            assert_eq!((req.quiet, req.verbose), (quiet, verbose), "{args:?}");
+            assert_eq!(
+                req.hashes,
+                hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

@@ -29,11 +29,13 @@ fn main() {
     if called.as_deref().and_then(|p| p.file_name()) != Some("roar-tracer".as_ref()) {
         let args: Vec<_> = argv.collect();
         front::adopt_python_caller();
-        let code = if front::handles(&args) {
-            let kind = args[0].to_string_lossy().into_owned();
-            front::main(&kind, &args[1..])
-        } else {
-            front::hand_to_python(&args)
+        let code = match front::route(&args) {
+            front::Route::Front => {
+                let kind = args[0].to_string_lossy().into_owned();
+                front::main(&kind, &args[1..])
+            }
+            front::Route::Rerun(words) => front::hand_to_python(&words),
+            front::Route::Python => front::hand_to_python(&args),
         };
         std::process::exit(code);
     }

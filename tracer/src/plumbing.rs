@@ -10,7 +10,7 @@ use crate::front;
 use crate::git_state;
 use crate::object::Value;
 use crate::report::path_value;
-use crate::workspace::Workspace;
+use crate::workspace::{Found, Workspace};
 use serde_json::{json, Value as Json};
 use std::ffi::OsString;
 use std::path::Path;
@@ -95,7 +95,8 @@ pub fn filters(command: &[OsString]) -> i32 {
     };
     let ws = match Workspace::find(&cwd) {
         Ok(ws) => ws,
-        Err(e) => return fail(&e.0),
+        Err(Found::Nothing(why)) => return fail(&why),
+        Err(Found::Legacy) => return fail("a roar-cli workspace: `roar import` it first"),
     };
     let config = match front::load_config(&ws) {
         Ok(c) => c,

@@ -12,31 +12,39 @@ pub struct Workspace {
     pub dir: PathBuf,
 }
 
-/// Why no workspace was found, in the words the Python CLI uses.
+/// Why no workspace was found.
 #[derive(Debug)]
-pub struct NotAWorkspace(pub String);
+pub enum Found {
+    /// A roar-cli 0.4.7 workspace (`.roar/roar.db`) that roar has not imported.
+    Legacy,
+    /// Nothing: the message the Python CLI gives.
+    Nothing(String),
+}
 
 impl Workspace {
-    pub fn find(cwd: &Path) -> Result<Workspace, NotAWorkspace> {
+    pub fn find(cwd: &Path) -> Result<Workspace, Found> {
         if let Some(env) = std::env::var_os("ROAR_WORKSPACE").filter(|v| !v.is_empty()) {
             let root = PathBuf::from(&env);
             if root.join(ROAR_DIR).is_dir() {
                 return Ok(Workspace::at(root));
             }
-            return Err(NotAWorkspace(format!(
+            return Err(Found::Nothing(format!(
                 "ROAR_WORKSPACE={} has no {ROAR_DIR}/ directory",
                 root.display()
             )));
         }
         let here = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
-        here.ancestors()
-            .find(|d| d.join(ROAR_DIR).join("HEAD").is_file())
-            .map(|d| Workspace::at(d.to_path_buf()))
-            .ok_or_else(|| {
-                NotAWorkspace(
-                    "not a roar workspace (no .roar/ here or above); run `roar init`".into(),
-                )
-            })
+        for d in here.ancestors() {
+            if d.join(ROAR_DIR).join("HEAD").is_file() {
+                return Ok(Workspace::at(d.to_path_buf()));
+            }
+            if d.join(ROAR_DIR).join("roar.db").is_file() {
+                return Err(Found::Legacy);
+            }
+        }
+        Err(Found::Nothing(
+            "not a roar workspace (no .roar/ here or above); run `roar init`".into(),
+        ))
     }
 
     fn at(root: PathBuf) -> Workspace {
