@@ -38,6 +38,6 @@ def test_show_and_inputs_json_give_the_exact_bytes(roar_cli, roar_exe: str, tmp_
     (root,) = json.loads(roar_cli("inputs", "--json").stdout)
     assert from_json(root["path"]) == path
 
-    # The text view writes the name as it is, as `ls` would.
+    # The text view shows the odd byte escaped, never raw.
     text = subprocess.run([roar_exe, "show", "@1"], cwd=tmp_path, capture_output=True)
-    assert text.returncode == 0 and NAME in text.stdout
+    assert text.returncode == 0 and b"caf\\xe9.csv" in text.stdout  # roar/display.py

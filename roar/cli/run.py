@@ -62,15 +62,16 @@ def apply_overrides(argv: list[bytes], overrides: list[str]) -> list[bytes]:
 
 def rerun(flags: list[str], spec: str, overrides: list[str]) -> NoReturn:
     """Run step `spec` (`@N`, `@BN`) again, in its directory, with overrides."""
-    from roar import sessions
     from roar.index.session_index import SessionIndex
+    from roar.lineage.chain import find_step
+    from roar.objects.job import Job
     from roar.workspace import Workspace
 
     ws = Workspace.find()
-    target = sessions.find_step(SessionIndex(ws).steps(ws.refs.head_target()), spec)
-    job = ws.objects.read(target.job)
-    command = apply_overrides(list(job.argv), overrides)  # type: ignore[attr-defined]
-    os.chdir(os.fsdecode(job.cwd))  # type: ignore[attr-defined]
+    target = find_step(SessionIndex(ws).steps(ws.refs.head_target()), spec)
+    job = ws.objects.read_kind(target.job, Job)
+    command = apply_overrides(list(job.argv), overrides)
+    os.chdir(os.fsdecode(job.cwd))
     rerun_flags = ["--step", str(target.step), "--supersedes", target.job]
     for override in overrides:  # checked by apply_overrides: --name=value
         rerun_flags += ["--param", override[2:]]

@@ -613,19 +613,28 @@ fn external_run(
     (code, notes)
 }
 
-/// A path as the terminal shows it: UTF-8 as is, except control characters
-/// and bytes that are not UTF-8, which are written `\xNN`.
+/// Recorded text as a terminal may show it, by roar/display.py's rule (the
+/// one escaping; `printable` there): C0 and C1 controls, DEL and the
+/// bidirectional overrides become visible escapes (`\e`, `\n`, `\x07`,
+/// `\u202e`), bytes that are not UTF-8 `\xNN`; a backslash stays as is.
 pub fn display_path(path: &[u8]) -> String {
+    fn unsafe_char(c: char) -> bool {
+        matches!(c, '\u{00}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
+            | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
     let mut out = String::new();
     for chunk in path.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{b:02x}"));
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{1b}' => out.push_str("\\e"),
+                c if unsafe_char(c) && (c as u32) < 0x100 => {
+                    out.push_str(&format!("\\x{:02x}", c as u32))
                 }
-            } else {
-                out.push(c);
+                c if unsafe_char(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
             }
         }
         for b in chunk.invalid() {
@@ -669,8 +678,14 @@ fn print_report(kind: &str, report: &serde_json::Value, elapsed: f64, verbose: b
         format!("exit {code}")
     };
     let job = report["job"].as_str().unwrap_or_default();
+    // The tracer's append decided it replaced a step (same command, same place).
+    let rerun = if report["supersedes"].is_string() {
+        format!("  (re-run of {label})")
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "roar: {label} job {}  {status}  {elapsed:.2}s  read {}  wrote {}",
+        "roar: {label} job {}  {status}  {elapsed:.2}s  read {}  wrote {}{rerun}",
         &job[..job.len().min(12)],
         inputs.len(),
         outputs.len()
@@ -802,7 +817,15 @@ mod tests {
     #[test]
     fn roar_cli_spellings_of_the_options_parse() {
         // (args, command, name, quiet, verbose, hashes), as roar-cli 0.4.7 takes them.
-        let cases: [(&[&str], &[&str], Option<&str>, bool, bool, &[&str]); 4] = [
+        type Case<'a> = (
+            &'a [&'a str],
+            &'a [&'a str],
+            Option<&'a str>,
+            bool,
+            bool,
+            &'a [&'a str],
+        );
+        let cases: [Case; 4] = [
             (
                 &["-n", "training", "python", "t.py", "--lr=1"],
                 &["python", "t.py", "--lr=1"],
@@ -856,9 +879,15 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_shown_with_control_and_non_utf8_bytes_escaped() {
+    fn paths_are_shown_as_roar_display_printable_shows_them() {
+        // The cases of roar/display.py's rule.
         assert_eq!(display_path(b"/data/caf\xc3\xa9.csv"), "/data/café.csv");
         assert_eq!(display_path(b"/data/caf\xe9.csv"), "/data/caf\\xe9.csv");
-        assert_eq!(display_path(b"/a\x1b[31mred"), "/a\\x1b[31mred");
+        assert_eq!(display_path(b"/a\x1b[31mred"), "/a\\e[31mred");
+        assert_eq!(display_path(b"a\nb\tc\x07\\"), "a\\nb\\tc\\x07\\");
+        assert_eq!(
+            display_path("x\u{202e}y\u{85}".as_bytes()),
+            "x\\u202ey\\x85"
+        );
     }
 }
