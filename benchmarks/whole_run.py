@@ -9,7 +9,9 @@ so the machine's noise falls on every tool alike), medians:
    them: `roar run -q CMD` from inside a git repository that tracks the
    workloads' data files, beside the untraced command, `strace -f`,
    `strace --seccomp-bpf -e trace=%file,%process` (the cost floor: it
-   records less and hashes nothing) and, when installed
+   records less and hashes nothing), `roar-tracer` alone with the filters
+   `roar run` passes (no context, no session step: what the front end adds
+   is the difference) and, when installed
    (benchmarks/tracing/setup_peers.sh), roar-cli 0.4.7 and reprozip.
 2. `roar run -q true` in repositories of 5, 2,000, 20,000 and 100,000
    tracked files (committed and packed, as a clone is), beside
@@ -45,7 +47,7 @@ from benchmarks.tracing.workloads import _write_small_files, system_python, work
 WORKLOADS = ("trivial", "many", "big", "procs")
 TARGETS = {"trivial": "+30 ms", "many": "1.5x", "big": "1.1x", "procs": "2x"}
 STRACE_SECCOMP = "strace --seccomp-bpf"
-PEERS = ("untraced", "roar run", "strace -f", "roar-cli preload", "reprozip")
+PEERS = ("untraced", "roar run", "roar-tracer", "strace -f", "roar-cli preload", "reprozip")
 GIT = ["git", "-c", "user.email=bench@roar", "-c", "user.name=bench", "-c", "gc.auto=0"]
 ROAR = VENV_BIN / "roar"
 
@@ -65,7 +67,7 @@ def tools() -> tuple[list[Tool], list[str]]:
     if strace:
         trap = ["-e", "trace=%file,%process"]
         chosen.insert(
-            2,
+            3,
             Tool(
                 STRACE_SECCOMP,
                 lambda cwd, argv: [strace, "-f", "--seccomp-bpf", *trap, "-o", "/dev/null", *argv],
