@@ -163,7 +163,8 @@ def test_run_and_build_need_no_python_and_everything_else_is_handed_over(
 def test_a_hand_edited_config_is_read_from_the_file_itself(roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     roar_cli("init", "-n")
     config = tmp_path / ".roar" / "config.toml"
-    config.write_text(config.read_text().replace("quiet = false", "quiet = true"))
+    # roar init writes every option commented out, at its default.
+    config.write_text(config.read_text().replace("# quiet = false", "quiet = true"))
     result = roar_cli("run", "python", "-c", "open('a.txt', 'w').write('a')")
     assert result.returncode == 0 and result.stderr == ""  # output.quiet: no report
     config.write_text(config.read_text().replace("quiet = true", "quiet = false"))
@@ -202,3 +203,11 @@ def test_the_command_line_is_parsed_as_before(roar_cli, tmp_path: Path, kind: st
     missing = roar_cli(kind, "no-such-program-roar")
     assert missing.returncode == 127 and "command not found" in missing.stderr
     assert json.loads(roar_cli("log", "--json").stdout)[0]["command"] == "true"
+
+
+def test_a_user_level_setting_reaches_the_front_end(roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    home = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    roar_cli("init", "-n", env=home)
+    assert roar_cli("run", "true", env=home).stderr.startswith("roar: @1 job ")
+    assert roar_cli("config", "set", "--global", "output.quiet", "true", env=home).returncode == 0
+    assert roar_cli("run", "true", env=home).stderr == ""  # the workspace does not set it
