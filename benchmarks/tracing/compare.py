@@ -11,6 +11,10 @@ alike. Slow peers stop after `--budget` seconds (at least 3 rounds).
 Then: BLAKE3 throughput of the tracer's hashing against b3sum with the same
 thread count, and the cost of a warm hash cache per 1,000 unchanged inputs.
 Prints markdown on stdout; progress on stderr.
+
+`roar-tracer ptrace` is the same binary with the fallback mechanism forced;
+ROAR_BENCH_BASELINE_TRACER=/path/to/roar-tracer adds another build (say the
+previous commit's) to the same interleaved run as `roar-tracer baseline`.
 """
 
 from __future__ import annotations
@@ -130,6 +134,8 @@ def ratio_cell(wl: Workload, s: Samples | None, base: Samples) -> str:
     cell = f"{ratio:.2f}x"
     if wl.name == "trivial":
         cell += f" (+{(s.median - base.median) * 1000:.0f} ms)"
+    if wl.events:
+        cell += f" ({(s.median - base.median) / wl.events * 1e6:.1f} µs/call)"
     return cell
 
 
