@@ -38,14 +38,14 @@ def status(as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    state = git.read_state(Path.cwd())
+    state = git.git_context(Path.cwd(), None)
     if state is None:
         lines = ["Git:       (not in a git repository, or no commit yet)"]
     else:
-        where = f"{state.branch or '(detached)'} @ {state.commit[:7]}"
+        where = f"{printable(state.get('branch') or '(detached)')} @ {state['commit'][:7]}"
         lines = [
             f"Git:       clean — {where}  ('roar run' ready)"
-            if not state.dirty
+            if not state["dirty"]
             else f"Git:       dirty — {where}  (uncommitted changes: each run records the patch)"
         ]
     latest = index.latest(ref)

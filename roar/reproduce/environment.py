@@ -61,18 +61,26 @@ class Prepared:
 
 
 def probe(python: Path) -> dict | None:  # type: ignore[type-arg]
-    from roar.capture.environment import probe_python
+    """What `python` says of itself and has installed (`version`, `packages`...),
+    asked the way `roar run` asks it (`roar-tracer python-env`); None if it
+    cannot be run."""
+    import json
 
-    return probe_python(python, None)
+    from roar.capture.tracer import find_tracer
+
+    proc = subprocess.run(
+        [str(find_tracer()), "python-env", str(python)], capture_output=True, timeout=60
+    )
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def installed(python: Path) -> dict[str, str]:
-    from roar.capture.environment import installed_packages
-
     info = probe(python)
     if info is None:
         return {}
-    return dict(installed_packages([Path(p) for p in info["paths"]]))
+    return {name: version for name, version in info["packages"]}
 
 
 def find_interpreter(recorded: Interpreter) -> tuple[Path | None, str]:
