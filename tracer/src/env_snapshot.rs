@@ -244,6 +244,22 @@ fn uname() -> (String, String, String) {
     (text(&u.sysname), text(&u.release), text(&u.machine))
 }
 
+/// An interpreter's path as the env object records it: absolute, its
+/// directory's `..` and symlinks resolved, its own name kept. A venv's
+/// `bin/python` is a link to the base interpreter; resolving it would lose
+/// the venv, so `../.venv-ml/bin/python` typed in `pipe/` is recorded as
+/// `/home/u/.venv-ml/bin/python`.
+pub fn normalized_executable(path: &[u8]) -> Vec<u8> {
+    let path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return path.as_os_str().as_bytes().to_vec();
+    };
+    match std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+        Ok(dir) => dir.join(name).into_os_string().into_vec(),
+        Err(_) => path.as_os_str().as_bytes().to_vec(),
+    }
+}
+
 /// The `env` object for a run whose interpreter is `python` (None: the
 /// command starts no Python we can see).
 pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
@@ -253,7 +269,12 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
         Some(info) => (
             Value::map(vec![
                 ("version", Value::text(&info.version)),
-                ("executable", Value::Bytes(info.executable.clone())),
+                (
+                    "executable",
+                    Value::Bytes(normalized_executable(&info.executable)),
+                ),
+                ("prefix", Value::Bytes(info.prefix.clone())),
+                ("base_prefix", Value::Bytes(info.base_prefix.clone())),
             ]),
             installed_packages(&info.site_packages),
         ),
@@ -350,6 +371,25 @@ mod tests {
         assert_eq!(found, Some(PathBuf::from("python3")));
         std::fs::write(&script, "#!/bin/sh\necho\n").expect("write");
         assert_eq!(resolve_python(&argv, None), None);
+    }
+
+    #[test]
+    fn an_interpreter_path_is_made_absolute_without_leaving_its_venv() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = std::fs::canonicalize(dir.path()).expect("canonical");
+        let bin = real.join("venv/bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::fs::create_dir(real.join("pipe")).expect("mkdir");
+        std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python")).expect("link");
+        std::os::unix::fs::symlink(real.join("venv"), real.join("linked")).expect("link");
+        for typed in ["pipe/../venv/bin/python", "linked/bin/python"] {
+            let typed = real.join(typed);
+            assert_eq!(
+                normalized_executable(typed.as_os_str().as_bytes()),
+                bin.join("python").into_os_string().into_vec(),
+                "{typed:?}"
+            );
+        }
     }
 
     #[test]
