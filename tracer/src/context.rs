@@ -15,6 +15,7 @@
 use crate::env_snapshot::{self, PythonInfo};
 use crate::git_state::{self, GitState};
 use crate::gpu::UsageSampler;
+use crate::packages::{self, Editable};
 use crate::object::{encode, Value};
 use crate::paths::is_under;
 use crate::run::Beside;
@@ -113,6 +114,7 @@ pub struct Notes {
 struct Gathered {
     git: Value,
     env: Value,
+    editables: Vec<Editable>,
     env_vars: Vec<(Vec<u8>, Vec<u8>)>,
     notes: Notes,
 }
@@ -127,9 +129,21 @@ pub struct Gatherer {
     session: String,
     step: Option<u64>,
     params: Option<Vec<(String, String)>>,
+    /// The store's cache directory (dpkg answers are kept there).
+    cache_dir: PathBuf,
+    /// False when the context is finished before the command runs: the
+    /// packages it reads are then not known (and not recorded).
+    reads_known: bool,
 }
 
 impl Gatherer {
+    /// For a context finished before the command starts (handed to an
+    /// external tracer): no `packages` field, they are derived when shown.
+    pub fn before_the_run(mut self) -> Gatherer {
+        self.reads_known = false;
+        self
+    }
+
     /// The gatherer, the gate the tracer must consult before a change, and
     /// where the notes appear once the context is finished.
     pub fn new(mut plan: Plan) -> (Gatherer, Arc<StartGate>, Arc<Mutex<Notes>>) {
@@ -145,6 +159,8 @@ impl Gatherer {
         let gate = Arc::new(StartGate::new(root));
         let notes = Arc::new(Mutex::new(Notes::default()));
         let gatherer = Gatherer {
+            cache_dir: plan.store.join("cache"),
+            reads_known: true,
             session: std::mem::take(&mut plan.session),
             step: plan.step,
             params: plan.params.take(),
@@ -203,9 +219,15 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
             Value::Null
         }
     };
+    let editables = plan
+        .python
+        .as_ref()
+        .map(|py| packages::editables(&py.site_packages))
+        .unwrap_or_default();
     Gathered {
         git,
         env,
+        editables,
         env_vars,
         notes,
     }
@@ -227,12 +249,13 @@ impl Beside for Gatherer {
         }
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<u8>> {
+    fn finish(mut self: Box<Self>, read: &[&[u8]]) -> Result<Vec<u8>> {
         let gathered = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(g)) => g,
             _ => Gathered {
                 git: Value::Null,
                 env: Value::Null,
+                editables: Vec::new(),
                 env_vars: Rules::get()
                     .redact_env(self.plan.take().map(|p| p.env_vars).unwrap_or_default()),
                 notes: Notes {
@@ -267,6 +290,10 @@ impl Beside for Gatherer {
             ),
             ("params", params),
         ];
+        if self.reads_known {
+            let owners = packages::read_by(read, &gathered.editables, Some(&self.cache_dir));
+            fields.push(("packages", packages::to_value(&owners, &gathered.editables)));
+        }
         if let Some(sampler) = self.gpus.take() {
             // Only where an NVIDIA driver is: the GPUs its processes used.
             let used = sampler.stop().into_iter().map(Value::Text).collect();

@@ -8,7 +8,6 @@
 use crate::object::{Object, Value};
 use crate::store;
 use anyhow::{Context, Result};
-use regex::Regex;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -177,9 +176,6 @@ pub fn probe(python: &Path, cache_dir: &Path) -> Option<PythonInfo> {
 /// has a name wins, as on `sys.path`. Names are normalized (`_` to `-`,
 /// lower case) and the list is sorted.
 pub fn installed_packages(dirs: &[Vec<u8>]) -> Vec<(String, String)> {
-    static DIST_INFO: OnceLock<Regex> = OnceLock::new();
-    let re = DIST_INFO
-        .get_or_init(|| Regex::new(r"^(.+?)-([^-]+)\.(dist|egg)-info$").expect("valid pattern"));
     let mut packages = BTreeMap::new();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(std::ffi::OsStr::from_bytes(dir)) else {
@@ -187,11 +183,8 @@ pub fn installed_packages(dirs: &[Vec<u8>]) -> Vec<(String, String)> {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(m) = re.captures(name) {
-                packages
-                    .entry(m[1].replace('_', "-").to_lowercase())
-                    .or_insert_with(|| m[2].to_owned());
+            if let Some((name, version)) = name.to_str().and_then(crate::packages::dist_name) {
+                packages.entry(name).or_insert(version);
             }
         }
     }
@@ -313,12 +306,17 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
     Object::new("env", &body)
 }
 
+/// Changes when the env object records more, so a cached id of an older
+/// form is not reused.
+const SNAPSHOT_VERSION: u32 = 2;
+
 /// Stores (once) the env object of a run and returns its id. Remembered in
 /// `cache/env-snapshots.json` under what could change it, so an unchanged
 /// machine pays a few stat calls.
 pub fn write_snapshot(python: Option<&PythonInfo>, store_dir: &Path) -> Result<String> {
     let (_, release, _) = uname();
     let mut key = vec![
+        json!(SNAPSHOT_VERSION),
         json!(release),
         json!(cpu_count() as i64),
         json!(crate::gpu::driver_stamp()),

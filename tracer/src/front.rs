@@ -562,9 +562,10 @@ fn external_run(
     to: &Handover,
 ) -> (i32, Notes) {
     use crate::run::Beside;
-    let (mut gatherer, _gate, notes) = Gatherer::new(plan);
+    let (gatherer, _gate, notes) = Gatherer::new(plan);
+    let mut gatherer = gatherer.before_the_run();
     gatherer.start();
-    let context = match Box::new(gatherer).finish() {
+    let context = match Box::new(gatherer).finish(&[]) {
         Ok(c) => c,
         Err(e) => {
             error(&format!("cannot build the job's context: {e:#}"));

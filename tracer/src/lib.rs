@@ -15,6 +15,7 @@ pub mod hash_cache;
 pub mod job;
 pub mod labels;
 pub mod object;
+pub mod packages;
 pub mod paths;
 pub mod plumbing;
 pub mod preflight;

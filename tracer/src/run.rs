@@ -43,10 +43,11 @@ pub struct RunOptions {
 /// Work a caller (the `roar` front end) does while the command runs: started
 /// once the command has been started (the fork needs a single-threaded
 /// tracer, so no thread may exist before), finished after it has ended;
-/// what `finish` returns is the job's context, a canonical CBOR map.
+/// what `finish` returns is the job's context, a canonical CBOR map. It is
+/// given every path the command read (inputs, then filtered reads).
 pub trait Beside {
     fn start(&mut self);
-    fn finish(self: Box<Self>) -> Result<Vec<u8>>;
+    fn finish(self: Box<Self>, read: &[&[u8]]) -> Result<Vec<u8>>;
 }
 
 /// Exit code for the tracer's own usage and setup errors (nothing ran).
@@ -152,18 +153,8 @@ fn run_inner(mut opts: RunOptions) -> Result<i32> {
 
     // From here on the command has run: whatever fails, its exit code is
     // still ours; a missing report tells the caller no job was recorded.
-    let context = match beside {
-        Some(b) => match b.finish() {
-            Ok(gathered) => gathered,
-            Err(e) => {
-                eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}");
-                return Ok(exit.exit_code);
-            }
-        },
-        None => context,
-    };
     match record(
-        &opts, &hasher, recorder, context, cwd, started_ns, ended_ns, exit,
+        &opts, &hasher, recorder, (beside, context), cwd, started_ns, ended_ns, exit,
     ) {
         Ok(()) => {}
         Err(e) => eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}"),
@@ -176,13 +167,22 @@ fn record(
     opts: &RunOptions,
     hasher: &Hasher,
     recorder: Recorder,
-    context: Vec<u8>,
+    (beside, context): (Option<Box<dyn Beside>>, Vec<u8>),
     cwd: Vec<u8>,
     started_ns: u64,
     ended_ns: u64,
     exit: tracer::Exit,
 ) -> Result<()> {
     let findings = recorder.finish()?;
+    let context = match beside {
+        Some(b) => {
+            let read: Vec<&[u8]> = (findings.inputs.iter().map(|a| a.path.as_slice()))
+                .chain(findings.filtered.iter().map(Vec::as_slice))
+                .collect();
+            b.finish(&read)?
+        }
+        None => context,
+    };
     let mut warnings = findings.warnings;
     let mut trees = Vec::new();
     for tree in &findings.trees {
