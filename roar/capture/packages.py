@@ -1,114 +1,121 @@
-"""Which installed distributions (pip) and system packages (dpkg) a job read.
+"""The packages a job read: pip distributions, dpkg packages, editable projects.
 
-A job's `filtered` list holds the paths it read under system and package
-prefixes. Mapping them to packages uses this machine's metadata: a
-site-packages directory's `*.dist-info` (top_level.txt, RECORD) and dpkg's
-`/var/lib/dpkg/info/*.list` and status file. Versions come from the same
-place, so the answer is the packages as installed here now; the job's env
-object keeps the full package list as it was at run time.
+The one place the rest of roar (show, reproduce, the web pages) gets them.
+A job recorded by `roar run` carries them in `context.packages`, decided
+when it ran on the machine it ran on (tracer/src/packages.rs, the one rule
+that maps a read path to its owner; docs/object-format.md §3). A job
+recorded before that field existed has them derived here from its
+`filtered` paths by the same rule through `roar-tracer packages-read`,
+with this machine's metadata: the packages as installed here now.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass
-from pathlib import Path
+import json
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
 
-_SITE = re.compile(rb"^(.*/(?:site|dist)-packages)/([^/]+)")
-_DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.(dist|egg)-info$")
-DPKG_INFO = Path("/var/lib/dpkg/info")
-DPKG_STATUS = Path("/var/lib/dpkg/status")
+from roar.objects.job import Job
+
+
+@dataclass(frozen=True)
+class Code:
+    """An editable install (`pip install -e`) whose project the job read."""
+
+    name: str
+    version: str
+    path: bytes
+    repo: str | bytes | None = None  # the project's work tree
+    remote: str | None = None
+    commit: str | None = None
+    dirty: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        import os
+
+        repo = os.fsdecode(self.repo) if isinstance(self.repo, bytes) else self.repo
+        return {
+            "name": self.name,
+            "version": self.version,
+            "path": os.fsdecode(self.path),
+            "repo": repo,
+            "remote": self.remote,
+            "commit": self.commit,
+            "dirty": self.dirty,
+        }
 
 
 @dataclass(frozen=True)
 class PackagesRead:
     pip: list[tuple[str, str]]
     dpkg: list[tuple[str, str]]
+    code: list[Code] = field(default_factory=list)
+    # True: recorded when the job ran; False: derived on this machine now.
+    recorded: bool = False
 
 
-def _top_level_map(site: Path) -> dict[str, tuple[str, str]]:
-    """top-level name under a site dir -> (distribution, version)."""
-    mapping: dict[str, tuple[str, str]] = {}
-    try:
-        names = os.listdir(site)
-    except OSError:
-        return mapping
-    for n in names:
-        m = _DIST_INFO.match(n)
-        if not m:
-            continue
-        dist = (m.group("name").replace("_", "-").lower(), m.group("version"))
-        mapping[n] = dist
-        record = site / n / "RECORD"
-        try:
-            for line in record.read_text(errors="replace").splitlines():
-                top = line.split(",", 1)[0].split("/", 1)[0]
-                if top and not top.endswith((".dist-info", ".data")) and top != "..":
-                    mapping.setdefault(top, dist)
-        except OSError:
-            try:
-                for top in (site / n / "top_level.txt").read_text().split():
-                    mapping.setdefault(top, dist)
-            except OSError:
-                pass
-    return mapping
-
-
-def pip_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
-    maps: dict[bytes, dict[str, tuple[str, str]]] = {}
-    found: set[tuple[str, str]] = set()
-    for p in paths:
-        m = _SITE.match(p)
-        if not m:
-            continue
-        site, top = m.group(1), os.fsdecode(m.group(2))
-        if site not in maps:
-            maps[site] = _top_level_map(Path(os.fsdecode(site)))
-        dist = maps[site].get(top)
-        if dist is None and top.endswith(".py"):
-            dist = maps[site].get(top[:-3])
-        if dist is not None:
-            found.add(dist)
-    return sorted(found)
-
-
-def _dpkg_versions() -> dict[str, str]:
-    versions: dict[str, str] = {}
-    try:
-        text = DPKG_STATUS.read_text(errors="replace")
-    except OSError:
-        return versions
-    for block in text.split("\n\n"):
-        name = version = None
-        for line in block.splitlines():
-            if line.startswith("Package: "):
-                name = line[9:].strip()
-            elif line.startswith("Version: "):
-                version = line[9:].strip()
-        if name and version:
-            versions[name] = version
-    return versions
-
-
-def dpkg_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
-    wanted = {os.fsdecode(p) for p in paths if not _SITE.match(p)}
-    if not wanted or not DPKG_INFO.is_dir():
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
         return []
-    # Resolve through symlinked dirs (/lib -> /usr/lib on merged-/usr systems).
-    wanted |= {os.path.realpath(p) for p in wanted}
-    owners: set[str] = set()
-    for lst in DPKG_INFO.glob("*.list"):
-        try:
-            for line in lst.read_text(errors="replace").splitlines():
-                if line in wanted:
-                    owners.add(lst.stem.split(":", 1)[0])
-                    break
-        except OSError:
-            continue
-    versions = _dpkg_versions()
-    return sorted((o, versions.get(o, "")) for o in owners)
+    return sorted(
+        (str(p[0]), str(p[1])) for p in value if isinstance(p, (list, tuple)) and len(p) == 2
+    )
+
+
+def _code(entry: Any) -> Code | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), bytes):
+        return None
+    git = entry.get("git") if isinstance(entry.get("git"), dict) else {}
+    return Code(
+        name=str(entry.get("name", "")),
+        version=str(entry.get("version", "")),
+        path=entry["path"],
+        repo=git.get("repo"),
+        remote=git.get("remote"),
+        commit=git.get("commit"),
+        dirty=bool(git.get("dirty", False)),
+    )
+
+
+def recorded_packages(job: Job) -> PackagesRead | None:
+    """What the job recorded when it ran; None for a job recorded without it."""
+    value = job.context.get("packages")
+    if not isinstance(value, dict):
+        return None
+    code = [c for c in map(_code, value.get("code") or []) if c is not None]
+    return PackagesRead(_pairs(value.get("pip")), _pairs(value.get("dpkg")), code, True)
+
+
+def job_packages(job: Job) -> PackagesRead:
+    """The packages `job` read: as recorded, else derived here from its filtered paths."""
+    return recorded_packages(job) or packages_read(list(job.filtered))
 
 
 def packages_read(paths: list[bytes]) -> PackagesRead:
-    return PackagesRead(pip_packages_read(paths), dpkg_packages_read(paths))
+    """The owners of `paths` as this machine has them installed now (empty without
+    the tracer binary, which holds the rule)."""
+    from roar.capture.tracer import find_tracer
+    from roar.errors import TracerUnavailable
+
+    if not paths:
+        return PackagesRead([], [])
+    try:
+        tracer = find_tracer()
+    except TracerUnavailable:
+        return PackagesRead([], [])
+    proc = subprocess.run(
+        [str(tracer), "packages-read"],
+        input=b"".join(p + b"\0" for p in paths if b"\0" not in p),
+        capture_output=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        return PackagesRead([], [])
+    found = json.loads(proc.stdout)
+    return PackagesRead(_pairs(found.get("pip")), _pairs(found.get("dpkg")))
+
+
+def dpkg_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
+    """The dpkg packages owning `paths`, as installed here now."""
+    return packages_read(paths).dpkg

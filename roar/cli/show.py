@@ -56,12 +56,12 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
 
 
 def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
-    from roar.capture.packages import packages_read
+    from roar.capture.packages import job_packages
     from roar.lineage.views import job_view
 
     view = job_view(facts, job_id, ref, context=True)
     job = view.job
-    read = packages_read(list(job.filtered))
+    read = job_packages(job)
     return {
         **view.to_json(),
         "git": job.context.get("git"),
@@ -70,6 +70,8 @@ def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
         "packages_read": {
             "pip": [f"{n}=={v}" for n, v in read.pip],
             "dpkg": [f"{n}={v}" for n, v in read.dpkg],
+            "code": [c.to_json() for c in read.code],
+            "recorded": read.recorded,
         },
     }
 
@@ -104,6 +106,11 @@ def _print(data: dict[str, Any]) -> None:
             lines.append(f"  pip      {' '.join(read['pip'])}")
         if read.get("dpkg"):
             lines.append(f"  dpkg     {' '.join(read['dpkg'])}")
+        for code in read.get("code", []):
+            at = f" @ {code['commit'][:12]}" if code.get("commit") else ""
+            where = code.get("remote") or code.get("repo") or code["path"]
+            dirty = " (dirty)" if code.get("dirty") else ""
+            lines.append(f"  code     {code['name']} {code['version']}{at}{dirty}  {where}")
     from roar.display import printable
 
     click.echo("\n".join(printable(line) for line in lines))

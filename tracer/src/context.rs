@@ -15,8 +15,8 @@
 use crate::env_snapshot::{self, PythonInfo};
 use crate::git_state::{self, GitState};
 use crate::gpu::UsageSampler;
-use crate::packages::{self, Editable};
 use crate::object::{encode, Value};
+use crate::packages::{self, Editable};
 use crate::paths::is_under;
 use crate::run::Beside;
 use crate::secrets::Rules;

@@ -247,7 +247,11 @@ pub fn normalized_executable(path: &[u8]) -> Vec<u8> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return path.as_os_str().as_bytes().to_vec();
     };
-    match std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+    match std::fs::canonicalize(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) {
         Ok(dir) => dir.join(name).into_os_string().into_vec(),
         Err(_) => path.as_os_str().as_bytes().to_vec(),
     }

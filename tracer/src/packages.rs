@@ -54,7 +54,8 @@ pub fn dist_name(dir_name: &str) -> Option<(String, String)> {
 
 fn site_split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     static SITE: OnceLock<Regex> = OnceLock::new();
-    let re = SITE.get_or_init(|| Regex::new(r"^(.*/(?:site|dist)-packages)(?:/|$)").expect("valid"));
+    let re =
+        SITE.get_or_init(|| Regex::new(r"^(.*/(?:site|dist)-packages)(?:/|$)").expect("valid"));
     let m = re.captures(path)?.get(1)?;
     let rest = &path[m.end()..];
     Some((m.as_bytes(), rest.strip_prefix(b"/").unwrap_or(rest)))
@@ -193,19 +194,24 @@ impl Site {
                 }));
             let mut listed: Vec<Vec<u8>> = Vec::new();
             if let Some(record) = read_limited(&meta.join("RECORD")) {
-                listed.extend(record.split(|&b| b == b'\n').map(|l| record_path(l).to_vec()));
+                listed.extend(
+                    record
+                        .split(|&b| b == b'\n')
+                        .map(|l| record_path(l).to_vec()),
+                );
             } else if let Some(files) = read_limited(&meta.join("installed-files.txt")) {
                 // Relative to the .egg-info directory.
                 listed.extend(files.split(|&b| b == b'\n').map(|l| {
-                    l.strip_prefix(b"../").map_or_else(
-                        || [dir_name.as_bytes(), b"/", l].concat(),
-                        <[u8]>::to_vec,
-                    )
+                    l.strip_prefix(b"../")
+                        .map_or_else(|| [dir_name.as_bytes(), b"/", l].concat(), <[u8]>::to_vec)
                 }));
             }
             if listed.is_empty() {
                 if let Some(tops) = read_limited(&meta.join("top_level.txt")) {
-                    for top in tops.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty()) {
+                    for top in tops
+                        .split(|b| b.is_ascii_whitespace())
+                        .filter(|t| !t.is_empty())
+                    {
                         listed.push([top, b"/__init__.py"].concat());
                         listed.push([top, b".py"].concat());
                     }
@@ -292,15 +298,18 @@ pub fn read_by(paths: &[&[u8]], editables: &[Editable], cache_dir: Option<&Path>
     let mut code = BTreeSet::new();
     let mut other: Vec<&[u8]> = Vec::new();
     for &path in paths {
-        if let Some(i) = editables.iter().position(|e| is_under(path, &e.dir)) {
-            code.insert(i);
-            continue;
-        }
         let Some((site, rel)) = site_split(path) else {
-            other.push(path);
+            // A project may hold its own venv: site-packages first.
+            if let Some(i) = editables.iter().position(|e| is_under(path, &e.dir)) {
+                code.insert(i);
+            } else {
+                other.push(path);
+            }
             continue;
         };
-        let index = sites.entry(site.to_vec()).or_insert_with(|| Site::read(site));
+        let index = sites
+            .entry(site.to_vec())
+            .or_insert_with(|| Site::read(site));
         if let Some(i) = index.owner(rel) {
             if !index.editable[i] {
                 pip.insert(index.dists[i].clone());
@@ -429,7 +438,9 @@ fn scan_dpkg_lists(paths: &[&[u8]]) -> HashMap<Vec<u8>, String> {
         for line in list.split(|&b| b == b'\n') {
             if let Some(asked) = wanted.get(line) {
                 for &p in asked {
-                    found.entry(p.to_vec()).or_insert_with(|| package.to_owned());
+                    found
+                        .entry(p.to_vec())
+                        .or_insert_with(|| package.to_owned());
                 }
             }
         }
@@ -454,7 +465,10 @@ pub fn to_value(read: &Read, editables: &[Editable]) -> Value {
             let git = e.git.as_ref().map_or(Value::Null, |g| {
                 Value::map(vec![
                     ("repo", Value::Bytes(g.repo.clone())),
-                    ("remote", g.remote.as_deref().map_or(Value::Null, Value::text)),
+                    (
+                        "remote",
+                        g.remote.as_deref().map_or(Value::Null, Value::text),
+                    ),
                     ("commit", Value::text(&g.commit)),
                     ("dirty", Value::Bool(g.dirty())),
                 ])
@@ -546,7 +560,10 @@ mod tests {
         let (_dir, site) = site();
         let found = pip_of(
             &site,
-            &["google/protobuf/__pycache__/message.cpython-311.pyc", "google/api/new.py"],
+            &[
+                "google/protobuf/__pycache__/message.cpython-311.pyc",
+                "google/api/new.py",
+            ],
         );
         assert_eq!(names(&found), vec!["googleapis-common-protos", "protobuf"]);
         assert!(pip_of(&site, &["google/other.py"]).is_empty());
@@ -578,7 +595,11 @@ mod tests {
             (found[0].name.as_str(), found[0].dir.as_slice()),
             ("mylib", b"/src/my lib".as_slice())
         );
-        let read: [&[u8]; 2] = [b"/src/my lib/mylib/core.py", b"/src/my library/x.py"];
+        let read: [&[u8]; 3] = [
+            b"/src/my lib/mylib/core.py",
+            b"/src/my library/x.py",
+            b"/src/my lib/.venv/lib/python3.11/site-packages/six.py",
+        ];
         let owners = read_by(&read, &found, None);
         assert_eq!(owners.code, vec![0]);
         assert!(owners.pip.is_empty());

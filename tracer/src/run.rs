@@ -154,7 +154,14 @@ fn run_inner(mut opts: RunOptions) -> Result<i32> {
     // From here on the command has run: whatever fails, its exit code is
     // still ours; a missing report tells the caller no job was recorded.
     match record(
-        &opts, &hasher, recorder, (beside, context), cwd, started_ns, ended_ns, exit,
+        &opts,
+        &hasher,
+        recorder,
+        (beside, context),
+        cwd,
+        started_ns,
+        ended_ns,
+        exit,
     ) {
         Ok(()) => {}
         Err(e) => eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}"),

@@ -226,12 +226,18 @@ def _norm(name: str) -> str:
 
 
 def _packages_read(env: Env, job: Job) -> set[str]:
-    """Packages of the env whose files the job read, from its filtered paths.
+    """Packages of the env whose files the job read: as the job recorded them
+    when it ran (roar/capture/packages.py), else from its filtered paths.
 
-    The registry has no site-packages to consult (roar/capture/packages.py
-    reads the machine's); a top-level directory under site-packages whose
-    name is the distribution's, or its dist-info, is the evidence here.
+    For a job recorded without them the registry has no site-packages to
+    consult; a top-level directory under site-packages whose name is the
+    distribution's is the evidence then.
     """
+    from roar.capture.packages import recorded_packages
+
+    recorded = recorded_packages(job)
+    if recorded is not None:
+        return {n for n, _ in recorded.pip}
     tops: set[str] = set()
     for path in job.filtered:
         m = _SITE_TOP.search(path)
