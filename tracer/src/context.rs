@@ -108,6 +108,10 @@ pub struct Plan {
 #[derive(Debug, Default, Clone)]
 pub struct Notes {
     pub dirty: bool,
+    /// The repository names no remote: nobody else can fetch the code.
+    pub no_remote: bool,
+    /// HEAD's commit when no remote-tracking branch holds it (not pushed).
+    pub unpushed: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -201,6 +205,16 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
     drop(open); // the state at the start is in memory: changes may go on
     let env_vars = Rules::get().redact_env(plan.env_vars);
     notes.dirty = state.as_ref().is_some_and(GitState::dirty);
+    if let Some(state) = &state {
+        // What would keep the run from being reproduced elsewhere, while
+        // it can still be fixed (read offline, beside the command).
+        notes.no_remote = state.remote.is_none();
+        if !notes.no_remote
+            && git_state::remote_branch_holding(&plan.cwd, &state.commit) == Some(None)
+        {
+            notes.unpushed = Some(state.commit.clone());
+        }
+    }
     let git = match state.map(|s| s.to_value(&plan.store)).transpose() {
         Ok(v) => v.unwrap_or(Value::Null),
         Err(e) => {
@@ -259,8 +273,8 @@ impl Beside for Gatherer {
                 env_vars: Rules::get()
                     .redact_env(self.plan.take().map(|p| p.env_vars).unwrap_or_default()),
                 notes: Notes {
-                    dirty: false,
                     warnings: vec!["git state and environment not recorded".into()],
+                    ..Notes::default()
                 },
             },
         };
