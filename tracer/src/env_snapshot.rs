@@ -257,6 +257,12 @@ pub fn normalized_executable(path: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A directory with its symlinks resolved (as it is, if it cannot be).
+fn real_dir(dir: &[u8]) -> Vec<u8> {
+    std::fs::canonicalize(std::ffi::OsStr::from_bytes(dir))
+        .map_or_else(|_| dir.to_vec(), |d| d.into_os_string().into_vec())
+}
+
 /// The `env` object for a run whose interpreter is `python` (None: the
 /// command starts no Python we can see).
 pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
@@ -270,8 +276,8 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
                     "executable",
                     Value::Bytes(normalized_executable(&info.executable)),
                 ),
-                ("prefix", Value::Bytes(info.prefix.clone())),
-                ("base_prefix", Value::Bytes(info.base_prefix.clone())),
+                ("prefix", Value::Bytes(real_dir(&info.prefix))),
+                ("base_prefix", Value::Bytes(real_dir(&info.base_prefix))),
             ]),
             installed_packages(&info.site_packages),
         ),
