@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
 
-.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium screenshots
+.PHONY: install test test-python test-rust demo bench bench-tracing lint clean postgresql chromium debuggers screenshots
 
 install: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml setup.py bin/roar $(TRACER_SOURCES)
 	$(PY) -m compileall -q roar  # as a regular install does: start-up without recompiling
 	touch $@
 
-test: install postgresql chromium test-rust test-python
+test: install postgresql chromium debuggers test-rust test-python
 
 # The GLaaS tests start a real PostgreSQL of their own (initdb + pg_ctl).
 postgresql:
@@ -36,6 +36,11 @@ chromium:
 	@test -x /usr/bin/chromium || dpkg -s chromium >/dev/null 2>&1 \
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# The tracer's field tests run strace and gdb inside a job.
+debuggers:
+	@{ command -v strace && command -v gdb; } >/dev/null \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace gdb; }
+
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -43,8 +48,11 @@ test-python:
 screenshots: install postgresql chromium
 	ROAR_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/server/test_web_pages.py
 
+# The fidelity suite runs under both mechanisms: seccomp user notification
+# (the default) and the ptrace fallback.
 test-rust:
 	cd tracer && cargo test --release -q
+	cd tracer && ROAR_TRACER_MECHANISM=ptrace cargo test --release -q --test capture --test lifecycle
 
 demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh

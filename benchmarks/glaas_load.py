@@ -22,6 +22,9 @@ import threading
 import time
 from pathlib import Path
 
+import zstandard
+
+from roar.objects.job import ArtifactRef, Job
 from roar.server.launch import start_server  # noqa: E402,F401 - used below and by the benchmarks
 
 ARTIFACTS_PER_JOB = 10
@@ -39,14 +42,33 @@ def seed(db_path: Path, artifacts: int) -> list[str]:
     now = time.time_ns()
     hashes: list[str] = []
     batch = 50_000
+    zstd = zstandard.ZstdCompressor(write_content_size=True)
     for start in range(0, artifacts, batch):
         n = min(batch, artifacts - start)
         chunk = [rng.randbytes(32).hex() for _ in range(n)]
         hashes.extend(chunk)
+        # Real job objects (the lineage rules read them to choose a producer).
+        outputs: dict[int, list[ArtifactRef]] = {}
+        for i, h in enumerate(chunk):
+            path = f"/data/out/{start + i}.bin".encode()
+            outputs.setdefault((start + i) // ARTIFACTS_PER_JOB, []).append(
+                ArtifactRef(path, h, 100)
+            )
         job_ids = {}
-        for i in range(n):
-            job_no = (start + i) // ARTIFACTS_PER_JOB
-            job_ids.setdefault(job_no, f"{job_no:064x}")
+        frames = []
+        for job_no, outs in outputs.items():
+            argv = (b"python", b"step.py", b"--shard", str(job_no).encode())
+            job = Job("run", argv, b"/data", now, now + 1, 0, outputs=tuple(outs))
+            raw = job.serialize()
+            job_ids[job_no] = job.id
+            frames.append((job.id, zstd.compress(raw), len(raw)))
+        conn.executemany(
+            "INSERT INTO objects VALUES (?, 'job', ?, ?, ?)",
+            [(oid, size, frame, now) for oid, frame, size in frames],
+        )
+        conn.executemany(
+            "INSERT INTO object_ns VALUES (?, 'anon', 1, ?)", [(oid, now) for oid, _, _ in frames]
+        )
         conn.executemany("INSERT INTO artifacts VALUES (?, ?)", [(h, now) for h in chunk])
         conn.executemany(
             "INSERT INTO artifact_jobs VALUES (?, ?, 'out', ?, 100, 'file', 'anon', 1)",

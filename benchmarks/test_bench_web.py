@@ -61,7 +61,7 @@ def artifact_page(tmp_path_factory):  # type: ignore[no-untyped-def]
     last = chain(ws, JOBS)
     env = {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "config")}
     reg = subprocess.run(
-        [sys.executable, "-m", "roar", "register"], cwd=ws.root, env=env, capture_output=True
+        [sys.executable, "-m", "roar", "register", "-y"], cwd=ws.root, env=env, capture_output=True
     )
     assert reg.returncode == 0, reg.stderr
     yield url, last

@@ -30,6 +30,7 @@ Markdown on stdout, progress on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import shlex
@@ -60,9 +61,25 @@ def roar_init(cwd: Path) -> None:
     subprocess.run([str(ROAR), "init", "-n"], cwd=cwd, check=True, capture_output=True)
 
 
+def roar_cli_preload(tool: Tool) -> Tool:
+    """roar-cli set up as its users are told to here: its default eBPF tracer
+    records nothing on this kernel, so the workspace is switched to preload."""
+    peer = Path(tool.wrap(Path("."), ())[0])
+
+    def setup(cwd: Path) -> None:
+        tool.setup(cwd)
+        subprocess.run(
+            [str(peer), "tracer", "use", "preload"], cwd=cwd, check=True, capture_output=True
+        )
+
+    return dataclasses.replace(tool, setup=setup)
+
+
 def tools() -> tuple[list[Tool], list[str]]:
     found, missing = available()
-    chosen = [t for t in found if t.name in PEERS]
+    chosen = [
+        roar_cli_preload(t) if t.name == "roar-cli preload" else t for t in found if t.name in PEERS
+    ]
     strace = shutil.which("strace")
     if strace:
         trap = ["-e", "trace=%file,%process"]

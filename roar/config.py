@@ -96,8 +96,9 @@ ROAR_CLI_KEYS: dict[str, str] = {
     "hash.put": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
     "hash.run": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
     "proxy.enabled": "roar has no S3 proxy; `roar get`/`roar put` record s3:// transfers",
-    "tracer.default": "roar has one tracer (seccomp + ptrace); tracer.path picks its binary",
-    "tracer.fallback_enabled": "roar has one tracer, nothing to fall back to",
+    "tracer.default": "roar has one tracer (seccomp notification, ptrace as the fallback); "
+    "tracer.path picks its binary",
+    "tracer.fallback_enabled": "roar falls back to ptrace by itself where notification is missing",
     "tracer.banner": "roar prints no tracer banner",
     "runtime.install": "roar installs nothing into the traced interpreter",
     "telemetry.enabled": _NO_TELEMETRY,

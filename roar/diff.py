@@ -16,7 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from roar.lineage.closure import Lineage
+from roar.errors import NotFound, UsageError
+from roar.lineage.chain import live
+from roar.lineage.closure import Lineage, upstream
+from roar.lineage.producers import Facts
+from roar.lineage.resolve import Target
 from roar.objects.job import ArtifactRef, Job
 
 CATEGORIES = ("code", "data", "params", "environment", "pipeline")
@@ -61,27 +65,26 @@ def job_key(job: Job) -> str:
     return f"{program} {script}".strip() if script and "." in script else program
 
 
-def walk(
-    start: list[str], read: Callable[[str], Job], producer: Callable[[Job, str], str | None]
-) -> Lineage:
-    """The lineage of `start` jobs through callbacks: for the registry's pages, until the
-    registry implements `LineageSource` and uses `roar.lineage.closure.upstream`."""
-    lin = Lineage()
-    todo = list(start)
-    while todo:
-        oid = todo.pop()
-        if oid in lin.jobs:
-            continue
-        job = read(oid)
-        lin.jobs[oid] = job
-        lin.parents[oid] = []
-        for art in job.inputs:
-            up = producer(job, art.hash)
-            lin.produced_by.setdefault(art.hash, up)
-            if up is not None and up != oid:
-                lin.parents[oid].append(up)
-                todo.append(up)
-    return lin
+def operand_lineage(facts: Facts, target: Target, text: str) -> tuple[str, Lineage]:
+    """(what a diff operand is, its lineage, jobs with their context): a step's or
+    job's, a session's live steps', an artifact's. `roar diff` and the registry's
+    diff both read their operands here. Raises UsageError for other objects,
+    NotFound when no recorded job is upstream."""
+    if target.kind in ("step", "job"):
+        kind, lin = "job", upstream(facts, jobs=[target.id])
+    elif target.kind == "session":
+        kind = "session"
+        lin = upstream(facts, jobs=[s.job for s in live(facts.source.chain(target.id))])
+    elif target.kind == "artifact":
+        kind, lin = "artifact", upstream(facts, hashes=[target.id])
+    else:
+        raise UsageError(
+            f"{text} is a {target.object_kind} object: diff takes artifacts, jobs or sessions"
+        )
+    if not lin.jobs:
+        raise NotFound(f"no recorded job produced {text}")
+    lin.jobs.update(facts.source.jobs(list(lin.jobs), context=True))  # git, env, variables
+    return kind, lin
 
 
 def _produced_here(lin: Lineage) -> set[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pipeline import EVALUATE, PREPROCESS, TRAIN
+from postgres_fixtures import pg_cluster  # noqa: F401 - a fixture, registered here for every test
 
 from roar.workspace import Workspace
 

@@ -47,7 +47,9 @@ def _roar_init(roar: Path) -> Callable[[Path], None]:
     return setup
 
 
-def _tracer_argv(cwd: Path, argv: tuple[str, ...]) -> list[str]:
+def _tracer_argv(
+    cwd: Path, argv: tuple[str, ...], tracer: Path = TRACER, options: tuple[str, ...] = ()
+) -> list[str]:
     # The prefixes and globs `roar run` passes (asked of the front end).
     import json
 
@@ -58,12 +60,12 @@ def _tracer_argv(cwd: Path, argv: tuple[str, ...]) -> list[str]:
     )
     filters = json.loads(out.stdout)
     store = cwd / ".roar"
-    cmd = [str(TRACER), "run", "--store", str(store), "--report", str(cwd / "report.json")]
+    cmd = [str(tracer), "run", "--store", str(store), "--report", str(cwd / "report.json")]
     for prefix in filters["ignore_prefixes"]:
         cmd += ["--ignore-prefix", os.fsdecode(from_json(prefix))]
     for pattern in filters["ignore_globs"]:
         cmd += ["--ignore-glob", pattern]
-    return [*cmd, "--", *argv]
+    return [*cmd, *options, "--", *argv]
 
 
 def available() -> tuple[list[Tool], list[str]]:
@@ -87,6 +89,26 @@ def available() -> tuple[list[Tool], list[str]]:
             cache_files=(".roar/cache/hashes",),
         )
     )
+    # The fallback mechanism, forced, on the same binary.
+    tools.append(
+        Tool(
+            "roar-tracer ptrace",
+            lambda cwd, argv: _tracer_argv(cwd, argv, options=("--mechanism", "ptrace")),
+            setup=_roar_init(roar),
+            cache_files=(".roar/cache/hashes",),
+        )
+    )
+    # Another build to compare with (e.g. the last release's), side by side.
+    baseline = os.environ.get("ROAR_BENCH_BASELINE_TRACER")
+    if baseline:
+        tools.append(
+            Tool(
+                "roar-tracer baseline",
+                lambda cwd, argv: _tracer_argv(cwd, argv, tracer=Path(baseline)),
+                setup=_roar_init(roar),
+                cache_files=(".roar/cache/hashes",),
+            )
+        )
     strace = shutil.which("strace")
     if strace:
         tools.append(Tool("strace -f", lambda cwd, argv: [strace, "-f", "-o", "/dev/null", *argv]))

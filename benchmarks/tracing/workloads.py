@@ -31,6 +31,9 @@ class Workload:
     argv: tuple[str, ...]
     # True: roar's hash cache is emptied before every timed run.
     cold_cache: bool = False
+    # Trapped calls the workload makes beyond the untraced run's: the table
+    # then also gives the cost of one, (traced - untraced) / events.
+    events: int = 0
 
 
 MANY = """
@@ -58,6 +61,16 @@ with open('out/big.bin', 'rb') as f:
 """
 
 PROCS = 'for i in $(seq 1 200); do cat "$1/$i.txt" > /dev/null; done'
+
+OPEN_COUNT = 20_000
+# The cost of one trapped call: the same file opened and closed again and
+# again (one hash-map hit in the tracer each time, nothing to hash).
+OPENS = f"""
+import os, sys
+path = sys.argv[1]
+for _ in range({OPEN_COUNT}):
+    os.close(os.open(path, os.O_RDONLY))
+"""
 
 READ_ALL = """
 import os, sys
@@ -139,6 +152,12 @@ def workloads(sets: dict[str, Path], python: str) -> list[Workload]:
             "procs",
             "`sh` loop of 200 `cat`s, each reading its own file",
             ("/bin/sh", "-c", PROCS, "sh", str(sets["procs"])),
+        ),
+        Workload(
+            "opens",
+            f"{OPEN_COUNT:,} opens of one file (cost per trapped call)",
+            (python, "-c", OPENS, str(sets["many"] / "1.txt")),
+            events=OPEN_COUNT,
         ),
         Workload(
             "rerun 1 GiB",

@@ -6,22 +6,6 @@ from typing import Any
 
 import click
 
-from roar.errors import NotFound, UsageError
-
-
-def _start(source, resolver, text: str) -> tuple[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
-    """(what the operand is, where its lineage walk starts) for a diff operand."""
-    from roar.lineage.chain import live
-
-    t = resolver.resolve(text)
-    if t.kind in ("step", "job"):
-        return "job", {"jobs": [t.id]}
-    if t.kind == "session":
-        return "session", {"jobs": [s.job for s in live(source.chain(t.id))]}
-    if t.kind == "artifact":
-        return "artifact", {"hashes": [t.id]}
-    raise UsageError(f"{text} is a {t.object_kind} object: diff takes artifacts, jobs or sessions")
-
 
 @click.command()
 @click.argument("a")
@@ -30,9 +14,8 @@ def _start(source, resolver, text: str) -> tuple[str, dict[str, list[str]]]:  # 
 def diff(a: str, b: str, as_json: bool) -> None:
     """Compare two artifacts, jobs or sessions: code, data, params, environment, pipeline."""
     from roar.cli.output import print_json
-    from roar.diff import CATEGORIES, diff_lineages
+    from roar.diff import CATEGORIES, diff_lineages, operand_lineage
     from roar.index.source import local
-    from roar.lineage.closure import upstream
     from roar.lineage.producers import Facts
     from roar.objects.env import Env
     from roar.workspace import Workspace
@@ -50,11 +33,7 @@ def diff(a: str, b: str, as_json: bool) -> None:
     lineages = []
     kinds = []
     for text in (a, b):
-        kind, start = _start(source, resolver, text)
-        lin = upstream(facts, **start)
-        if not lin.jobs:
-            raise NotFound(f"no recorded job produced {text}")
-        lin.jobs.update(source.jobs(list(lin.jobs), context=True))  # git, env, variables
+        kind, lin = operand_lineage(facts, resolver.resolve(text), text)
         lineages.append(lin)
         kinds.append(kind)
     result = diff_lineages(lineages[0], lineages[1], env_of)

@@ -72,6 +72,11 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
     click.echo(f"{found['hash']}  {printable(str(found.get('object_kind') or 'artifact'))}")
     art = found.get("artifact")
     if art:
+        producer = art.get("producer")
+        if isinstance(producer, dict) and producer.get("job"):
+            where = f" (step {producer['step']}" if producer.get("step") else " (no session"
+            where += ", superseded)" if producer.get("superseded") else ")"
+            click.echo(printable(f"  produced by job {str(producer['job'])[:12]}{where}"))
         for e in art["produced_by"]:
             click.echo(printable(f"  written by job {e['job'][:12]} as {e['path']}"))
         for e in art["consumed_by"]:

@@ -20,8 +20,9 @@ from typing import NoReturn
 
 from roar.errors import UsageError
 
-# roar-cli 0.4.7 chooses among three tracers; roar has one, so these names are
-# accepted and mean the same thing (the front end checks them; help lists them).
+# roar-cli 0.4.7 chooses among three tracers; roar has one (seccomp notification or ptrace),
+# so these names are accepted and mean the same thing (the front end checks them; help
+# lists them).
 TRACER_NAMES = ("auto", "ebpf", "preload", "ptrace")
 HASH_ALGORITHMS = ("blake3", "sha256", "sha512", "md5")
 RERUN = "--rerun"

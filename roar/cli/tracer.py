@@ -6,6 +6,11 @@ import sys
 
 import click
 
+MECHANISMS = {
+    "notify": "seccomp user notification (the command may itself use ptrace)",
+    "ptrace": "ptrace, the fallback for kernels before 5.5 (no ptrace inside a job)",
+}
+
 
 def _configured() -> str:
     from roar.errors import NotAWorkspace
@@ -35,7 +40,9 @@ def _status(as_json: bool) -> None:
         print_json({"path": str(path), **check.details, "ready": check.ready})
     else:
         click.echo(f"tracer: {path}")
-        for key in ("ptrace", "seccomp", "kernel", "arch"):
+        mechanism = check.details.get("mechanism")
+        click.echo(f"  mechanism: {MECHANISMS.get(mechanism, 'none')}")
+        for key in ("kernel", "arch", "debuggers", "setuid"):
             if key in check.details:
                 click.echo(f"  {key}: {check.details[key]}")
         click.echo("  ready" if check.ready else "  NOT READY")
@@ -49,7 +56,7 @@ def _status(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def tracer(ctx: click.Context, as_json: bool) -> None:
-    """Show where the tracer is and whether it can trace on this machine."""
+    """Show where the tracer is, whether and how it can trace on this machine."""
     if ctx.invoked_subcommand is None:
         _status(as_json)
 
@@ -57,7 +64,8 @@ def tracer(ctx: click.Context, as_json: bool) -> None:
 @tracer.command()
 @click.option("--json", "as_json", is_flag=True)
 def check(as_json: bool) -> None:
-    """Preflight: ptrace and seccomp usable? Exit 1 if not."""
+    """Can roar observe commands here, by which mechanism, and what that
+    means for debuggers and setuid programs inside a job? Exit 1 if it cannot."""
     _status(as_json)
 
 
@@ -76,7 +84,10 @@ def use(path: str) -> None:
     from roar.workspace import Workspace
 
     if path in TRACER_NAMES:
-        click.echo(f"roar has one tracer (seccomp + ptrace); '{path}' selects it, nothing to set")
+        click.echo(
+            "roar has one tracer (seccomp user notification, ptrace as the fallback); "
+            f"'{path}' selects it, nothing to set"
+        )
         return
     full = os.path.realpath(path)
     if not os.path.isfile(full):

@@ -24,6 +24,7 @@ class Lineage:
     produced_by: dict[str, str | None] = field(default_factory=dict)  # hash -> job (None: root)
     # job -> the jobs that produced what it read (its parents in the lineage)
     parents: dict[str, list[str]] = field(default_factory=dict)
+    truncated: bool = False  # stopped at `upstream`'s `max_jobs`: more is upstream
 
     def depth(self) -> dict[str, int]:
         """job -> the length of the longest path from it up to a job with no parents."""
@@ -56,8 +57,14 @@ def upstream(
     *,
     hashes: Iterable[str] = (),
     jobs: Iterable[str] = (),
+    max_jobs: int | None = None,
 ) -> Lineage:
-    """Everything upstream of artifacts `hashes` and jobs `jobs`."""
+    """Everything upstream of artifacts `hashes` and jobs `jobs`.
+
+    With `max_jobs`, the walk stops after the level that reaches that many jobs
+    and marks the result `truncated` when jobs were left unread (a server bounds
+    what one request may cost).
+    """
     facts = source if isinstance(source, Facts) else Facts(source)
     lin = Lineage()
     start = [Ask(h) for h in dict.fromkeys(hashes)]
@@ -70,6 +77,9 @@ def upstream(
             frontier.append(producer)
     frontier.extend(jobs)
     while frontier:
+        if max_jobs is not None and len(lin.jobs) >= max_jobs:
+            lin.truncated = True
+            break
         known = facts.jobs(frontier)
         level = [j for j in dict.fromkeys(frontier) if j in known and j not in lin.jobs]
         for j in level:

@@ -86,19 +86,39 @@ class Resolver:
         if len(others) == 1:
             return others[0]
         if others:
-            listed = ", ".join(t.describe() for t in others[:MAX_LISTED])
-            more = " and more" if len(others) > MAX_LISTED else ""
-            raise Ambiguous(f"{text} names more than one thing: {listed}{more}; give more digits")
+            raise Ambiguous(self._several(text, others))
         raise NotFound(self._nothing(text))
+
+    @staticmethod
+    def _several(text: str, found: list[Target]) -> str:
+        listed = ", ".join(t.describe() for t in found[:MAX_LISTED])
+        more = " and more" if len(found) > MAX_LISTED else ""
+        return f"{text} names more than one thing: {listed}{more}; give more digits"
+
+    def resolve_hash(self, text: str) -> Target:
+        """What a hash or a prefix of 8+ hex digits names, by the same rule as `resolve`
+        but never a path, a step or a session name: for a service, whose files and
+        sessions are not the caller's. Raises Ambiguous (candidates listed) or
+        NotFound (saying what was tried)."""
+        found = self.hashes(text)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise Ambiguous(self._several(text, found))
+        raise NotFound(self._nothing(text, hashes_only=True))
+
+    def hashes(self, text: str) -> list[Target]:
+        """What a hash or prefix of 8+ hex digits may name: up to MAX_LISTED + 1 ids."""
+        if not is_hash_text(text):
+            return []
+        named = self.source.named(text.lower(), MAX_LISTED + 1)
+        return [self._named(text, n.id, n.kind) for n in named]
 
     def _names(self, text: str) -> list[Target]:
         session = self._session(text)
         if session is not None:
             return [session]  # a name that is a session is not read as a hash (as git)
-        if not is_hash_text(text):
-            return []
-        named = self.source.named(text.lower(), MAX_LISTED + 1)
-        return [self._named(text, n.id, n.kind) for n in named]
+        return self.hashes(text)
 
     def _named(self, text: str, oid: str, kind: str) -> Target:
         if kind in _KIND_OF:
@@ -134,12 +154,12 @@ class Resolver:
         return f"the full hash {target.id} for the {target.kind}"
 
     @staticmethod
-    def _nothing(text: str) -> str:
+    def _nothing(text: str, *, hashes_only: bool = False) -> str:
         lowered = text.lower()
         hint = ""
         if set(lowered) <= HEX and 0 < len(lowered) < MIN_PREFIX:
             hint = f" (a hash prefix needs at least {MIN_PREFIX} hex digits)"
-        return (
-            f"{text}: not a path, a step (@N), a session, or a hash known here"
-            f" (objects and recorded artifacts){hint}"
-        )
+        elif hashes_only and not is_hash_text(text):
+            hint = f" (a hash is {MIN_PREFIX} to 64 hex digits)"
+        tried = "a hash" if hashes_only else "a path, a step (@N), a session, or a hash"
+        return f"{text}: not {tried} known here (objects and recorded artifacts){hint}"

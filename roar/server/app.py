@@ -31,6 +31,7 @@ from roar.server.scope import namespace_for_write, valid_name
 from roar.server.storage import Storage
 from roar.server.storage.records import RefUpdate, SearchFilters
 from roar.server.verify import check_pack, unresolved_references
+from roar.server.web import views
 
 API = "/api/v1"
 PACK_TYPE = "application/x-roar-pack"
@@ -136,7 +137,7 @@ def create_app(storage: Storage) -> FastAPI:
         if not is_id(req.want):
             raise BadRequest("want must be a 64-character hex hash")
         closure = await run_in_threadpool(
-            storage.closure.of, req.want, set(req.have), signed.caller
+            storage.closure.of, req.want, set(req.have), storage.source(signed.caller)
         )
         if closure.size == 0:
             raise NotFound(f"no lineage of {req.want} is registered where you can see it")
@@ -155,12 +156,10 @@ def create_app(storage: Storage) -> FastAPI:
             raise BadRequest("not a 64-character hex hash")
         # A few indexed point queries (~1 ms): run inline, since a hop through the
         # thread pool costs more than the work and widens the latency tail.
-        found = storage.lookup.hash(digest, signed.caller)
+        found = views.lookup(storage, signed.caller, digest)
         if found is None:
             raise NotFound(f"{digest} is not registered (or not visible to you)")
-        return Response(
-            json.dumps(found.to_json(), separators=(",", ":")), media_type="application/json"
-        )
+        return Response(json.dumps(found, separators=(",", ":")), media_type="application/json")
 
     @app.get(f"{API}/search", summary="Jobs by command, GPU, file type, label, owner, time")
     async def search(

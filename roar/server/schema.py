@@ -154,13 +154,17 @@ refs = Table(
     PrimaryKeyConstraint("ref_ns", "name"),
 )
 
-# Which session objects each ref's chain holds, so fetch finds the heads.
+# Which session objects each ref's chain holds, so fetch finds the heads and the
+# lineage rules find where a job is a step.
 ref_members = Table(
     "ref_members",
     metadata,
     Column("ref_ns", NS, nullable=False),
     Column("name", String(255), nullable=False),
     Column("session_id", ID, nullable=False),
+    # A later step of this chain re-ran the same step (docs/lineage.md §2), marked
+    # when the ref moves so that "where is this job a step" is one indexed read.
+    Column("superseded", Boolean, nullable=False, default=False),
     PrimaryKeyConstraint("ref_ns", "name", "session_id"),
     Index("ix_ref_members_session", "session_id"),
 )

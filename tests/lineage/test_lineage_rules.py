@@ -220,12 +220,14 @@ def test_placements_cover_local_and_remote_tracking_sessions(source_of: SourceMa
     w.step(mine, 1)
     w.step(theirs, 1, ref="refs/remotes/origin/sessions/main")
     src = source_of(w)
+    main, origin = source_of.ref(MAIN), source_of.ref("refs/remotes/origin/sessions/main")
     placed = src.placements([mine, theirs])
-    assert [(p.ref, p.step.label) for p in placed[mine]] == [(MAIN, "@1")]
-    assert [(p.ref, p.step.label) for p in placed[theirs]] == [
-        ("refs/remotes/origin/sessions/main", "@1")
-    ]
-    assert set(src.session_refs()) == {MAIN, "refs/remotes/origin/sessions/main"}
+    assert [(p.ref, p.step.label) for p in placed[mine]] == [(main, "@1")]
+    assert [(p.ref, p.step.label) for p in placed[theirs]] == [(origin, "@1")]
+    assert src.session_refs() == {
+        main: w.refs[MAIN],
+        origin: w.refs["refs/remotes/origin/sessions/main"],
+    }
 
 
 def test_prefixes_name_objects_and_artifact_hashes(source_of: SourceMaker) -> None:
@@ -275,3 +277,20 @@ def test_the_index_decides_edges_by_the_same_rule_as_steps_arrive(tmp_path) -> N
     assert src.index.reads(MAIN, range(len(chain))) == {i: r for i, r in enumerate(expected) if r}
     # The reads that can make a step stale: eval read model-1 from the replaced train.
     assert src.index.stale_reads(MAIN) == {"@3": [dag.Read("@2", steps["train"], h("model-1"))]}
+
+
+def test_members_come_in_bytewise_path_order(source_of: SourceMaker) -> None:
+    """As the tree object lists them, whatever the database's collation: upper case
+    before `_` before lower case before non-ASCII (a locale's order differs)."""
+    from roar.objects.tree import Tree, TreeEntry
+
+    w = World()
+    names = ["é.bin", "a.bin", "_.bin", "B.bin"]
+    tree = w.add(Tree.of([TreeEntry(n.encode(), h(n), 1) for n in names]))
+    w.job("python shard.py", reads=["data"], read_trees=[tree])
+    assert source_of(w).members([tree]) == {
+        tree: tuple(h(n) for n in sorted(names, key=str.encode))
+    }
+    assert [h(n) for n in ("B.bin", "_.bin", "a.bin", "é.bin")] == list(
+        source_of(w).members([tree])[tree]
+    )

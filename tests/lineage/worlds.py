@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 import blake3
 
@@ -85,4 +86,12 @@ class World:
         return oid
 
 
-SourceMaker = Callable[[World], LineageSource]
+class SourceMaker(Protocol):
+    """Serves a world from one LineageSource implementation (tests/lineage/conftest.py)."""
+
+    def __call__(self, world: World) -> LineageSource: ...
+
+    def ref(self, world_ref: str) -> str:
+        """What the source calls the world's ref `world_ref` (the registry keeps refs
+        per pusher's namespace)."""
+        ...

@@ -137,7 +137,20 @@ def test_anonymous_pushes_do_not_show_the_pushers_key(glaas, make_user, cli_as):
     assert refs and {r["namespace"] for r in refs} == {"anon"}
     shown = {s["namespace"] for s in recent.json()["recent_sessions"]}
     assert "anon" in shown and not any(n.startswith("anon:") for n in shown)
-    for text in (recent.text, home.text, fetched.headers["roar-refs"]):
+    # the pages and lookups that say where a job is a step name the ref's namespace too
+    artifact = requests.get(f"{glaas.url}/api/v1/artifacts/{files['model']}", timeout=30)
+    producer = artifact.json()["producer"]
+    assert (producer["namespace"], producer["ref"], producer["step"]) == (
+        "anon",
+        "sessions/main",
+        "@2",
+    )
+    pages = [artifact.text]
+    for path in (f"artifacts/{files['model']}", f"jobs/{producer['job']}"):
+        pages += [requests.get(f"{glaas.url}/{path}", timeout=30).text,
+                  requests.get(f"{glaas.url}/api/v1/{path}", timeout=30).text]  # fmt: skip
+    pages.append(requests.get(f"{glaas.url}/api/v1/lookup/{files['model']}", timeout=30).text)
+    for text in (recent.text, home.text, fetched.headers["roar-refs"], *pages):
         assert fingerprint not in text
         assert fingerprint.removeprefix("SHA256:") not in text
 

@@ -116,8 +116,11 @@ def test_follow_the_registered_lineage_in_a_browser(make_user, cli_as, glaas, ne
     page.wait_for_url(re.compile(r"/sessions/[0-9a-f]{64}$"))
     rows = page.locator("#steps tbody tr")
     assert rows.count() == 5
-    states = [rows.nth(i).locator("td").last.inner_text() for i in range(5)]
-    assert states == ["current", "superseded", "superseded", "current", "current"]
+    # in `roar dag --expanded`'s order: dependency order, a step's executions together
+    steps = [(rows.nth(i).locator("td").first.inner_text(),
+              rows.nth(i).locator("td").last.inner_text()) for i in range(5)]  # fmt: skip
+    assert steps == [("@1", "current"), ("@2", "superseded"), ("@2", "current"),
+                     ("@3", "superseded"), ("@3", "current")]  # fmt: skip
     shoot(page, glaas, "session")
 
     # the DAG view: click a node and land on its page

@@ -1,5 +1,7 @@
 """Fixtures for the tracer's black-box tests: the built roar-tracer binary
-and a scratch workspace with its own store, run the way roar's CLI runs it."""
+and a scratch workspace with its own store, run the way roar's CLI runs it,
+once under each mechanism (seccomp user notification, and the ptrace
+fallback forced with --mechanism)."""
 
 from __future__ import annotations
 
@@ -53,11 +55,15 @@ class Traced:
         return {a["path"]: a["hash"] for a in self.report[key]}
 
 
+MECHANISMS = ["notify", "ptrace"]
+
+
 @dataclass
 class Workspace:
     root: Path
     store: Path
     tracer: Path
+    mechanism: str
 
     def write(self, rel: str, data: bytes) -> Path:
         path = self.root / rel
@@ -71,17 +77,24 @@ class Workspace:
         cmd = [str(self.tracer), "run", "--store", str(self.store), "--report", str(report)]
         for prefix in SYSTEM_PREFIXES:
             cmd += ["--ignore-prefix", prefix]
-        cmd += [*extra, "--", *argv]
+        cmd += ["--mechanism", self.mechanism, *extra, "--", *argv]
         done = subprocess.run(cmd, cwd=self.root, capture_output=True, timeout=60)
         loaded = json.loads(report.read_text()) if report.exists() else None
+        if loaded is not None:
+            assert loaded["mechanism"] == self.mechanism
         return Traced(done.returncode, done.stdout, done.stderr, loaded)
 
     def python(self, code: str) -> Traced:
         return self.run(sys.executable, "-I", "-c", code)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, tracer_binary: Path) -> Workspace:
+@pytest.fixture(params=MECHANISMS)
+def workspace(request: pytest.FixtureRequest, tmp_path: Path, tracer_binary: Path) -> Workspace:
     root = (tmp_path / "work").resolve()
     root.mkdir()
-    return Workspace(root=root, store=tmp_path / "store" / ".roar", tracer=tracer_binary)
+    return Workspace(
+        root=root,
+        store=tmp_path / "store" / ".roar",
+        tracer=tracer_binary,
+        mechanism=request.param,
+    )

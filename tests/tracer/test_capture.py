@@ -122,5 +122,19 @@ def test_preflight_json(tracer_binary):
 
     done = subprocess.run([str(tracer_binary), "--preflight", "--json"], capture_output=True)
     info = json.loads(done.stdout)
-    assert set(info) == {"ready", "ptrace", "seccomp", "kernel", "arch", "problems"}
+    assert set(info) == {
+        "ready",
+        "mechanism",
+        "notify",
+        "ptrace",
+        "seccomp",
+        "privileged",
+        "debuggers",
+        "setuid",
+        "kernel",
+        "arch",
+        "problems",
+    }
     assert done.returncode == (0 if info["ready"] else 1)
+    fallback = "ptrace" if info["ready"] else None
+    assert info["mechanism"] == ("notify" if info["notify"] else fallback)

@@ -6,7 +6,7 @@
 //! file had before the job changed it, when the job had read it.
 
 use crate::context::StartGate;
-use crate::hash::{FileHash, Hasher};
+use crate::hash::{FileHash, Hasher, Role};
 use crate::hash_cache::Identity;
 use crate::job::{tree_object, Artifact, ArtifactKind};
 use crate::object::Object;
@@ -63,12 +63,25 @@ pub struct Recorder<'h> {
     /// through another without a stat per read during the run.
     reads_in_order: Vec<Vec<u8>>,
     reads_indexed: usize,
+    /// How many of `reads_in_order` `news` has reported.
+    reads_reported: usize,
+    /// Paths first written since `news` last ran.
+    writes_unreported: Vec<Vec<u8>>,
     read_inodes: HashMap<(u64, u64), Vec<Vec<u8>>>,
     filtered: HashSet<Vec<u8>>,
     created_dirs: HashSet<Vec<u8>>,
     ignore_globs: Vec<glob::Pattern>,
     start_gate: Option<Arc<StartGate>>,
     pub warnings: Vec<String>,
+}
+
+/// What `Recorder::news` reports about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum News {
+    /// Read before any change: an input if it exists at the end.
+    Read,
+    /// Written by the job: an output if it is a changed file at the end.
+    Written,
 }
 
 /// The classification of a finished job.
@@ -93,6 +106,8 @@ impl<'h> Recorder<'h> {
             records: HashMap::new(),
             reads_in_order: Vec::new(),
             reads_indexed: 0,
+            reads_reported: 0,
+            writes_unreported: Vec::new(),
             read_inodes: HashMap::new(),
             filtered: HashSet::new(),
             created_dirs: HashSet::new(),
@@ -224,13 +239,9 @@ impl<'h> Recorder<'h> {
             return;
         }
         self.change(&old, false);
-        if let Some(rec) = self.change(&new, false) {
-            rec.written = true;
-        }
+        self.write(&new, false);
         if exchange {
-            if let Some(rec) = self.change(&old, false) {
-                rec.written = true;
-            }
+            self.write(&old, false);
         }
     }
 
@@ -262,8 +273,24 @@ impl<'h> Recorder<'h> {
     }
 
     fn write(&mut self, path: &[u8], follow: bool) {
-        if let Some(rec) = self.change(path, follow) {
-            rec.written = true;
+        let first = match self.change(path, follow) {
+            Some(rec) => !std::mem::replace(&mut rec.written, true),
+            None => false,
+        };
+        if first {
+            self.writes_unreported.push(path.to_vec());
+        }
+    }
+
+    /// Reports the paths that became pending inputs or were first written
+    /// since the last call: what can be hashed while the command still runs.
+    pub fn news(&mut self, mut f: impl FnMut(News, &[u8])) {
+        for path in &self.reads_in_order[self.reads_reported..] {
+            f(News::Read, path);
+        }
+        self.reads_reported = self.reads_in_order.len();
+        for path in self.writes_unreported.drain(..) {
+            f(News::Written, &path);
         }
     }
 
@@ -338,7 +365,7 @@ impl<'h> Recorder<'h> {
         if readers.is_empty() {
             return;
         }
-        let before = match self.hasher.hash_path(p) {
+        let before = match self.hasher.hash_while_running(p) {
             Ok(Some(h)) => Read::Before(h),
             Ok(None) => Read::Void,
             Err(e) => {
@@ -603,16 +630,16 @@ impl Recorder<'_> {
         let composites = topmost_composites(&created, &output_paths);
 
         // One parallel hashing pass over everything still to hash.
-        let mut to_hash: Vec<(PathBuf, Option<fs::Metadata>)> = Vec::new();
+        let mut to_hash: Vec<(PathBuf, Option<fs::Metadata>, Role)> = Vec::new();
         let mut pending_paths = Vec::with_capacity(pending.len());
         for (path, stat) in pending {
-            to_hash.push((as_path(&path).to_path_buf(), stat));
+            to_hash.push((as_path(&path).to_path_buf(), stat, Role::Input));
             pending_paths.push(path);
         }
         let mut loose_outputs = Vec::new();
         for (path, stat) in outputs {
             if !composites.iter().any(|c| is_under(&path, c)) {
-                to_hash.push((as_path(&path).to_path_buf(), Some(stat)));
+                to_hash.push((as_path(&path).to_path_buf(), Some(stat), Role::Output));
                 loose_outputs.push(path);
             }
         }
@@ -622,13 +649,15 @@ impl Recorder<'_> {
             to_hash.extend(
                 files
                     .iter()
-                    .map(|(_, abs)| (as_path(abs).to_path_buf(), None)),
+                    .map(|(_, abs)| (as_path(abs).to_path_buf(), None, Role::Output)),
             );
         }
         let mut hashes = self.hasher.hash_many_known(to_hash).into_iter();
         let mut next = |path: &[u8], warnings: &mut Vec<String>| match hashes.next() {
             Some(Ok(Some(h))) => Some(h),
             Some(Ok(None)) | None => None,
+            // A read of a path that is gone at the end was a failed probe.
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
             Some(Err(e)) => {
                 warnings.push(format!("could not hash {}: {e}", as_path(path).display()));
                 None

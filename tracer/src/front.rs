@@ -12,7 +12,7 @@ use crate::env_snapshot::{self, PythonInfo};
 use crate::filters;
 use crate::git_state;
 use crate::labels;
-use crate::run::{self, RunOptions};
+use crate::run::{self, Mechanism, RunOptions};
 use crate::workspace::{Found, Workspace};
 use std::ffi::OsString;
 use std::io::Write;
@@ -452,6 +452,7 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
     let scratch = Scratch::new(&ws.dir)
         .map_err(|e| Failure(1, format!("cannot use {}: {e}", ws.dir.display())))?;
     let report_path = scratch.0.join("report.json");
+    let mechanism = Mechanism::from_env().map_err(|e| Failure(USAGE, e))?;
     let started = Instant::now();
     let (code, notes) = match external {
         Some(tracer) => {
@@ -477,6 +478,7 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
                 step: req.step,
                 supersedes: req.supersedes.clone(),
                 hash_cache: true,
+                mechanism,
                 command: req.command.clone(),
                 beside: Some(Box::new(gatherer)),
                 start_gate: Some(gate),

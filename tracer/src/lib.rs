@@ -1,10 +1,13 @@
-//! roar-tracer: runs a command under seccomp-filtered ptrace, records what
-//! it read and wrote by BLAKE3 content hash, and writes the job object into
-//! the roar store. `main.rs` only parses arguments; `run` drives the rest.
+//! roar-tracer: runs a command under a seccomp filter (user notification,
+//! or ptrace as the fallback), records what it read and wrote by BLAKE3
+//! content hash, and writes the job object into the roar store. `main.rs`
+//! only parses arguments; `run` drives the rest.
 
 pub mod classify;
 pub mod config;
 pub mod context;
+pub mod descendants;
+pub mod early;
 pub mod env_snapshot;
 pub mod filters;
 pub mod front;
@@ -14,13 +17,17 @@ pub mod hash;
 pub mod hash_cache;
 pub mod job;
 pub mod labels;
+pub mod memory;
+pub mod notify;
 pub mod object;
+pub mod observe;
 pub mod packages;
 pub mod paths;
 pub mod plumbing;
 pub mod preflight;
 pub mod process;
 pub mod ptrace;
+pub mod ptrace_loop;
 pub mod report;
 pub mod run;
 pub mod seccomp;
@@ -29,6 +36,5 @@ pub mod session;
 pub mod signals;
 pub mod store;
 pub mod syscalls;
-pub mod tracer;
 pub mod tree;
 pub mod workspace;

@@ -3,7 +3,7 @@
 //!   roar-tracer --version
 //!   roar-tracer --preflight [--json]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
-//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] -- COMMAND [ARGS...]
+//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
 //!   roar-tracer append --store DIR --session REF --job ID [--type run|build] [--step N --supersedes JOB]
 //!                   (appends a job written elsewhere, e.g. get and put, by the same re-run rule;
@@ -17,7 +17,7 @@
 //! front end of `roar run` and `roar build` (`front`).
 
 use lexopt::prelude::*;
-use roar_tracer::run::{RunOptions, SETUP_FAILED};
+use roar_tracer::run::{Mechanism, RunOptions, SETUP_FAILED};
 use roar_tracer::{front, hash, plumbing, preflight, run, session};
 use std::path::{Path, PathBuf};
 
@@ -44,7 +44,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("roar-tracer: {e}");
-            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] -- COMMAND [ARGS...]");
+            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]");
             SETUP_FAILED
         }
     };
@@ -66,7 +66,7 @@ fn parse() -> Result<i32, lexopt::Error> {
                     other => return Err(other.unexpected()),
                 }
             }
-            let result = preflight::check();
+            let result = preflight::check(Mechanism::from_env()?);
             print!(
                 "{}",
                 if json {
@@ -174,6 +174,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         step: None,
         supersedes: None,
         hash_cache: true,
+        mechanism: Mechanism::from_env()?,
         command: Vec::new(),
         beside: None,
         start_gate: None,
@@ -187,6 +188,12 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
             Long("ignore-prefix") => opts.ignore_prefixes.push(parser.value()?.into()),
             Long("ignore-glob") => opts.ignore_globs.push(parser.value()?.string()?),
             Long("no-hash-cache") => opts.hash_cache = false,
+            Long("mechanism") => {
+                let word = parser.value()?.string()?;
+                opts.mechanism = Mechanism::parse(&word).ok_or_else(|| {
+                    format!("--mechanism must be auto, notify or ptrace, not {word:?}")
+                })?;
+            }
             Long("session") => opts.session = Some(parser.value()?.string()?),
             Long("step") => opts.step = Some(parser.value()?.parse()?),
             Long("supersedes") => opts.supersedes = Some(parser.value()?.string()?),

@@ -1,5 +1,5 @@
-//! Thin, typed wrappers over the raw ptrace requests the tracer uses, plus
-//! reading strings and structs out of a stopped tracee. Every call can fail
+//! Thin, typed wrappers over the raw ptrace requests of the fallback
+//! mechanism (kernels without seccomp user notification). Every call can fail
 //! with ESRCH when the tracee died (killed by a signal, or a sibling thread
 //! called exit_group); callers treat that as "gone", never as fatal.
 
@@ -107,64 +107,25 @@ pub fn seccomp_stop(pid: Pid) -> io::Result<SeccompStop> {
     })
 }
 
-/// Reads from the tracee's memory with one process_vm_readv; returns how
-/// many bytes were read (short at an unmapped page).
-fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
+const NT_PRSTATUS: libc::c_int = 1;
+
+/// Clears CLONE_UNTRACED from the flags of the `clone` a tracee is stopped
+/// at (a seccomp stop), so its child is traced like any other and its
+/// trapped calls reach us instead of failing with ENOSYS.
+pub fn clear_clone_untraced(pid: Pid) -> io::Result<()> {
+    // SAFETY: user_regs_struct is plain data; zeroed is a valid value.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: (&mut regs as *mut libc::user_regs_struct).cast(),
+        iov_len: std::mem::size_of::<libc::user_regs_struct>(),
     };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: `local` describes `buf`; the kernel checks `remote`.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-const PAGE: u64 = 4096;
-const PATH_MAX: usize = 4096;
-
-/// Reads a NUL-terminated string (a path) from the tracee. Reads never cross
-/// a page boundary in one request, so a string that ends just before an
-/// unmapped page is still read.
-pub fn read_cstring(pid: Pid, mut addr: u64) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut chunk = [0u8; PAGE as usize];
-    loop {
-        let room = (PAGE - addr % PAGE) as usize;
-        let n = read_memory(pid, addr, &mut chunk[..room])?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "unreadable string",
-            ));
-        }
-        if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&chunk[..end]);
-            return Ok(out);
-        }
-        out.extend_from_slice(&chunk[..n]);
-        if out.len() > PATH_MAX {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "path longer than PATH_MAX",
-            ));
-        }
-        addr += n as u64;
-    }
-}
-
-/// Reads the first u64 (`flags`) of the tracee's `struct open_how`.
-pub fn read_u64(pid: Pid, addr: u64) -> io::Result<u64> {
-    let mut buf = [0u8; 8];
-    if read_memory(pid, addr, &mut buf)? != 8 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short read"));
-    }
-    Ok(u64::from_ne_bytes(buf))
+    // SAFETY: the kernel writes at most iov_len bytes into `regs`.
+    check(unsafe { libc::ptrace(libc::PTRACE_GETREGSET, pid, NT_PRSTATUS, &mut iov) })?;
+    #[cfg(target_arch = "x86_64")]
+    let flags = &mut regs.rdi;
+    #[cfg(target_arch = "aarch64")]
+    let flags = &mut regs.regs[0];
+    *flags &= !(libc::CLONE_UNTRACED as u64);
+    // SAFETY: the kernel reads iov_len bytes from `regs`.
+    check(unsafe { libc::ptrace(libc::PTRACE_SETREGSET, pid, NT_PRSTATUS, &mut iov) }).map(drop)
 }

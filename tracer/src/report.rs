@@ -17,12 +17,21 @@ fn artifact_value(a: &Artifact) -> Value {
     json!({ "path": path_value(&a.path), "hash": a.hash, "size": a.size, "kind": a.kind.word() })
 }
 
+/// How the run was observed (additions to the brief's report shape).
+pub struct Observation<'a> {
+    /// `notify` or `ptrace`.
+    pub mechanism: &'a str,
+    /// Files hashed while the command ran that the end only confirmed.
+    pub hashed_while_running: usize,
+}
+
 pub fn render(
     job_id: &str,
     job: &Job,
     trees: &[String],
     warnings: &[String],
     appended: Option<&Appended>,
+    observation: &Observation,
 ) -> Vec<u8> {
     let mut report = json!({
         "job": job_id,
@@ -36,6 +45,8 @@ pub fn render(
         "filtered_count": job.filtered.len(),
         "trees": trees,
         "warnings": warnings,
+        "mechanism": observation.mechanism,
+        "hashed_while_running": observation.hashed_while_running,
     });
     if let Some(a) = appended {
         report["session"] = json!(a.session_ref);

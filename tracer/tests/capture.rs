@@ -487,3 +487,75 @@ fn paths_matching_an_ignore_glob_are_filtered_like_prefixes() {
         set(&[(ws.path("out.txt"), blake3::hash(b"o").to_hex().to_string())])
     );
 }
+
+/// An output rewritten through a shared mapping after another descriptor
+/// of it was closed: the second write touches a page already dirty, so
+/// neither mtime nor ctime moves. Whatever was hashed while the command
+/// ran, the recorded hash is the final content.
+#[test]
+fn an_output_rewritten_through_a_mapping_is_recorded_with_its_final_content() {
+    let ws = Workspace::new();
+    let prog = ws.cc(
+        "remap",
+        r#"
+        #include <fcntl.h>
+        #include <string.h>
+        #include <unistd.h>
+        #include <sys/mman.h>
+        int main(void) {
+            int fd = open("out.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0 || ftruncate(fd, 4096) != 0) return 1;
+            char *m = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (m == MAP_FAILED) return 2;
+            memcpy(m, "first", 5);
+            close(open("out.bin", O_WRONLY)); /* a close-after-write event */
+            usleep(300000);                    /* long enough to be hashed */
+            memcpy(m, "final", 5);             /* no fault: no new ctime */
+            munmap(m, 4096);
+            close(fd);
+            return 0;
+        }"#,
+        &[],
+    );
+    let out = ws.run(&[&prog]);
+    assert_eq!(out.exit_code(), 0);
+    let content = ws.read("out.bin");
+    assert_eq!(&content[..5], b"final");
+    assert_eq!(out.outputs(), set(&[(ws.path("out.bin"), hash(&content))]));
+}
+
+/// Inputs are hashed as soon as they are opened and outputs once closed,
+/// while the command still runs: the end of the run only confirms them (the
+/// report counts those), and what it records is the same content. A file
+/// the command changes afterwards is hashed again.
+#[test]
+fn files_are_hashed_while_the_command_runs_and_the_end_only_confirms() {
+    let ws = Workspace::new();
+    let input: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let h_in = ws.write("big-input.bin", &input);
+    let out = ws.py(concat!(
+        "import time\n",
+        "data = open('big-input.bin', 'rb').read()\n",
+        "open('copy.bin', 'wb').write(data)\n",
+        "open('changed.txt', 'w').write('before')\n",
+        "time.sleep(0.5)\n",
+        "open('changed.txt', 'a').write(' and after')\n",
+    ));
+    assert_eq!(out.exit_code(), 0);
+    assert_eq!(
+        out.inputs(),
+        set(&[(ws.path("big-input.bin"), h_in.clone())])
+    );
+    assert_eq!(
+        out.outputs(),
+        set(&[
+            (ws.path("changed.txt"), hash(b"before and after")),
+            (ws.path("copy.bin"), h_in),
+        ])
+    );
+    let report = out.report.as_ref().expect("report");
+    // big-input.bin and copy.bin were hashed during the 0.5 s (changed.txt
+    // may have been too, once it settled after its last write).
+    let early = report["hashed_while_running"].as_u64().expect("a count");
+    assert!((2..=3).contains(&early), "{report}");
+}

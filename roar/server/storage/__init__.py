@@ -7,7 +7,7 @@
 | `accounts`  | accounts.py    | accounts, keys, projects, members, signature nonces           |
 | `push`      | push.py        | negotiation, storing and indexing a checked pack, ref moves   |
 | `closure`   | closure.py     | fetch: the lineage closure of a hash and its frames           |
-| `lineage`   | lineage.py     | jobs by id, session chains, producers, composite members      |
+| `source()`  | lineage.py     | the lineage core's `LineageSource` for one caller             |
 | `lookup`    | lookup.py      | lookup of a hash, search of jobs                              |
 | `web`       | web.py         | hash prefixes, recent sessions, browser logins                |
 
@@ -22,10 +22,11 @@ from sqlalchemy import func, select
 
 from roar.server import schema as t
 from roar.server.limits import Limits
+from roar.server.scope import Caller
 from roar.server.storage.accounts import Accounts
 from roar.server.storage.closure import Closures
 from roar.server.storage.database import Database
-from roar.server.storage.lineage import LineageReads
+from roar.server.storage.lineage import RegistrySource
 from roar.server.storage.lookup import Lookups
 from roar.server.storage.push import Pushes
 from roar.server.storage.web import WebReads
@@ -38,9 +39,12 @@ class Storage:
         self.accounts = Accounts(self.db)
         self.push = Pushes(self.db, self.limits)
         self.closure = Closures(self.db)
-        self.lineage = LineageReads(self.db, self.limits)
         self.lookup = Lookups(self.db)
         self.web = WebReads(self.db)
+
+    def source(self, caller: Caller) -> RegistrySource:
+        """What the lineage rules read, as `caller` may see it; one per request."""
+        return RegistrySource(self.db, self.limits, caller)
 
     @property
     def url(self) -> str:

@@ -1,8 +1,10 @@
 """Fetch: the lineage closure of a hash that a caller may read, and its frames.
 
-docs/protocol.md §4 lists the steps: the hash, the jobs upstream of it
-(through composites too), the whole session chains that ran them, what
-those objects reference, and the labels on all of it.
+docs/protocol.md §4 lists the steps: the hash, the jobs upstream of it as
+the lineage core walks them (`roar.lineage.closure.upstream`: one producer
+per hash, composites followed, so a fetch brings what `roar lineage` shows),
+the whole session chains that ran them, what those objects reference, and
+the labels on all of it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
+from roar.errors import NotFound
+from roar.lineage.chain import live
+from roar.lineage.closure import upstream
+from roar.lineage.producers import Facts
 from roar.server import schema as t
 from roar.server.scope import Caller, shown_ref_namespace
 from roar.server.storage.database import Database, chunks, visible
-from roar.server.storage.lineage import uses, visible_objects
+from roar.server.storage.lineage import RegistrySource, visible_objects
 from roar.server.storage.records import Closure, RefHead
 
 
@@ -23,36 +29,46 @@ class Closures:
     def __init__(self, db: Database):
         self.db = db
 
-    def of(self, want: str, have: set[str], caller: Caller) -> Closure:
-        """Ids upstream of `want` that the caller may read, minus `have`."""
+    def of(self, want: str, have: set[str], source: RegistrySource) -> Closure:
+        """Ids upstream of `want` that the source's caller may read, minus `have`.
+
+        `want` is an artifact hash (its lineage), a job (the job's), or a session
+        object (its chain, and the lineage of its live steps)."""
+        caller = source.caller
+        result: set[str] = set()
+        jobs: set[str] = set()
+        sessions: set[str] = set()
         with self.db.read() as conn:
-            result: set[str] = set()
-            jobs: set[str] = set()
-            sessions: set[str] = set()
+            kind = None
             if visible_objects(conn, [want], caller):
                 kind = conn.execute(select(t.objects.c.kind).where(t.objects.c.id == want)).scalar()
-                if kind == "job":
-                    jobs.add(want)
-                elif kind == "session":
-                    sessions.add(want)
-                else:
-                    result.add(want)
-            jobs |= _producers(conn, {want}, caller)
-            # Upstream: the jobs that wrote what these jobs read, transitively.
-            frontier = set(jobs)
-            while frontier:
-                inputs = _column(conn, t.artifact_jobs, "hash", "job_id", frontier, caller, "in")
-                frontier = _producers(conn, inputs, caller) - jobs
-                jobs |= frontier
-            # The sessions those jobs are steps of: whole chains, from the refs' heads.
+        if kind == "session":
+            sessions.add(want)
+            try:
+                start = {"jobs": [s.job for s in live(source.chain(want))]}
+            except NotFound:  # the object is visible, its index row is not: nothing to walk
+                start = {"jobs": []}
+        elif kind == "job":
+            start = {"jobs": [want]}
+        else:
+            if kind is not None:
+                result.add(want)
+            start = {"hashes": [want]}
+        source.read_ahead(**start)
+        jobs |= set(upstream(Facts(source), **start).jobs)
+        with self.db.read() as conn:
             heads, refs = _heads(conn, jobs, caller)
-            sessions |= heads
-            todo = set(sessions)
-            while todo:
-                rows = _session_rows(conn, todo, caller)
-                sessions |= todo
-                jobs |= {job for _, job, _ in rows}
-                todo = {parent for _, _, parent in rows if parent} - sessions
+        # The sessions those jobs are steps of: whole chains, from the refs' heads.
+        for head in sorted(heads | sessions):
+            if head in sessions and head != want:
+                continue  # inside a chain already read
+            try:
+                chain = source.chain(head)
+            except NotFound:
+                continue
+            sessions |= {s.session_object for s in chain}
+            jobs |= {s.job for s in chain}
+        with self.db.read() as conn:
             result |= jobs | sessions
             result = visible_objects(conn, result, caller)
             # Everything those objects point at (env, patch, trees), transitively.
@@ -99,26 +115,6 @@ def _column(
             q = q.where(table.c.role == role)
         found.update(conn.execute(q).scalars())
     return found
-
-
-def _producers(conn: Connection, hashes: set[str], caller: Caller) -> set[str]:
-    return {job for _, job in uses(conn, sorted(hashes), caller, "out")}
-
-
-def _session_rows(
-    conn: Connection, ids: set[str], caller: Caller
-) -> list[tuple[str, str, str | None]]:
-    rows: list[tuple[str, str, str | None]] = []
-    s = t.sessions
-    for chunk in chunks(ids):
-        rows.extend(
-            conn.execute(  # type: ignore[arg-type]
-                select(s.c.session_id, s.c.job_id, s.c.parent).where(
-                    s.c.session_id.in_(chunk), visible(s, caller)
-                )
-            ).all()
-        )
-    return rows
 
 
 def _heads(conn: Connection, jobs: set[str], caller: Caller) -> tuple[set[str], list[RefHead]]:

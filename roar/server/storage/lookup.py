@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, select
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, literal, select, union_all
 
 from roar.server import schema as t
 from roar.server.scope import Caller
-from roar.server.storage.database import Database, visible
+from roar.server.storage.database import Database, reading, visible, visible_to
 from roar.server.storage.records import (
     ArtifactEntry,
     ArtifactInfo,
@@ -26,21 +28,11 @@ class Lookups:
         """What the registry knows of a hash that the caller may see, or None."""
         with self.db.read() as conn:
             # One round trip for "is it a registered artifact" and "a visible object".
-            first, kind = conn.execute(
-                select(
-                    select(t.artifacts.c.first_ns)
-                    .where(t.artifacts.c.hash == digest)
-                    .scalar_subquery(),
-                    select(t.objects.c.kind)
-                    .join(t.object_ns, t.object_ns.c.object_id == t.objects.c.id)
-                    .where(t.objects.c.id == digest, visible(t.object_ns, caller))
-                    .limit(1)
-                    .scalar_subquery(),
-                )
-            ).one()
-            if first is None and kind is None:
+            first, member, kind = conn.execute(_HEAD, reading(caller, digest=digest)).one()
+            if first is None and member is None and kind is None:
                 return None
-            artifact = _artifact(conn, digest, first, caller) if first is not None else None
+            known = first is not None or member is not None  # registered, or inside a composite
+            artifact = _artifact(conn, digest, first, caller) if known else None
             job = _job(conn, digest, caller) if kind == "job" else None
             session = _session(conn, digest, caller) if kind == "session" else None
             return Lookup(digest, kind, artifact, job, session, labels_of(conn, digest, caller))
@@ -104,24 +96,16 @@ class Lookups:
 
 def labels_of(conn: Connection, target: str, caller: Caller) -> dict[str, str]:
     """The current labels on `target`: those of its newest visible label object."""
-    rows = conn.execute(
-        select(t.labels.c.label_id, t.labels.c.key, t.labels.c.value, t.labels.c.time_ns)
-        .where(t.labels.c.target == target, visible(t.labels, caller))
-        .order_by(t.labels.c.time_ns)
-    ).all()
+    rows = conn.execute(_LABELS, reading(caller, digest=target)).all()
     if not rows:
         return {}
     newest = rows[-1].label_id  # a label object holds the full set after its change
     return {r.key: r.value for r in rows if r.label_id == newest}
 
 
-def _artifact(conn: Connection, digest: str, first: int, caller: Caller) -> ArtifactInfo:
-    aj, sj = t.artifact_jobs, t.sessions
-    rows = conn.execute(
-        select(aj.c.job_id, aj.c.role, aj.c.path, aj.c.size, aj.c.kind, sj.c.session_id)
-        .select_from(aj.outerjoin(sj, and_(sj.c.job_id == aj.c.job_id, visible(sj, caller))))
-        .where(aj.c.hash == digest, visible(aj, caller))
-    ).all()
+def _artifact(conn: Connection, digest: str, first: int | None, caller: Caller) -> ArtifactInfo:
+    """Who read and wrote `digest`, as a file or inside a composite (docs/lineage.md §4)."""
+    rows = conn.execute(_USES, reading(caller, digest=digest)).all()
     entries: dict[tuple[str, str, str], ArtifactEntry] = {}
     for r in rows:
         entry = entries.setdefault(
@@ -134,6 +118,50 @@ def _artifact(conn: Connection, digest: str, first: int, caller: Caller) -> Arti
         produced_by=[e for (role, _, _), e in entries.items() if role == "out"],
         consumed_by=[e for (role, _, _), e in entries.items() if role == "in"],
     )
+
+
+# The lookup's statements, built once (database.visible_to); `digest` is the hash.
+_DIGEST = bindparam("digest")
+
+
+def _head_statement() -> Any:
+    """One round trip: a registered artifact? inside a composite? a visible object?"""
+    return select(
+        select(t.artifacts.c.first_ns).where(t.artifacts.c.hash == _DIGEST).scalar_subquery(),
+        select(t.tree_entries.c.tree)
+        .where(t.tree_entries.c.hash == _DIGEST)
+        .limit(1)
+        .scalar_subquery(),
+        select(t.objects.c.kind)
+        .join(t.object_ns, t.object_ns.c.object_id == t.objects.c.id)
+        .where(t.objects.c.id == _DIGEST, visible_to(t.object_ns))
+        .limit(1)
+        .scalar_subquery(),
+    )
+
+
+def _uses_statement() -> Any:
+    """Visible reads and writes of the hash, as a file or inside a composite, each
+    with the sessions that ran the job."""
+    aj, sj, te = t.artifact_jobs, t.sessions, t.tree_entries
+    cols = (aj.c.job_id, aj.c.role)
+    uses = union_all(
+        select(*cols, aj.c.path, aj.c.size, aj.c.kind).where(aj.c.hash == _DIGEST, visible_to(aj)),
+        select(*cols, (aj.c.path + "/" + te.c.path).label("path"), te.c.size, literal("file"))
+        .join(aj, aj.c.hash == te.c.tree)
+        .where(te.c.hash == _DIGEST, visible_to(aj)),
+    ).subquery()
+    return select(uses, sj.c.session_id).select_from(
+        uses.outerjoin(sj, and_(sj.c.job_id == uses.c.job_id, visible_to(sj)))
+    )
+
+
+_HEAD, _USES = _head_statement(), _uses_statement()
+_LABELS = (
+    select(t.labels.c.label_id, t.labels.c.key, t.labels.c.value, t.labels.c.time_ns)
+    .where(t.labels.c.target == _DIGEST, visible_to(t.labels))
+    .order_by(t.labels.c.time_ns)
+)
 
 
 def _job(conn: Connection, job_id: str, caller: Caller) -> JobInfo | None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from roar.lineage.chain import mark_superseded
+from roar.lineage.source import Step
 from roar.server import schema as t
 from roar.server.errors import Forbidden, MissingReferences, RefMoved
 from roar.server.indexing import IndexedEnv, IndexedJob, IndexedLabel, IndexedSession, IndexedTree
 from roar.server.limits import Limits
 from roar.server.scope import ANON, Namespace
 from roar.server.storage.database import Database, chunks, insert_ignore
-from roar.server.storage.lineage import chain_ids
+from roar.server.storage.lineage import chain_rows
 from roar.server.storage.records import PushResult, RefUpdate
 from roar.server.verify import CheckedObject, parse_stored
 
@@ -94,9 +96,7 @@ class Pushes:
             )
             self._index(conn, fresh, objs, where, now)
             if ref is not None:
-                pushed = {
-                    o.id: o.record.parent for o in objs if isinstance(o.record, IndexedSession)
-                }
+                pushed = {o.id: o.record for o in objs if isinstance(o.record, IndexedSession)}
                 self._move_ref(conn, where, ref, pushed)
         return PushResult(len(fresh), len(objs) - len(fresh), ref)
 
@@ -211,7 +211,11 @@ class Pushes:
         return gpus[env_id]
 
     def _move_ref(
-        self, conn: Connection, where: Namespace, ref: RefUpdate, pushed: dict[str, str | None]
+        self,
+        conn: Connection,
+        where: Namespace,
+        ref: RefUpdate,
+        pushed: dict[str, IndexedSession],
     ) -> None:
         key = and_(t.refs.c.ref_ns == where.ref_ns, t.refs.c.name == ref.name)
         if ref.old is None:
@@ -238,19 +242,46 @@ class Pushes:
         this_ref = and_(members.c.ref_ns == where.ref_ns, members.c.name == ref.name)
         # The new steps, back through what this push holds; a fast-forward
         # keeps the members the ref already has.
-        new: list[str] = []
+        new: list[Step] = []  # head first
+        seen: set[str] = set()
         cur: str | None = ref.new
-        while cur is not None and cur in pushed and cur not in new:
-            new.append(cur)
-            cur = pushed[cur]
+        while cur is not None and cur in pushed and cur not in seen:
+            seen.add(cur)
+            r = pushed[cur]
+            new.append(Step(cur, r.job, r.step, r.step_kind, r.supersedes, r.time_ns))
+            cur = r.parent
         if cur is None or cur != ref.old:
             conn.execute(delete(members).where(this_ref))
             if cur is not None:
-                new += chain_ids(conn, cur, t.sessions.c.ns == where.ns)
+                new += chain_rows(conn, cur, t.sessions.c.ns == where.ns)
+        else:
+            _supersede(conn, this_ref, where.ns, {s.key for s in new})
         insert_ignore(
             conn,
             members,
-            [{"ref_ns": where.ref_ns, "name": ref.name, "session_id": s} for s in new],
+            [
+                {"ref_ns": where.ref_ns, "name": ref.name, "session_id": s.session_object,
+                 "superseded": s.superseded}
+                for s in mark_superseded(new[::-1])
+            ],
+        )  # fmt: skip
+
+
+def _supersede(conn: Connection, this_ref: Any, ns: str, keys: set[tuple[str, int]]) -> None:
+    """Mark the ref's members that execute one of the steps `keys` superseded: a
+    fast-forward appended newer executions of them (docs/lineage.md §2)."""
+    rm, s = t.ref_members, t.sessions
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 500):
+        same_step = (
+            select(s.c.session_id)
+            .where(s.c.session_id == rm.c.session_id, s.c.ns == ns)
+            .where(tuple_(s.c.step_kind, s.c.step).in_(ordered[i : i + 500]))
+        )
+        conn.execute(
+            update(rm)
+            .where(this_ref, rm.c.superseded.is_(False), exists(same_step))
+            .values(superseded=True)
         )
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from roar.lineage.source import Step
-
 
 def _json(record: Any) -> dict[str, Any]:
     return asdict(record)
@@ -41,58 +39,6 @@ class JobRow:
         return _json(self)
 
 
-@dataclass(frozen=True)
-class ArtifactRow:
-    """One job's read (role "in") or write ("out") of an artifact."""
-
-    job: str
-    role: str
-    hash: str
-    path: str
-    size: int
-    kind: str  # "file" | "tree" (a composite)
-
-
-@dataclass(frozen=True)
-class SessionRow:
-    """One step of a session chain: a session object's fields."""
-
-    session: str  # the session object's id
-    job: str
-    parent: str | None
-    step: int
-    step_kind: str  # "run" | "build"
-    supersedes: str | None  # the job a re-run replaced
-    time_ns: int
-
-    def to_step(self) -> Step:
-        """As the lineage rules take it (roar.lineage.chain.mark_superseded)."""
-        return Step(
-            self.session, self.job, self.step, self.step_kind, self.supersedes, self.time_ns
-        )
-
-
-@dataclass(frozen=True)
-class StepRef:
-    """A session step that ran a job, with the head of a visible ref that holds it."""
-
-    job: str
-    session: str
-    step: int
-    head: str | None
-    ref: str | None
-
-
-@dataclass(frozen=True)
-class TreeMember:
-    """One file of a composite artifact."""
-
-    tree: str
-    hash: str
-    path: str  # relative to the composite's directory
-    size: int
-
-
 # -- lookup and search (storage/lookup.py) ----------------------------------
 
 
@@ -109,7 +55,9 @@ class ArtifactEntry:
 
 @dataclass(frozen=True)
 class ArtifactInfo:
-    registered_ns: int  # first registration, by anyone (existence is global)
+    # first registration, by anyone (existence is global); None for a file known only
+    # as a member of a registered composite
+    registered_ns: int | None
     produced_by: list[ArtifactEntry]
     consumed_by: list[ArtifactEntry]
 
@@ -190,15 +138,6 @@ class JobHit:
 
 
 # -- web reads (storage/web.py) ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class PrefixMatch:
-    hash: str
-    kind: str  # "artifact" | "job" | "session"
-
-    def to_json(self) -> dict[str, Any]:
-        return _json(self)
 
 
 @dataclass(frozen=True)

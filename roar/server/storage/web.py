@@ -1,4 +1,4 @@
-"""What only the web pages need: hash prefixes, recent sessions, browser logins."""
+"""What only the web pages need: recent sessions, browser logins."""
 
 from __future__ import annotations
 
@@ -9,31 +9,12 @@ from sqlalchemy import and_, delete, insert, select
 from roar.server import schema as t
 from roar.server.scope import Caller, shown_ref_namespace
 from roar.server.storage.database import Database, visible
-from roar.server.storage.records import PrefixMatch, SessionHead
+from roar.server.storage.records import SessionHead
 
 
 class WebReads:
     def __init__(self, db: Database):
         self.db = db
-
-    def resolve_prefix(self, prefix: str, caller: Caller, limit: int = 20) -> list[PrefixMatch]:
-        """Registered artifacts and visible jobs and sessions whose hash starts with `prefix`."""
-        like = prefix.lower() + "%"
-        with self.db.read() as conn:
-            arts = conn.execute(
-                select(t.artifacts.c.hash).where(t.artifacts.c.hash.like(like)).limit(limit)
-            ).scalars()
-            found = {h: "artifact" for h in arts}
-            objs = conn.execute(
-                select(t.objects.c.id, t.objects.c.kind)
-                .join(t.object_ns, t.object_ns.c.object_id == t.objects.c.id)
-                .where(t.objects.c.id.like(like), visible(t.object_ns, caller))
-                .where(t.objects.c.kind.in_(("job", "session")))
-                .limit(limit)
-            ).all()
-        for oid, kind in objs:
-            found[oid] = kind
-        return [PrefixMatch(h, k) for h, k in sorted(found.items())][:limit]
 
     def recent_sessions(self, caller: Caller, limit: int = 20) -> list[SessionHead]:
         """Heads of the visible session refs, newest step first."""

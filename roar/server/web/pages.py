@@ -183,9 +183,12 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
     async def recent_json(request: Request) -> Response:
         return _json(await load(views.home, await reader(request)))
 
-    @app.get(f"{API}/resolve/{{prefix}}", summary="Artifacts, jobs and sessions by hash prefix")
+    @app.get(
+        f"{API}/resolve/{{prefix}}",
+        summary="What a hash or a prefix of 8+ hex digits names (ambiguous: the candidates)",
+    )
     async def resolve_json(request: Request, prefix: str) -> Response:
-        return _json({"matches": await load(views.resolve, await reader(request), prefix)})
+        return _json(await load(views.resolve, await reader(request), prefix))
 
     @app.get(f"{API}/diff", summary="What differs between two lineages (roar diff), by hash")
     async def diff_json(request: Request, a: str, b: str) -> Response:
@@ -212,11 +215,17 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
     async def home(request: Request, q: str = "", since: str = "", until: str = ""):  # type: ignore[no-untyped-def]
         caller = await reader(request)
         matches: list[dict[str, str]] | None = None
+        message = None
         if q.strip():
-            matches = await load(views.resolve, caller, q)
-            if len(matches) == 1:
+            try:
+                found = await load(views.resolve, caller, q)
+            except BadRequest as e:
+                found = {"matches": [], "message": str(e)}
+            matches, message = found["matches"], found["message"]
+            page_of = {"artifact": "artifacts", "job": "jobs", "session": "sessions"}
+            if len(matches) == 1 and matches[0]["kind"] in page_of:
                 m = matches[0]
-                return RedirectResponse(f"/{m['kind']}s/{m['hash']}", status_code=303)
+                return RedirectResponse(f"/{page_of[m['kind']]}/{m['hash']}", status_code=303)
         filters: dict[str, Any] = {f: request.query_params.get(f) or None for f in SEARCH_FIELDS}
         filters["since"] = _date_ns(since)
         filters["until"] = _date_ns(until, end=True)
@@ -232,6 +241,7 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
             "home.html",
             q=q,
             matches=matches,
+            message=message,
             form={**{f: filters[f] or "" for f in SEARCH_FIELDS}, "since": since, "until": until},
             results=results,
             data=await load(views.home, caller),

@@ -12,12 +12,19 @@ import os
 import re
 from typing import Any
 
+from roar.errors import Ambiguous
+from roar.errors import NotFound as RoarNotFound
+from roar.lineage.producers import Facts, producer_of
+from roar.lineage.resolve import MAX_LISTED, Resolver, Target, is_hash_text
+from roar.lineage.views import job_views
 from roar.objects.blob import Blob
 from roar.objects.env import Env
 from roar.objects.job import Job
-from roar.server.scope import Caller
+from roar.server.errors import BadRequest
+from roar.server.scope import Caller, shown_ref_namespace
 from roar.server.storage import Storage
-from roar.server.storage.records import ArtifactEntry, StepRef
+from roar.server.storage.lineage import RegistrySource, split_ref
+from roar.server.storage.records import ArtifactEntry
 from roar.server.web import graph
 
 MAX_PATCH_BYTES = 256 * 1024
@@ -34,12 +41,35 @@ ML_TYPES = {
 _SITE_TOP = re.compile(rb"/(?:site|dist)-packages/([^/]+)")
 
 
-def resolve(storage: Storage, caller: Caller, text: str) -> list[dict[str, str]]:
-    """Pages a pasted hash or prefix can name: [{"hash", "kind"}]."""
-    prefix = text.strip().lower()
-    if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-        return []
-    return [m.to_json() for m in storage.web.resolve_prefix(prefix, caller)]
+def resolve(storage: Storage, caller: Caller, text: str) -> dict[str, Any]:
+    """What a pasted hash or prefix names, by the one resolver (docs/lineage.md §7):
+    {"matches": [{"hash", "kind", "object_kind"}], "message"}. One match: resolved;
+    several: ambiguous, the candidates listed; none: `message` says what was tried.
+    Raises BadRequest for text that is not 8 to 64 hex digits."""
+    text = text.strip()
+    resolver = _resolver(storage.source(caller))
+    if not is_hash_text(text):
+        raise BadRequest(_message(resolver, text))
+    found = resolver.hashes(text)
+    message = None if len(found) == 1 else _message(resolver, text)
+    return {"matches": [_match(t) for t in found[:MAX_LISTED]], "message": message}
+
+
+def _resolver(source: RegistrySource) -> Resolver:
+    # The registry has no active session and names no session by text: hashes only.
+    return Resolver(source, "", lambda _name: None)
+
+
+def _message(resolver: Resolver, text: str) -> str:
+    try:
+        resolver.resolve_hash(text)
+    except (Ambiguous, RoarNotFound) as e:
+        return str(e)
+    return ""
+
+
+def _match(target: Target) -> dict[str, Any]:
+    return {"hash": target.id, "kind": target.kind, "object_kind": target.object_kind}
 
 
 def home(storage: Storage, caller: Caller) -> dict[str, Any]:
@@ -47,20 +77,40 @@ def home(storage: Storage, caller: Caller) -> dict[str, Any]:
     return {"recent_sessions": [h.to_json() for h in storage.web.recent_sessions(caller)]}
 
 
+def lookup(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
+    """GET /api/v1/lookup: `Lookup.to_json()`, an artifact's `produced_by` led by its
+    `producer`, the job the rules choose (docs/lineage.md §4), as `roar show` does."""
+    found = storage.lookup.hash(digest, caller)
+    if found is None:
+        return None
+    out = found.to_json()
+    if found.artifact is not None:
+        source = storage.source(caller)
+        source.know_writers(digest, {e.job for e in found.artifact.produced_by})
+        producer = producer_of(source, digest)
+        out["artifact"]["producer"] = _job_ref(source, producer) if producer else None
+        out["artifact"]["produced_by"].sort(key=lambda e: e["job"] != producer)
+    return out
+
+
 def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
     """The artifact page: hash, registered_ns, visible, digests, size, kind, type, paths,
-    labels, produced_by and consumed_by ([{"job", "path", "command", "exit_code",
-    "started_ns"}]), sessions, reproduce (the command), dag (graph.upstream)."""
+    labels, producer (the rules' choice: job, command, exit_code, started_ns, step,
+    session, ref, namespace, superseded), produced_by (every writer, the producer
+    first) and consumed_by ([{"job", "path", "command", "exit_code", "started_ns"}]),
+    sessions (where the producer is a step), reproduce (the command), dag (upstream)."""
     found = storage.lookup.hash(digest, caller)
     if found is None or found.artifact is None:
         return None
     art = found.artifact
+    source = storage.source(caller)
     entries = art.produced_by + art.consumed_by
-    rows = storage.lineage.job_rows({e.job for e in entries}, caller)
+    visible = bool(entries)
+    lin = graph.lineage_of(source, [digest]) if visible else None
+    producer = lin.produced_by.get(digest) if lin else None
+    rows = source.job_rows({e.job for e in entries})
     paths = sorted({e.path for e in entries})
     kind = entries[0].kind if entries else None
-    placed = storage.lineage.placements({e.job for e in art.produced_by}, caller)
-    steps = [s for job in sorted(placed) for s in placed[job]]
 
     def jobs(side: list[ArtifactEntry]) -> list[dict[str, Any]]:
         out = {}
@@ -76,9 +126,8 @@ def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | 
                     "started_ns": row.started_ns if row else None,
                 },
             )
-        return sorted(out.values(), key=lambda j: j["started_ns"] or 0)
+        return sorted(out.values(), key=lambda j: (j["job"] != producer, j["started_ns"] or 0))
 
-    visible = bool(entries)
     return {
         "hash": digest,
         "registered_ns": art.registered_ns,
@@ -89,11 +138,12 @@ def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | 
         "type": _file_type(paths, kind),
         "paths": paths,
         "labels": found.labels,
+        "producer": _job_ref(source, producer) if producer else None,
         "produced_by": jobs(art.produced_by),
         "consumed_by": jobs(art.consumed_by),
-        "sessions": _sessions(steps),
+        "sessions": _sessions(source, [producer] if producer else []),
         "reproduce": f"roar reproduce {digest}",
-        "dag": graph.upstream(storage, caller, [digest], []) if visible else None,
+        "dag": graph.upstream_graph(lin, [digest]) if lin else None,
     }
 
 
@@ -101,19 +151,21 @@ def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
     """The job page: job, type, command (argv), cwd, exit_code, signal, interrupted,
     started_ns, ended_ns, duration_s, git (with patch_text), environment, env_vars,
     inputs, outputs, labels, sessions, dag."""
-    obj = storage.lineage.jobs([job_id], caller).get(job_id)
+    source = storage.source(caller)
+    obj = source.jobs([job_id], context=True).get(job_id)
     if obj is None:
         return None
     git = dict(obj.context.get("git") or {})
     env_id = obj.context.get("env")
     refs = [r for r in (git.get("patch"), env_id) if isinstance(r, str)]
-    extra = storage.lineage.objects(refs, caller) if refs else {}
+    extra = source.objects(refs) if refs else {}
     patch = extra.get(git.get("patch")) if isinstance(git.get("patch"), str) else None
     if isinstance(patch, Blob):
         git["patch_text"] = patch.data[:MAX_PATCH_BYTES].decode("utf-8", "replace")
         git["patch_truncated"] = len(patch.data) > MAX_PATCH_BYTES
     env = extra.get(env_id) if isinstance(env_id, str) else None
     looked = storage.lookup.hash(job_id, caller)
+    lin = graph.lineage_of(source, jobs=[job_id])
     return {
         "job": job_id,
         "type": obj.type,
@@ -131,15 +183,16 @@ def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
         "inputs": [_artifact_ref(a) for a in obj.inputs],
         "outputs": [_artifact_ref(a) for a in obj.outputs],
         "labels": looked.labels if looked else {},
-        "sessions": _sessions(storage.lineage.placements([job_id], caller).get(job_id, [])),
-        "dag": graph.upstream(storage, caller, [], [job_id]),
+        "sessions": _sessions(source, [job_id]),
+        "dag": graph.upstream_graph(lin, jobs=[job_id]),
     }
 
 
 def session(storage: Storage, caller: Caller, session_id: str) -> dict[str, Any] | None:
-    """The session page: session, steps (graph.session_steps), live_steps, stale_steps,
+    """The session page, as of session object `session_id` (any step's, not only a
+    head's): session, steps (graph.session_steps), live_steps, stale_steps,
     superseded_steps, dag."""
-    found = graph.session_steps(storage, caller, session_id)
+    found = graph.session_steps(storage.source(caller), session_id)
     if found is None:
         return None
     live = [s for s in found.steps if not s["superseded"]]
@@ -160,30 +213,55 @@ def dag(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
     if found is None:
         return None
     kind = found.object_kind
+    source = storage.source(caller)
     if kind == "session":
-        steps = graph.session_steps(storage, caller, digest)
+        steps = graph.session_steps(source, digest)
         return None if steps is None else {"hash": digest, "kind": kind, "dag": steps.graph}
     if kind == "job" and found.job is not None:
-        return {"hash": digest, "kind": kind, "dag": graph.upstream(storage, caller, [], [digest])}
+        lin = graph.lineage_of(source, jobs=[digest])
+        return {"hash": digest, "kind": kind, "dag": graph.upstream_graph(lin, jobs=[digest])}
     art = found.artifact
     if art and (art.produced_by or art.consumed_by):
-        return {
-            "hash": digest,
-            "kind": "artifact",
-            "dag": graph.upstream(storage, caller, [digest], []),
-        }
+        lin = graph.lineage_of(source, [digest])
+        return {"hash": digest, "kind": "artifact", "dag": graph.upstream_graph(lin, [digest])}
     return None
 
 
-def _sessions(steps: list[StepRef]) -> list[dict[str, Any]]:
-    """One entry per session a job is a step of: link the ref's head if a ref holds it."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for s in steps:
-        head = s.head or s.session
-        out.setdefault(
-            (s.job, head), {"job": s.job, "session": head, "ref": s.ref, "step": f"@{s.step}"}
-        )
-    return list(out.values())
+def shown_ref(ref: str) -> dict[str, str]:
+    """A source ref as pages show it: {"ref": "sessions/main", "namespace"}, where an
+    anonymous pusher's namespace is `anon` (scope.shown_ref_namespace)."""
+    ref_ns, name = split_ref(ref)
+    return {"ref": name, "namespace": shown_ref_namespace(ref_ns)}
+
+
+def _job_ref(source: RegistrySource, job_id: str) -> dict[str, Any]:
+    """A job as a page links it: its command and where it is a step (live first)."""
+    facts = Facts(source)
+    view = job_views(facts, [job_id], None).get(job_id)
+    out: dict[str, Any] = {"job": job_id, "step": None, "session": None, "superseded": False}
+    if view is None:
+        return out
+    out.update(command=graph.command(view.job), exit_code=view.job.exit_code,
+               started_ns=view.job.started_ns)  # fmt: skip
+    if view.placement is not None:
+        step = view.placement.step
+        out.update(step=step.label, session=step.session_object, superseded=step.superseded,
+                   **shown_ref(view.placement.ref))  # fmt: skip
+    return out
+
+
+def _sessions(source: RegistrySource, jobs: list[str]) -> list[dict[str, Any]]:
+    """Where jobs are steps: the ref's session (its head: the session as it is now),
+    the step, and whether a later step re-ran it."""
+    placed = source.placements(jobs)
+    heads = source.heads(p.ref for ps in placed.values() for p in ps)
+    return [
+        {"job": j, "session": heads.get(p.ref, p.step.session_object),
+         "session_object": p.step.session_object, "step": p.step.label,
+         "superseded": p.step.superseded, **shown_ref(p.ref)}
+        for j in jobs
+        for p in placed.get(j, [])
+    ]  # fmt: skip
 
 
 def _artifact_ref(a: Any) -> dict[str, Any]:

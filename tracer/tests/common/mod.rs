@@ -137,9 +137,18 @@ impl Workspace {
         let report_path = self.bins.path().join("report.json");
         let _ = std::fs::remove_file(&report_path);
         let output = self.command(argv, extra).output().expect("tracer runs");
-        let report = std::fs::read(&report_path)
+        let report: Option<Json> = std::fs::read(&report_path)
             .ok()
             .map(|b| serde_json::from_slice(&b).expect("report is JSON"));
+        // The suite runs once per mechanism (the Makefile sets the variable
+        // for the ptrace fallback): make sure it really ran under it.
+        if let (Some(r), Ok(forced)) = (&report, std::env::var("ROAR_TRACER_MECHANISM")) {
+            assert_eq!(
+                r["mechanism"],
+                forced.as_str(),
+                "ran under the wrong mechanism"
+            );
+        }
         Outcome {
             output,
             report,
@@ -212,4 +221,108 @@ impl Outcome {
 /// Ground truth as written in a test: (path, hash) pairs.
 pub fn set(pairs: &[(String, String)]) -> BTreeMap<String, String> {
     pairs.iter().cloned().collect()
+}
+
+/// The same command run untraced in one workspace and traced in another,
+/// both prepared alike: the untraced run is the ground truth.
+pub struct SideBySide {
+    pub plain_ws: Workspace,
+    pub plain: Output,
+    pub traced_ws: Workspace,
+    pub traced: Outcome,
+}
+
+impl Workspace {
+    /// Runs `argv` untraced, in the workspace root.
+    pub fn untraced(&self, argv: &[String]) -> Output {
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(self.root())
+            .output()
+            .expect("untraced command runs")
+    }
+
+    /// Every regular file under the root: relative path -> content.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![self.root().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+                let path = entry.path();
+                let kind = entry.file_type().expect("file type");
+                if kind.is_dir() {
+                    stack.push(path);
+                } else if kind.is_file() {
+                    let rel = path
+                        .strip_prefix(self.root())
+                        .expect("under root")
+                        .to_string_lossy()
+                        .into_owned();
+                    out.insert(rel, std::fs::read(&path).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Prepares two workspaces with `setup` (which returns the command line,
+/// possibly naming files it compiled into that workspace), runs the command
+/// untraced in one and under the tracer (with `extra` options) in the other.
+pub fn side_by_side(extra: &[&str], setup: impl Fn(&Workspace) -> Vec<String>) -> SideBySide {
+    let plain_ws = Workspace::new();
+    let plain_argv = setup(&plain_ws);
+    let traced_ws = Workspace::new();
+    let traced_argv = setup(&traced_ws);
+    let plain = plain_ws.untraced(&plain_argv);
+    let argv: Vec<&str> = traced_argv.iter().map(String::as_str).collect();
+    let traced = traced_ws.run_with(&argv, extra);
+    SideBySide {
+        plain_ws,
+        plain,
+        traced_ws,
+        traced,
+    }
+}
+
+impl SideBySide {
+    /// Same exit status, same stdout, and the same files on disk (content
+    /// compared, except for the files named in `vary`, whose content may
+    /// differ between any two runs: only their presence is compared).
+    pub fn assert_same_except(&self, vary: &[&str]) {
+        let code = |s: &std::process::ExitStatus| {
+            use std::os::unix::process::ExitStatusExt;
+            s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+        };
+        assert_eq!(
+            code(&self.traced.output.status),
+            code(&self.plain.status),
+            "exit status differs; traced stderr: {}",
+            String::from_utf8_lossy(&self.traced.output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&self.traced.output.stdout),
+            String::from_utf8_lossy(&self.plain.stdout),
+            "stdout differs"
+        );
+        let mut plain = self.plain_ws.files();
+        let mut traced = self.traced_ws.files();
+        for name in vary {
+            for files in [&mut plain, &mut traced] {
+                if let Some(content) = files.get_mut(*name) {
+                    content.clear();
+                }
+            }
+        }
+        assert_eq!(
+            traced.keys().collect::<Vec<_>>(),
+            plain.keys().collect::<Vec<_>>(),
+            "different files on disk"
+        );
+        assert_eq!(traced, plain, "different file contents on disk");
+    }
+
+    pub fn assert_same(&self) {
+        self.assert_same_except(&[]);
+    }
 }
