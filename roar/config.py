@@ -36,7 +36,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "filters.ignore_patterns",
         [],
-        "Paths or globs (comma-separated, .gitignore-like) never recorded as artifacts",
+        "Paths or globs never recorded as artifacts (comma-separated, .gitignore-like; "
+        "/abs or ~/ paths name that place)",
     ),
     Option("glaas.url", "https://api.glaas.ai", "GLaaS server URL"),
     Option("glaas.web_url", "https://glaas.ai", "GLaaS web UI URL"),

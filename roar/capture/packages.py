@@ -1,128 +1,134 @@
-"""Which installed distributions (pip) and system packages (dpkg) a job read.
+"""The packages a job read: pip distributions, dpkg packages, editable projects.
 
-A job's `filtered` list holds the paths it read under system and package
-prefixes. Mapping them to packages uses this machine's metadata: a
-site-packages directory's `*.dist-info` (top_level.txt, RECORD) and dpkg's
-`/var/lib/dpkg/info/*.list` and status file. Versions come from the same
-place, so the answer is the packages as installed here now; the job's env
-object keeps the full package list as it was at run time.
+The one place the rest of roar (show, reproduce, the web pages) gets them.
+A job recorded by `roar run` carries them in `context.packages`, decided
+when it ran on the machine it ran on (tracer/src/packages.rs, the one rule
+that maps a read path to its owner; docs/object-format.md §3). A job
+recorded before that field existed has them derived here from its
+`filtered` paths by the same rule through `roar-tracer packages-read`,
+with this machine's metadata: the packages as installed here now.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+import subprocess
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from roar.objects.job import Job
 
 if TYPE_CHECKING:
     from roar.objects.env import Env
-    from roar.objects.job import Job
 
 _SITE = re.compile(rb"^(.*/(?:site|dist)-packages)/([^/]+)")
-_DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.(dist|egg)-info$")
-DPKG_INFO = Path("/var/lib/dpkg/info")
-DPKG_STATUS = Path("/var/lib/dpkg/status")
+
+
+@dataclass(frozen=True)
+class Code:
+    """An editable install (`pip install -e`) whose project the job read."""
+
+    name: str
+    version: str
+    path: bytes
+    repo: str | bytes | None = None  # the project's work tree
+    remote: str | None = None
+    commit: str | None = None
+    dirty: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        import os
+
+        repo = os.fsdecode(self.repo) if isinstance(self.repo, bytes) else self.repo
+        return {
+            "name": self.name,
+            "version": self.version,
+            "path": os.fsdecode(self.path),
+            "repo": repo,
+            "remote": self.remote,
+            "commit": self.commit,
+            "dirty": self.dirty,
+        }
 
 
 @dataclass(frozen=True)
 class PackagesRead:
     pip: list[tuple[str, str]]
     dpkg: list[tuple[str, str]]
+    code: list[Code] = field(default_factory=list)
+    # True: recorded when the job ran; False: derived on this machine now.
+    recorded: bool = False
 
 
-def _top_level_map(site: Path) -> dict[str, tuple[str, str]]:
-    """top-level name under a site dir -> (distribution, version)."""
-    mapping: dict[str, tuple[str, str]] = {}
-    try:
-        names = os.listdir(site)
-    except OSError:
-        return mapping
-    for n in names:
-        m = _DIST_INFO.match(n)
-        if not m:
-            continue
-        dist = (m.group("name").replace("_", "-").lower(), m.group("version"))
-        mapping[n] = dist
-        record = site / n / "RECORD"
-        try:
-            for line in record.read_text(errors="replace").splitlines():
-                top = line.split(",", 1)[0].split("/", 1)[0]
-                if (
-                    top
-                    and not top.endswith((".dist-info", ".data"))
-                    and top
-                    not in (
-                        "..",
-                        "__pycache__",
-                    )
-                ):
-                    mapping.setdefault(top, dist)
-        except OSError:
-            try:
-                for top in (site / n / "top_level.txt").read_text().split():
-                    mapping.setdefault(top, dist)
-            except OSError:
-                pass
-    return mapping
-
-
-def pip_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
-    maps: dict[bytes, dict[str, tuple[str, str]]] = {}
-    found: set[tuple[str, str]] = set()
-    for p in paths:
-        m = _SITE.match(p)
-        if not m:
-            continue
-        site, top = m.group(1), _module_of(os.fsdecode(m.group(2)), p[m.end() :])
-        if site not in maps:
-            maps[site] = _top_level_map(Path(os.fsdecode(site)))
-        dist = maps[site].get(top) or maps[site].get(top + ".py")
-        if dist is not None:
-            found.add(dist)
-    return sorted(found)
-
-
-def _dpkg_versions() -> dict[str, str]:
-    versions: dict[str, str] = {}
-    try:
-        text = DPKG_STATUS.read_text(errors="replace")
-    except OSError:
-        return versions
-    for block in text.split("\n\n"):
-        name = version = None
-        for line in block.splitlines():
-            if line.startswith("Package: "):
-                name = line[9:].strip()
-            elif line.startswith("Version: "):
-                version = line[9:].strip()
-        if name and version:
-            versions[name] = version
-    return versions
-
-
-def dpkg_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
-    wanted = {os.fsdecode(p) for p in paths if not _SITE.match(p)}
-    if not wanted or not DPKG_INFO.is_dir():
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
         return []
-    # Resolve through symlinked dirs (/lib -> /usr/lib on merged-/usr systems).
-    wanted |= {os.path.realpath(p) for p in wanted}
-    owners: set[str] = set()
-    for lst in DPKG_INFO.glob("*.list"):
-        try:
-            for line in lst.read_text(errors="replace").splitlines():
-                if line in wanted:
-                    owners.add(lst.stem.split(":", 1)[0])
-                    break
-        except OSError:
-            continue
-    versions = _dpkg_versions()
-    return sorted((o, versions.get(o, "")) for o in owners)
+    return sorted(
+        (str(p[0]), str(p[1])) for p in value if isinstance(p, (list, tuple)) and len(p) == 2
+    )
 
 
-def packages_read(paths: list[bytes]) -> PackagesRead:
-    return PackagesRead(pip_packages_read(paths), dpkg_packages_read(paths))
+def _code(entry: Any) -> Code | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), bytes):
+        return None
+    git = entry.get("git") if isinstance(entry.get("git"), dict) else {}
+    return Code(
+        name=str(entry.get("name", "")),
+        version=str(entry.get("version", "")),
+        path=entry["path"],
+        repo=git.get("repo"),
+        remote=git.get("remote"),
+        commit=git.get("commit"),
+        dirty=bool(git.get("dirty", False)),
+    )
+
+
+def recorded_packages(job: Job) -> PackagesRead | None:
+    """What the job recorded when it ran; None for a job recorded without it."""
+    value = job.context.get("packages")
+    if not isinstance(value, dict):
+        return None
+    code = [c for c in map(_code, value.get("code") or []) if c is not None]
+    return PackagesRead(_pairs(value.get("pip")), _pairs(value.get("dpkg")), code, True)
+
+
+def job_packages(job: Job, env: Env | None = None, *, local_metadata: bool = True) -> PackagesRead:
+    """The packages `job` read: pip distributions with their versions, dpkg packages,
+    editable projects.
+
+    As recorded when it ran (`context.packages`), else derived from its `filtered`
+    reads and package-file inputs: through this machine's metadata where the site
+    directory is here (the tracer's rule), else by module name against the job's
+    recorded environment (`env.packages`, the interpreter's whole list at run time),
+    whose version wins wherever both know a distribution. Without `local_metadata`
+    (a registry: paths a pusher named are not looked up on its disk) only the
+    recorded environment is consulted, and no dpkg package is named.
+    """
+    recorded = recorded_packages(job)
+    if recorded is not None:
+        return recorded
+    paths = [*job.filtered, *(a.path for a in job.inputs if _SITE.match(a.path))]
+    listed = list(env.packages) if env is not None else []
+    versions = {_normalized(n): v for n, v in listed}
+    here = packages_read(paths) if local_metadata else PackagesRead([], [])
+    pip = {_normalized(n): (n, versions.get(_normalized(n), v)) for n, v in here.pip}
+    for n, v in _by_recorded_names(paths, listed):
+        pip.setdefault(_normalized(n), (n, v))
+    return PackagesRead(sorted(pip.values()), here.dpkg)
+
+
+def is_package_file(path: bytes, python_executable: str | None) -> bool:
+    """Whether a recorded read is part of the job's Python environment rather than data:
+    a file under a site-packages directory, or the `pyvenv.cfg` of the venv whose
+    interpreter (`python_executable`, `<venv>/bin/python`) ran the job."""
+    if _SITE.match(path):
+        return True
+    if not python_executable:
+        return False
+    venv = os.path.dirname(os.path.dirname(os.path.normpath(python_executable)))
+    return path == os.fsencode(os.path.join(venv, "pyvenv.cfg"))
 
 
 def _normalized(name: str) -> str:
@@ -159,34 +165,30 @@ def _by_recorded_names(
     return sorted(found)
 
 
-def is_package_file(path: bytes, python_executable: str | None) -> bool:
-    """Whether a recorded read is part of the job's Python environment rather than data:
-    a file under a site-packages directory, or the `pyvenv.cfg` of the venv whose
-    interpreter (`python_executable`, `<venv>/bin/python`) ran the job."""
-    if _SITE.match(path):
-        return True
-    if not python_executable:
-        return False
-    venv = os.path.dirname(os.path.dirname(os.path.normpath(python_executable)))
-    return path == os.fsencode(os.path.join(venv, "pyvenv.cfg"))
+def packages_read(paths: list[bytes]) -> PackagesRead:
+    """The owners of `paths` as this machine has them installed now (empty without
+    the tracer binary, which holds the rule)."""
+    from roar.capture.tracer import find_tracer
+    from roar.errors import TracerUnavailable
+
+    if not paths:
+        return PackagesRead([], [])
+    try:
+        tracer = find_tracer()
+    except TracerUnavailable:
+        return PackagesRead([], [])
+    proc = subprocess.run(
+        [str(tracer), "packages-read"],
+        input=b"".join(p + b"\0" for p in paths if b"\0" not in p),
+        capture_output=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        return PackagesRead([], [])
+    found = json.loads(proc.stdout)
+    return PackagesRead(_pairs(found.get("pip")), _pairs(found.get("dpkg")))
 
 
-def job_packages(job: Job, env: Env | None, *, local_metadata: bool = True) -> PackagesRead:
-    """The packages `job` read: pip distributions with their versions, and dpkg packages.
-
-    Derived from the job's `filtered` reads and package-file inputs: through this
-    machine's metadata where the site directory is here, else by module name against
-    the job's recorded environment (`env.packages`, the interpreter's whole list at
-    run time), whose version wins wherever both know a distribution. Without
-    `local_metadata` (a registry: paths a pusher named are not looked up on its
-    disk) only the recorded environment is consulted, and no dpkg package is named.
-    """
-    paths = [*job.filtered, *(a.path for a in job.inputs if _SITE.match(a.path))]
-    recorded = list(env.packages) if env is not None else []
-    versions = {_normalized(n): v for n, v in recorded}
-    here = pip_packages_read(paths) if local_metadata else []
-    pip = {_normalized(n): (n, versions.get(_normalized(n), v)) for n, v in here}
-    for n, v in _by_recorded_names(paths, recorded):
-        pip.setdefault(_normalized(n), (n, v))
-    dpkg = dpkg_packages_read(list(job.filtered)) if local_metadata else []
-    return PackagesRead(sorted(pip.values()), dpkg)
+def dpkg_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
+    """The dpkg packages owning `paths`, as installed here now."""
+    return packages_read(paths).dpkg

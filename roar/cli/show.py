@@ -103,12 +103,12 @@ def show(
 
 
 def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
-    from roar.capture.packages import packages_read
+    from roar.capture.packages import job_packages
     from roar.lineage.views import job_view
 
     view = job_view(facts, job_id, ref, context=True)
     job = view.job
-    read = packages_read(list(job.filtered))
+    read = job_packages(job)
     return {
         **view.to_json(),
         "git": job.context.get("git"),
@@ -117,6 +117,8 @@ def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
         "packages_read": {
             "pip": [f"{n}=={v}" for n, v in read.pip],
             "dpkg": [f"{n}={v}" for n, v in read.dpkg],
+            "code": [c.to_json() for c in read.code],
+            "recorded": read.recorded,
         },
     }
 

@@ -113,6 +113,11 @@ def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool)
                  " (--all for full lists)"))  # fmt: skip
     if show_all:
         lines += [printable(f"    {p}") for p in (*pip, *dpkg)]
+    for code in read.get("code", []):  # editable installs: code, with their commit
+        at = f" @ {code['commit'][:12]}" if code.get("commit") else ""
+        where = code.get("remote") or code.get("repo") or code["path"]
+        dirty = " (dirty)" if code.get("dirty") else ""
+        lines.append(printable(f"  code:     {code['name']} {code['version']}{at}{dirty}  {where}"))
     return lines
 
 

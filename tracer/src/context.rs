@@ -16,6 +16,7 @@ use crate::env_snapshot::{self, PythonInfo};
 use crate::git_state::{self, GitState};
 use crate::gpu::UsageSampler;
 use crate::object::{encode, Value};
+use crate::packages::{self, Editable};
 use crate::paths::is_under;
 use crate::run::Beside;
 use crate::secrets::Rules;
@@ -107,12 +108,17 @@ pub struct Plan {
 #[derive(Debug, Default, Clone)]
 pub struct Notes {
     pub dirty: bool,
+    /// The repository names no remote: nobody else can fetch the code.
+    pub no_remote: bool,
+    /// HEAD's commit when no remote-tracking branch holds it (not pushed).
+    pub unpushed: Option<String>,
     pub warnings: Vec<String>,
 }
 
 struct Gathered {
     git: Value,
     env: Value,
+    editables: Vec<Editable>,
     env_vars: Vec<(Vec<u8>, Vec<u8>)>,
     notes: Notes,
 }
@@ -127,9 +133,21 @@ pub struct Gatherer {
     session: String,
     step: Option<u64>,
     params: Option<Vec<(String, String)>>,
+    /// The store's cache directory (dpkg answers are kept there).
+    cache_dir: PathBuf,
+    /// False when the context is finished before the command runs: the
+    /// packages it reads are then not known (and not recorded).
+    reads_known: bool,
 }
 
 impl Gatherer {
+    /// For a context finished before the command starts (handed to an
+    /// external tracer): no `packages` field, they are derived when shown.
+    pub fn before_the_run(mut self) -> Gatherer {
+        self.reads_known = false;
+        self
+    }
+
     /// The gatherer, the gate the tracer must consult before a change, and
     /// where the notes appear once the context is finished.
     pub fn new(mut plan: Plan) -> (Gatherer, Arc<StartGate>, Arc<Mutex<Notes>>) {
@@ -145,6 +163,8 @@ impl Gatherer {
         let gate = Arc::new(StartGate::new(root));
         let notes = Arc::new(Mutex::new(Notes::default()));
         let gatherer = Gatherer {
+            cache_dir: plan.store.join("cache"),
+            reads_known: true,
             session: std::mem::take(&mut plan.session),
             step: plan.step,
             params: plan.params.take(),
@@ -185,6 +205,16 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
     drop(open); // the state at the start is in memory: changes may go on
     let env_vars = Rules::get().redact_env(plan.env_vars);
     notes.dirty = state.as_ref().is_some_and(GitState::dirty);
+    if let Some(state) = &state {
+        // What would keep the run from being reproduced elsewhere, while
+        // it can still be fixed (read offline, beside the command).
+        notes.no_remote = state.remote.is_none();
+        if !notes.no_remote
+            && git_state::remote_branch_holding(&plan.cwd, &state.commit) == Some(None)
+        {
+            notes.unpushed = Some(state.commit.clone());
+        }
+    }
     let git = match state.map(|s| s.to_value(&plan.store)).transpose() {
         Ok(v) => v.unwrap_or(Value::Null),
         Err(e) => {
@@ -203,9 +233,15 @@ fn gather(plan: Plan, gate: Arc<StartGate>) -> Gathered {
             Value::Null
         }
     };
+    let editables = plan
+        .python
+        .as_ref()
+        .map(|py| packages::editables(&py.site_packages))
+        .unwrap_or_default();
     Gathered {
         git,
         env,
+        editables,
         env_vars,
         notes,
     }
@@ -227,17 +263,18 @@ impl Beside for Gatherer {
         }
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<u8>> {
+    fn finish(mut self: Box<Self>, read: &[&[u8]]) -> Result<Vec<u8>> {
         let gathered = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(g)) => g,
             _ => Gathered {
                 git: Value::Null,
                 env: Value::Null,
+                editables: Vec::new(),
                 env_vars: Rules::get()
                     .redact_env(self.plan.take().map(|p| p.env_vars).unwrap_or_default()),
                 notes: Notes {
-                    dirty: false,
                     warnings: vec!["git state and environment not recorded".into()],
+                    ..Notes::default()
                 },
             },
         };
@@ -267,6 +304,10 @@ impl Beside for Gatherer {
             ),
             ("params", params),
         ];
+        if self.reads_known {
+            let owners = packages::read_by(read, &gathered.editables, Some(&self.cache_dir));
+            fields.push(("packages", packages::to_value(&owners, &gathered.editables)));
+        }
         if let Some(sampler) = self.gpus.take() {
             // Only where an NVIDIA driver is: the GPUs its processes used.
             let used = sampler.stop().into_iter().map(Value::Text).collect();

@@ -8,7 +8,6 @@
 use crate::object::{Object, Value};
 use crate::store;
 use anyhow::{Context, Result};
-use regex::Regex;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -177,9 +176,6 @@ pub fn probe(python: &Path, cache_dir: &Path) -> Option<PythonInfo> {
 /// has a name wins, as on `sys.path`. Names are normalized (`_` to `-`,
 /// lower case) and the list is sorted.
 pub fn installed_packages(dirs: &[Vec<u8>]) -> Vec<(String, String)> {
-    static DIST_INFO: OnceLock<Regex> = OnceLock::new();
-    let re = DIST_INFO
-        .get_or_init(|| Regex::new(r"^(.+?)-([^-]+)\.(dist|egg)-info$").expect("valid pattern"));
     let mut packages = BTreeMap::new();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(std::ffi::OsStr::from_bytes(dir)) else {
@@ -187,11 +183,8 @@ pub fn installed_packages(dirs: &[Vec<u8>]) -> Vec<(String, String)> {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(m) = re.captures(name) {
-                packages
-                    .entry(m[1].replace('_', "-").to_lowercase())
-                    .or_insert_with(|| m[2].to_owned());
+            if let Some((name, version)) = name.to_str().and_then(crate::packages::dist_name) {
+                packages.entry(name).or_insert(version);
             }
         }
     }
@@ -244,6 +237,32 @@ fn uname() -> (String, String, String) {
     (text(&u.sysname), text(&u.release), text(&u.machine))
 }
 
+/// An interpreter's path as the env object records it: absolute, its
+/// directory's `..` and symlinks resolved, its own name kept. A venv's
+/// `bin/python` is a link to the base interpreter; resolving it would lose
+/// the venv, so `../.venv-ml/bin/python` typed in `pipe/` is recorded as
+/// `/home/u/.venv-ml/bin/python`.
+pub fn normalized_executable(path: &[u8]) -> Vec<u8> {
+    let path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return path.as_os_str().as_bytes().to_vec();
+    };
+    match std::fs::canonicalize(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) {
+        Ok(dir) => dir.join(name).into_os_string().into_vec(),
+        Err(_) => path.as_os_str().as_bytes().to_vec(),
+    }
+}
+
+/// A directory with its symlinks resolved (as it is, if it cannot be).
+fn real_dir(dir: &[u8]) -> Vec<u8> {
+    std::fs::canonicalize(std::ffi::OsStr::from_bytes(dir))
+        .map_or_else(|_| dir.to_vec(), |d| d.into_os_string().into_vec())
+}
+
 /// The `env` object for a run whose interpreter is `python` (None: the
 /// command starts no Python we can see).
 pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
@@ -253,7 +272,12 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
         Some(info) => (
             Value::map(vec![
                 ("version", Value::text(&info.version)),
-                ("executable", Value::Bytes(info.executable.clone())),
+                (
+                    "executable",
+                    Value::Bytes(normalized_executable(&info.executable)),
+                ),
+                ("prefix", Value::Bytes(real_dir(&info.prefix))),
+                ("base_prefix", Value::Bytes(real_dir(&info.base_prefix))),
             ]),
             installed_packages(&info.site_packages),
         ),
@@ -292,12 +316,17 @@ pub fn snapshot(python: Option<&PythonInfo>) -> Result<Object> {
     Object::new("env", &body)
 }
 
+/// Changes when the env object records more, so a cached id of an older
+/// form is not reused.
+const SNAPSHOT_VERSION: u32 = 2;
+
 /// Stores (once) the env object of a run and returns its id. Remembered in
 /// `cache/env-snapshots.json` under what could change it, so an unchanged
 /// machine pays a few stat calls.
 pub fn write_snapshot(python: Option<&PythonInfo>, store_dir: &Path) -> Result<String> {
     let (_, release, _) = uname();
     let mut key = vec![
+        json!(SNAPSHOT_VERSION),
         json!(release),
         json!(cpu_count() as i64),
         json!(crate::gpu::driver_stamp()),
@@ -350,6 +379,25 @@ mod tests {
         assert_eq!(found, Some(PathBuf::from("python3")));
         std::fs::write(&script, "#!/bin/sh\necho\n").expect("write");
         assert_eq!(resolve_python(&argv, None), None);
+    }
+
+    #[test]
+    fn an_interpreter_path_is_made_absolute_without_leaving_its_venv() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = std::fs::canonicalize(dir.path()).expect("canonical");
+        let bin = real.join("venv/bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::fs::create_dir(real.join("pipe")).expect("mkdir");
+        std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python")).expect("link");
+        std::os::unix::fs::symlink(real.join("venv"), real.join("linked")).expect("link");
+        for typed in ["pipe/../venv/bin/python", "linked/bin/python"] {
+            let typed = real.join(typed);
+            assert_eq!(
+                normalized_executable(typed.as_os_str().as_bytes()),
+                bin.join("python").into_os_string().into_vec(),
+                "{typed:?}"
+            );
+        }
     }
 
     #[test]

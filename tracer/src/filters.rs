@@ -96,7 +96,9 @@ pub fn ignore_prefixes(config: &Config, root: &Path, pythons: &[&PythonInfo]) ->
 /// (prefixes, globs) from `filters.ignore_patterns`, made absolute: a
 /// pattern without wildcards is a path under the workspace (a file or a
 /// whole directory); `*.log` matches at any depth; `logs/*.txt` is
-/// anchored at the workspace root, as in .gitignore.
+/// anchored at the workspace root, as in .gitignore. A pattern that is
+/// already absolute (`/scratch`, `/data/*.tmp`) or starts at the home
+/// directory (`~/.cache/wandb`) names that place itself.
 pub fn project_patterns(config: &Config, root: &Path) -> (Vec<PathBuf>, Vec<String>) {
     let root = real(root);
     let root_text = root.to_string_lossy();
@@ -107,9 +109,20 @@ pub fn project_patterns(config: &Config, root: &Path) -> (Vec<PathBuf>, Vec<Stri
         if pattern.is_empty() || pattern.starts_with('#') {
             continue;
         }
+        let wildcard = pattern.contains(['*', '?', '[']);
+        if pattern.starts_with('/') || pattern.starts_with("~/") {
+            let place = expand_user(pattern.trim_end_matches('/'));
+            if wildcard {
+                globs.push(place.to_string_lossy().into_owned());
+            } else if !root.starts_with(real(&place)) {
+                // Never the workspace itself (or a directory holding it).
+                prefixes.push(real(&place));
+            }
+            continue;
+        }
         let pattern = pattern.trim_matches('/');
         let anchored = pattern.contains('/');
-        if !pattern.contains(['*', '?', '[']) {
+        if !wildcard {
             prefixes.push(root.join(pattern));
         } else if anchored {
             globs.push(format!("{root_text}/{pattern}"));
@@ -166,15 +179,22 @@ mod tests {
     fn patterns_become_prefixes_and_anchored_or_floating_globs() {
         let ws = tempfile::tempdir().expect("tempdir");
         let root = real(ws.path());
-        let c = config(
-            json!({"filters.ignore_patterns": ["wandb", "*.log", "cache/*.bin", "# note", ""]}),
-        );
+        let c = config(json!({"filters.ignore_patterns": [
+            "wandb", "*.log", "cache/*.bin", "# note", "", "/scratch/run/", "/data/*.tmp", "/"
+        ]}));
         let (prefixes, globs) = project_patterns(&c, ws.path());
-        assert_eq!(prefixes, vec![root.join("wandb")]);
+        assert_eq!(
+            prefixes,
+            vec![root.join("wandb"), PathBuf::from("/scratch/run")]
+        );
         let r = root.display();
         assert_eq!(
             globs,
-            vec![format!("{r}/**/*.log"), format!("{r}/cache/*.bin")]
+            vec![
+                format!("{r}/**/*.log"),
+                format!("{r}/cache/*.bin"),
+                "/data/*.tmp".to_owned()
+            ]
         );
     }
 }

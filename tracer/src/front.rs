@@ -503,8 +503,8 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
     debug(&config, || {
         format!("tracer exit {code} after {elapsed:.3}s, job {job}")
     });
-    if notes.dirty && !req.quiet {
-        warn("git work tree is dirty; the patch is recorded with the job");
+    if !req.quiet {
+        reproducibility_warnings(&notes);
     }
     if let Some(name) = &req.name {
         if let Err(e) = labels::label_new_job(&ws.dir, &job, &[("name".into(), name.clone())]) {
@@ -520,6 +520,24 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
         print_report(kind, &report, elapsed, req.verbose);
     }
     Ok(code)
+}
+
+/// What would keep the run from being reproduced elsewhere, one short
+/// line each, while it can still be fixed (roar/reproduce/checklist.py
+/// checks the same before `roar register`).
+fn reproducibility_warnings(notes: &Notes) {
+    if notes.no_remote {
+        warn("no git remote: others cannot fetch this code (`git remote add origin URL`)");
+    }
+    if let Some(commit) = &notes.unpushed {
+        warn(&format!(
+            "commit {} is on no remote branch: `git push` so others can reproduce this run",
+            &commit[..commit.len().min(12)]
+        ));
+    }
+    if notes.dirty {
+        warn("git work tree is dirty; the patch is recorded with the job");
+    }
 }
 
 /// A private directory under `.roar/tmp` for one run's report (and, for an
@@ -564,9 +582,10 @@ fn external_run(
     to: &Handover,
 ) -> (i32, Notes) {
     use crate::run::Beside;
-    let (mut gatherer, _gate, notes) = Gatherer::new(plan);
+    let (gatherer, _gate, notes) = Gatherer::new(plan);
+    let mut gatherer = gatherer.before_the_run();
     gatherer.start();
-    let context = match Box::new(gatherer).finish() {
+    let context = match Box::new(gatherer).finish(&[]) {
         Ok(c) => c,
         Err(e) => {
             error(&format!("cannot build the job's context: {e:#}"));

@@ -119,6 +119,68 @@ pub fn read(dir: &Path) -> Result<Option<GitState>> {
     }))
 }
 
+/// Commits of one remote-tracking branch walked at most, looking for a
+/// commit: bounds the cost on a huge history (past it: "cannot tell").
+const MAX_COMMITS_WALKED: usize = 50_000;
+/// Commit times may be a little out of order (clock skew between authors).
+const CLOCK_SKEW_S: i64 = 86_400;
+
+/// The remote-tracking branch (`origin/main`) whose history holds `commit`
+/// in the repository of `dir`: Some(None) when none does (it was never
+/// pushed, as far as git last heard from its remotes, or git has no
+/// remote-tracking branch at all), None when that cannot be told (no
+/// repository, an unknown commit, a walk past its bound). Offline: only the refs git has already fetched are read.
+pub fn remote_branch_holding(dir: &Path, commit: &str) -> Option<Option<String>> {
+    let root = find_work_tree(&std::fs::canonicalize(dir).ok()?)?;
+    let repo = gix::open(&root).ok()?;
+    let wanted = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+    let since = repo
+        .find_commit(wanted)
+        .ok()?
+        .time()
+        .ok()?
+        .seconds
+        .saturating_sub(CLOCK_SKEW_S);
+    let platform = repo.references().ok()?;
+    let mut branches: Vec<(String, gix::ObjectId)> = platform
+        .remote_branches()
+        .ok()?
+        .flatten()
+        .filter_map(|mut r| {
+            let name = r.name().shorten().to_str_lossy().into_owned();
+            (!name.ends_with("/HEAD")).then(|| r.peel_to_id().ok().map(|id| (name, id.detach())))?
+        })
+        .collect();
+    branches.sort();
+    if let Some((name, _)) = branches.iter().find(|(_, id)| *id == wanted) {
+        return Some(Some(name.clone()));
+    }
+    let mut told = true;
+    for (name, tip) in &branches {
+        let walk = repo
+            .rev_walk([*tip])
+            .sorting(gix::revision::walk::Sorting::ByCommitTimeCutoff {
+                order: gix::traverse::commit::simple::CommitTimeOrder::NewestFirst,
+                seconds: since,
+            })
+            .all()
+            .ok()?;
+        let mut walked = 0;
+        for info in walk {
+            let Ok(info) = info else { break };
+            if info.id == wanted {
+                return Some(Some(name.clone()));
+            }
+            walked += 1;
+            if walked >= MAX_COMMITS_WALKED {
+                told = false;
+                break;
+            }
+        }
+    }
+    told.then_some(None)
+}
+
 /// The branch's remote's URL, else `origin`'s (as `git push` would pick).
 fn remote_url(repo: &gix::Repository, branch: Option<&str>) -> Option<String> {
     let config = repo.config_snapshot();

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod notify;
 pub mod object;
 pub mod observe;
+pub mod packages;
 pub mod paths;
 pub mod plumbing;
 pub mod preflight;

@@ -11,6 +11,7 @@
 //!   roar-tracer git-state [--store DIR] [DIR]     (plumbing: the git context, JSON)
 //!   roar-tracer python-env PYTHON                 (plumbing: an interpreter's packages, JSON)
 //!   roar-tracer filters -- COMMAND...             (plumbing: what `roar run` filters, JSON)
+//!   roar-tracer packages-read < PATHS\0...        (plumbing: who owns read paths, JSON)
 //!
 //! Installed as `roar` (any name but roar-tracer), the same binary is the
 //! front end of `roar run` and `roar build` (`front`).
@@ -95,6 +96,7 @@ fn parse() -> Result<i32, lexopt::Error> {
             let python = parser.value()?;
             Ok(plumbing::python_env(Path::new(&python)))
         }
+        Some(Value(cmd)) if cmd == "packages-read" => Ok(plumbing::packages_read()),
         Some(Value(cmd)) if cmd == "filters" => {
             let mut command: Vec<_> = parser.raw_args()?.collect();
             if command.first().is_some_and(|a| a == "--") {

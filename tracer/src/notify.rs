@@ -16,10 +16,10 @@
 //! - reused pids: SECCOMP_IOCTL_NOTIF_ID_VALID after reading, before
 //!   recording.
 
+use crate::descendants::{self, Exit};
 use crate::observe::Observer;
 use crate::ptrace::Pid;
 use crate::signals;
-use crate::descendants::{self, Exit};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -153,7 +153,9 @@ pub fn supervise(
             }
         }
         if let Some(exit) = exit.filter(|_| std::mem::take(&mut look_for_detached)) {
-            if let Some(let_go) = descendants::remaining().and_then(|r| descendants::all_detached(&r)) {
+            if let Some(let_go) =
+                descendants::remaining().and_then(|r| descendants::all_detached(&r))
+            {
                 return Ok(Outcome::Ended { exit, let_go });
             }
         }

@@ -1,7 +1,8 @@
 //! Plumbing for the Python side, so that what the front end decides is
 //! decided in one place: the git state of a directory (for get and put
-//! jobs), what an interpreter has installed (for reproduction), and the
-//! filters `roar run` would pass (for the tracing benchmark). Each prints
+//! jobs), what an interpreter has installed (for reproduction), the
+//! filters `roar run` would pass (for the tracing benchmark), and which
+//! packages own some read paths (for jobs recorded without `packages`). Each prints
 //! one JSON document on stdout; a path is a string when it is UTF-8 and
 //! `{"hex": ...}` otherwise, as in the run report.
 
@@ -9,6 +10,7 @@ use crate::env_snapshot;
 use crate::front;
 use crate::git_state;
 use crate::object::Value;
+use crate::packages;
 use crate::report::path_value;
 use crate::workspace::{Found, Workspace};
 use serde_json::{json, Value as Json};
@@ -108,4 +110,21 @@ pub fn filters(command: &[OsString]) -> i32 {
         "ignore_prefixes": prefixes.iter().map(|p| path_value(p.as_os_str().as_encoded_bytes())).collect::<Vec<_>>(),
         "ignore_globs": globs,
     }))
+}
+
+/// `packages-read`: the pip distributions and dpkg packages that own the
+/// paths given on stdin (each ended by a NUL byte), as this machine has
+/// them installed now: `{"pip": [[name, version], ...], "dpkg": [...]}`.
+pub fn packages_read() -> i32 {
+    use std::io::Read;
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut input) {
+        return fail(&format!("cannot read the paths on stdin: {e}"));
+    }
+    let paths: Vec<&[u8]> = input.split(|&b| b == 0).filter(|p| !p.is_empty()).collect();
+    let read = packages::read_by(&paths, &[], None);
+    let pairs = |list: &[(String, String)]| -> Vec<Json> {
+        list.iter().map(|(n, v)| json!([n, v])).collect()
+    };
+    print(&json!({"pip": pairs(&read.pip), "dpkg": pairs(&read.dpkg)}))
 }

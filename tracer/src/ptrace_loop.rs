@@ -10,11 +10,11 @@
 //! debugger or strace inside the job), and the loop waits for every one of
 //! them, daemons included.
 
+use crate::descendants::Exit;
 use crate::observe::{Event, Observer};
 use crate::ptrace::{self, Pid};
 use crate::seccomp::AUDIT_ARCH_NATIVE;
 use crate::signals;
-use crate::descendants::Exit;
 use std::io;
 
 /// Traces `root` and all its descendants until the last one has exited.

@@ -105,10 +105,11 @@ pub struct RunOptions {
 /// Work a caller (the `roar` front end) does while the command runs: started
 /// once, right after the command has been started (so no thread of it exists
 /// at the first fork), finished after the command has ended; what `finish`
-/// returns is the job's context, a canonical CBOR map.
+/// returns is the job's context, a canonical CBOR map. It is given every
+/// path the command read (inputs, then filtered reads).
 pub trait Beside {
     fn start(&mut self);
-    fn finish(self: Box<Self>) -> Result<Vec<u8>>;
+    fn finish(self: Box<Self>, read: &[&[u8]]) -> Result<Vec<u8>>;
 }
 
 /// Exit code for the tracer's own usage and setup errors (nothing ran).
@@ -277,23 +278,13 @@ fn run_inner(mut opts: RunOptions) -> Result<i32> {
 
     // From here on the command has run: whatever fails, its exit code is
     // still ours; a missing report tells the caller no job was recorded.
-    let context = match beside {
-        Some(b) => match b.finish() {
-            Ok(gathered) => gathered,
-            Err(e) => {
-                eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}");
-                return Ok(exit.exit_code);
-            }
-        },
-        None => context,
-    };
     let recorded = Recorded {
         started_ns,
         ended_ns,
         exit,
         mechanism,
     };
-    match record(&opts, &hasher, recorder, context, cwd, recorded) {
+    match record(&opts, &hasher, recorder, (beside, context), cwd, recorded) {
         Ok(()) => {}
         Err(e) => eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}"),
     }
@@ -380,7 +371,7 @@ fn record(
     opts: &RunOptions,
     hasher: &Hasher,
     recorder: Recorder,
-    context: Vec<u8>,
+    (beside, context): (Option<Box<dyn Beside>>, Vec<u8>),
     cwd: Vec<u8>,
     run: Recorded,
 ) -> Result<()> {
@@ -393,6 +384,15 @@ fn record(
     let hashed_before = hasher.hashed_earlier();
     let findings = recorder.finish()?;
     let hashed_while_running = hasher.hashed_earlier() - hashed_before;
+    let context = match beside {
+        Some(b) => {
+            let read: Vec<&[u8]> = (findings.inputs.iter().map(|a| a.path.as_slice()))
+                .chain(findings.filtered.iter().map(Vec::as_slice))
+                .collect();
+            b.finish(&read)?
+        }
+        None => context,
+    };
     let mut warnings = findings.warnings;
     let mut trees = Vec::new();
     for tree in &findings.trees {

@@ -218,9 +218,11 @@ impl Steps {
             let fields = read_fields(store, &id, "session")?;
             let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
             let (job, kind, step) = match (field("job"), field("step_kind"), field("step")) {
-                (Some(Value::Text(j)), Some(Value::Text(k)), Some(Value::Int(n))) => {
-                    (j.clone(), k.clone(), u64::try_from(*n).context("step out of range")?)
-                }
+                (Some(Value::Text(j)), Some(Value::Text(k)), Some(Value::Int(n))) => (
+                    j.clone(),
+                    k.clone(),
+                    u64::try_from(*n).context("step out of range")?,
+                ),
                 _ => bail!("session object {id} lacks job, step_kind or step"),
             };
             cur = match field("parent") {
@@ -247,7 +249,10 @@ impl Steps {
 
     /// The cache at `path`, or an empty state when it is missing or unreadable.
     fn load(path: &Path) -> Steps {
-        match fs::read_to_string(path).ok().and_then(|text| Steps::parse(&text)) {
+        match fs::read_to_string(path)
+            .ok()
+            .and_then(|text| Steps::parse(&text))
+        {
             Some(steps) => Steps {
                 as_loaded: true,
                 ..steps

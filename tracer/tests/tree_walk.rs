@@ -58,8 +58,8 @@ fn materialize(vector: &Json, into: &Path) {
 #[test]
 fn the_walk_and_the_tree_id_match_the_vector() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/tree-walk.json");
-    let vector: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
-        .expect("JSON");
+    let vector: Json =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON");
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("tree-walk");
     materialize(&vector, &dir);
