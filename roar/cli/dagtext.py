@@ -117,35 +117,34 @@ def from_index(
         map(operator.itemgetter(1, 4, 5), live),  # (label, step_kind, step)
         {r.label: r.parents.split(",") for r in live if r.parents},
     )
-    position = {label: i for i, label in enumerate(ranked)}
-    shown = sorted(
-        (
-            r
-            for r in steps
-            if (expanded or not r.superseded) and (not stale_only or r.label in stale)
-        ),
-        key=lambda r: position[r.label],
-    )
+    shown = [
+        r for r in steps if (expanded or not r.superseded) and (not stale_only or r.label in stale)
+    ]
+    # Shown by rank; live steps alone are already in it unless a re-run reordered them.
+    if expanded or ranked != [r.label for r in live]:
+        position = {label: i for i, label in enumerate(ranked)}
+        shown.sort(key=lambda r: position[r.label])
     row_of = {r.seq: i for i, r in enumerate(shown)}
     found = labels_of([r.job for r in shown])
     rows = []
-    for r in shown:
-        state = "superseded" if r.superseded else "stale" if r.label in stale else "active"
-        labels = found.get(r.job, {})
+    add = rows.append
+    for seq, label, job, superseded, kind, _, parents, command, ins, outs, cons in shown:
+        state = "superseded" if superseded else "stale" if label in stale else "active"
+        labels = found.get(job, {})
         name = labels.get("name")
-        rows.append(
+        add(
             Row(
-                r.seq,
-                r.job,
-                r.label,
-                str(name) if name is not None else r.command,
-                r.inputs,
-                r.outputs,
-                r.consumed,
+                seq,
+                job,
+                label,
+                str(name) if name is not None else command,
+                ins,
+                outs,
+                cons,
                 state,
-                r.parents.split(",") if r.parents else [],
+                parents.split(",") if parents else [],
                 labels,
-                r.step_kind == "build",
+                kind == "build",
             )
         )
     if not (all_outputs or expanded or stale_only or stale):
