@@ -218,17 +218,21 @@ def test_a_package_that_cannot_be_installed_stops_with_a_clear_message(
     git_project: GitProject,
     tmp_path: Path,
 ) -> None:  # type: ignore[no-untyped-def]
-    # given: a step run by an interpreter whose environment had a package that is gone now
+    # given: a step run by an interpreter whose environment had a package it imported,
+    # gone now (the venv was removed: another machine)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     dist = site / "roar_gone_package-9.9.9.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Name: roar-gone-package\nVersion: 9.9.9\n")
-    git_project.commit({"hello.py": "open('hello.txt', 'w').write('hi')\n"})
+    (dist / "RECORD").write_text("roar_gone_package.py,,\n")
+    (site / "roar_gone_package.py").write_text("VALUE = 'hi'\n")
+    git_project.commit({"hello.py": "import roar_gone_package as g\n"
+                                    "open('hello.txt', 'w').write(g.VALUE)\n"})  # fmt: skip
     run_ok(roar_cli, "init", "-n", cwd=git_project.root)
     run_ok(roar_cli, "run", str(venv / "bin" / "python"), "hello.py", cwd=git_project.root)
-    shutil.rmtree(dist)
+    shutil.rmtree(venv)
     hello = b3(git_project.root / "hello.txt")
 
     listed = run_ok(roar_cli, "reproduce", hello, "--list-requirements", cwd=git_project.root)

@@ -72,7 +72,8 @@ def run() -> None:
 
 def _click_main() -> int:
     try:
-        cli.main(standalone_mode=False)
+        # Named `roar` however it was started (`roar-py`, `python -m roar`).
+        cli.main(prog_name="roar", standalone_mode=False)
     except click.exceptions.Abort:
         sys.stderr.write("Aborted.\n")
         return 130

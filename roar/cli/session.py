@@ -38,14 +38,14 @@ def status(as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    state = git.read_state(Path.cwd())
+    state = git.git_context(Path.cwd(), None)
     if state is None:
         lines = ["Git:       (not in a git repository, or no commit yet)"]
     else:
-        where = f"{state.branch or '(detached)'} @ {state.commit[:7]}"
+        where = f"{printable(state.get('branch') or '(detached)')} @ {state['commit'][:7]}"
         lines = [
             f"Git:       clean — {where}  ('roar run' ready)"
-            if not state.dirty
+            if not state["dirty"]
             else f"Git:       dirty — {where}  (uncommitted changes: each run records the patch)"
         ]
     latest = index.latest(ref)
@@ -335,7 +335,8 @@ def _delete(path: str) -> None:
 
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="Skip confirmation prompt.")
-def reset(yes: bool) -> None:
+@click.option("--name", help="Name the new session (default: s-<date>-<time>).")
+def reset(yes: bool, name: str | None) -> None:
     """Start a fresh session; the previous one is kept."""
     from roar import sessions
     from roar.index.session_index import SessionIndex
@@ -346,7 +347,7 @@ def reset(yes: bool) -> None:
         click.echo(f"Current session has {SessionIndex(ws).counts(old).steps} step(s).")
         if not _confirm("Start a new session?"):
             return
-    new = sessions.reset(ws)
+    new = sessions.reset(ws, name)
     name, previous = new.removeprefix("refs/sessions/"), old.removeprefix("refs/sessions/")
     click.echo(f"new session {name} (previous: {previous})")
 
