@@ -148,8 +148,10 @@ def from_index(
             )
         )
     if not (all_outputs or expanded or stale_only or stale):
-        outs = [Out(row_of[s], _basename(p), True, False) for s, p, _ in index.live_ends(ref)]
-        return Text(len(live), 0, 0, 0, False, {}, rows, outs)
+        ends = index.live_ends(ref)
+        if all(s in row_of for s, _, _ in ends):  # else a step arrived while this read
+            outs = [Out(row_of[s], _basename(p), True, False) for s, p, _ in ends]
+            return Text(len(live), 0, 0, 0, False, {}, rows, outs)
     by_seq: dict[int, tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]] = {
         r.seq: ([], []) for r in steps
     }

@@ -12,6 +12,10 @@ it needs:
   (fetched jobs, popped steps) are found by listing only the fan-out
   directories whose mtime changed and the packs not seen before.
 
+What the inspection commands print per step is stored as the step arrives:
+its row of `roar log` (`log_line`) and its in/out/consumed counts; the
+terminal outputs of the live steps (`live_ends`) are decided once per head.
+
 The file is a cache: deleting it loses nothing, and one that SQLite cannot
 read is deleted and rebuilt. Jobs are cached without their `context`.
 """
@@ -27,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 from roar.atomic import is_temporary
 from roar.display import printable
 from roar.errors import CorruptObject
-from roar.lineage.dag import Read, Shown, consumed, shown_outputs, step_reads
+from roar.lineage.dag import Read, consumed, shown_outputs, step_reads
 from roar.lineage.source import Step, step_label
 from roar.objects.base import is_id
 from roar.objects.job import ArtifactRef, Job
@@ -102,8 +106,8 @@ FROM steps WHERE ref = ? ORDER BY seq
 """
 
 
-# `roar dag`'s text: every artifact of the session's steps (their in:/out: counts,
-# and what the pipeline ends in), and how many hashes each read from earlier steps.
+# `roar dag`'s text: every artifact of the session's steps (what the shown
+# steps end in, when that is not the live steps' `dag_ends`), or of its live steps.
 _DAG_ARTIFACTS_QUERY = """
 SELECT s.seq, a.role, a.path, a.hash FROM steps s JOIN artifacts a ON a.job = s.job
 WHERE s.ref = ? ORDER BY s.seq, a.rowid
@@ -551,25 +555,24 @@ class SessionIndex:
         """(seq, path, hash) of the terminal outputs of the live executions, in the
         order `shown_outputs` gives them (call after sync). Decided by that rule once
         per head, then kept: what the pipeline ends in changes only when the session does."""
-        row = self.db.execute("SELECT head FROM heads WHERE ref = ?", (ref,)).fetchone()
-        head = "" if row is None else str(row[0])  # the head the index holds, not the ref's now
-        rows = self.db.execute(
-            "SELECT head, seq, path, hash FROM dag_ends WHERE ref = ? ORDER BY n", (ref,)
+        cached = self.db.execute(
+            "SELECT e.seq, e.path, e.hash FROM dag_ends e JOIN heads h ON h.ref = e.ref"
+            " AND h.head = e.head WHERE e.ref = ? ORDER BY e.n",
+            (ref,),
         ).fetchall()
-        if rows and rows[0][0] == head:
-            return [(seq, path, digest) for _, seq, path, digest in rows if seq >= 0]
-        by_seq: dict[int, tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]] = {}
-        for seq, role, path, digest in self.db.execute(_LIVE_ARTIFACTS_QUERY, (ref,)):
-            by_seq.setdefault(seq, ([], []))[role == "out"].append((path, digest))
-        seqs = list(by_seq)
-        ends: list[Shown] = shown_outputs(
-            [by_seq[s][1] for s in seqs], [by_seq[s][0] for s in seqs]
-        )
-        found = [(seqs[o.row], o.path, o.hash) for o in ends if o.terminal]
-        self.db.execute("BEGIN IMMEDIATE")
+        if cached:  # row -1 marks "decided for this head" when the pipeline ends in nothing
+            return [(seq, path, digest) for seq, path, digest in cached if seq >= 0]
+        self.db.execute("BEGIN IMMEDIATE")  # the head and its steps read as one state
         try:
+            row = self.db.execute("SELECT head FROM heads WHERE ref = ?", (ref,)).fetchone()
+            head = "" if row is None else str(row[0])
+            by_seq: dict[int, tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]] = {}
+            for seq, role, path, digest in self.db.execute(_LIVE_ARTIFACTS_QUERY, (ref,)):
+                by_seq.setdefault(seq, ([], []))[role == "out"].append((path, digest))
+            seqs = list(by_seq)
+            ends = shown_outputs([by_seq[s][1] for s in seqs], [by_seq[s][0] for s in seqs])
+            found = [(seqs[o.row], o.path, o.hash) for o in ends if o.terminal]
             self.db.execute("DELETE FROM dag_ends WHERE ref = ?", (ref,))
-            # Row -1 marks "decided for this head" when the pipeline ends in nothing.
             self.db.executemany(
                 "INSERT INTO dag_ends VALUES (?,?,?,?,?,?)",
                 [(ref, head, n, *e) for n, e in enumerate([(-1, b"", ""), *found])],
