@@ -35,7 +35,7 @@ def test_show_and_inputs_json_give_the_exact_bytes(roar_cli, roar_exe: str, tmp_
     assert [from_json(a["path"]) for a in shown["inputs"]] == [path]
     assert [from_json(a["path"]) for a in shown["outputs"]] == [path + b".out"]
     assert shown["inputs"][0]["path"] == {"hex": path.hex()}
-    (root,) = json.loads(roar_cli("inputs", "--json").stdout)
+    (root,) = json.loads(roar_cli("inputs", "--json").stdout)["inputs"]
     assert from_json(root["path"]) == path
 
     # The text view shows the odd byte escaped, never raw.

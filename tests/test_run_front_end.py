@@ -156,7 +156,7 @@ def test_run_and_build_need_no_python_and_everything_else_is_handed_over(
     log = subprocess.run([str(alone / "roar"), "log"], cwd=tmp_path, env=env, capture_output=True)
     assert log.returncode == 7 and b"roar-py" in log.stderr
     # Installed normally, the same subcommands go to Python.
-    assert roar_cli("log").stdout.split()[0] == "@1"
+    assert roar_cli("log").stdout.splitlines()[-1].split()[1] == "@1"  # UID, STEP, ...
     assert "Usage: roar run" in roar_cli("run", "--help").stdout
 
 
