@@ -81,11 +81,13 @@ def trace(
     cwd: Path | None = None,
     tracer: Path | None = None,
     session: tuple[str, int | None, str | None] | None = None,
+    also: list[str] | tuple[str, ...] = (),
 ) -> TraceResult:
     """Run argv under the tracer with the caller's stdio; return its report.
 
     `session` = (ref, step, supersedes): the tracer appends the job to that
     session itself (a re-run passes the step it replaces and its job).
+    `also`: digests recorded beside BLAKE3 (md5, sha256, sha512).
     """
     tracer = tracer or find_tracer()
     with _scratch_dir(store) as tmp:
@@ -113,6 +115,8 @@ def trace(
             cmd += ["--session", ref]
             if step is not None and supersedes is not None:
                 cmd += ["--step", str(step), "--supersedes", supersedes]
+        for algorithm in also:
+            cmd += ["--also-hash", algorithm]
         cmd += ["--", *argv]
         child = Forwarding(cmd, env=env, cwd=cwd)
         from roar.capture.gpu import UsageSampler

@@ -135,19 +135,11 @@ def record(step_kind: str, run: RunArgs) -> int:
     from roar.workspace import Workspace
 
     argv, quiet, verbose = run.argv, run.quiet, run.verbose
+    from roar.config import extra_digests
+
     ws = Workspace.find()
-    if ws.config.get("hash.primary") != "blake3":
-        raise UsageError(
-            f"hash.primary = {ws.config.get('hash.primary')} in {ws.config_path}: roar "
-            "identifies artifacts by BLAKE3 (what b3sum prints); set it to blake3"
-        )
+    also = extra_digests(ws.config, run.hashes)
     tracer_path = tracer.find_tracer(ws.config.get("tracer.path"))
-    extra = sorted({h for h in run.hashes if h != "blake3"})
-    if extra and not quiet:
-        warn(
-            f"--hash {','.join(extra)}: recorded digests are BLAKE3 only for now "
-            "(extra digests: docs/roar-cli-compat.md, multi-digest hashing)"
-        )
     step: int | None = None
     supersedes: str | None = None
     params = None
@@ -205,6 +197,7 @@ def record(step_kind: str, run: RunArgs) -> int:
         cwd=cwd,
         tracer=tracer_path,
         session=(session_ref, step, supersedes),
+        also=also,
     )
     elapsed = time.monotonic() - started
     debug("tracer exit %s after %.3fs, job %s", result.exit_code, elapsed, result.job)

@@ -30,14 +30,14 @@ from roar.errors import CorruptObject
 from roar.lineage.dag import Read, step_reads
 from roar.lineage.source import Step, step_label
 from roar.objects.base import is_id
-from roar.objects.job import ArtifactRef, Job
+from roar.objects.job import ArtifactRef, Job, recorded_digests
 from roar.objects.session import Session
 from roar.objects.tree import Tree
 from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "9"
+SCHEMA_VERSION = "10"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -71,6 +71,9 @@ CREATE INDEX IF NOT EXISTS tree_entries_by_hash ON tree_entries (hash);
 CREATE TABLE IF NOT EXISTS writers (
     ref TEXT NOT NULL, hash TEXT NOT NULL, label TEXT NOT NULL, job TEXT NOT NULL,
     PRIMARY KEY (ref, hash));
+CREATE TABLE IF NOT EXISTS digests (
+    algorithm TEXT NOT NULL, digest TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (algorithm, digest, hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NULL);
 """
@@ -354,6 +357,9 @@ class SessionIndex:
             for a in arts:
                 if a.kind == "tree":
                     self._index_tree(a.hash)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO digests VALUES (?,?,?)", recorded_digests(job)
+        )
         return job
 
     def _index_tree(self, tree_id: str, tree: Tree | None = None) -> None:

@@ -70,7 +70,7 @@ def _digests(value: Any) -> tuple[tuple[str, str], ...]:
         want = DIGEST_ALGORITHMS.get(algorithm)
         if want is None:
             raise ValueError(f"unknown digest algorithm {algorithm!r}")
-        if not isinstance(digest, str) or len(digest) != want or not set(digest) <= _HEX:
+        if not _is_hex(digest, want):
             raise ValueError(f"{algorithm} digest must be {want} lowercase hex digits")
     return tuple(sorted(value.items()))
 
@@ -149,6 +149,31 @@ class Job(CborObject):
             filtered=tuple(v["filtered"]),
             context=v["context"],
         )
+
+
+def recorded_digests(job: Job) -> list[tuple[str, str, str]]:
+    """(algorithm, digest, BLAKE3) of every extra digest `job` records: its artifacts'
+    `digests`, and those an import from roar-cli kept in `context.imported.digests`
+    (docs/roar-cli-compat.md), checked as an artifact's are."""
+    rows = {
+        (algorithm, digest, a.hash)
+        for a in (*job.inputs, *job.outputs)
+        for algorithm, digest in a.digests
+    }
+    imported = job.context.get("imported")
+    kept = imported.get("digests") if isinstance(imported, dict) else None
+    for blake3, digests in kept.items() if isinstance(kept, dict) else ():
+        if not (_is_hex(blake3, 64) and isinstance(digests, dict)):
+            continue
+        for algorithm, digest in digests.items():
+            length = DIGEST_ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
+            if length and _is_hex(digest, length):
+                rows.add((algorithm, digest, blake3))
+    return sorted(rows)
+
+
+def _is_hex(value: Any, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and set(value) <= _HEX
 
 
 def _int(x: Any) -> int:
