@@ -323,12 +323,14 @@ def extra_digests(config: Config, asked: tuple[str, ...] | list[str] = ()) -> li
     """
     primary, origin = config.get_with_origin("hash.primary")
     if primary != "blake3":
-        raise UsageError(f"hash.primary = {primary} in {origin}: roar takes blake3 only{_PRIMARY_HINT}")
+        raise UsageError(
+            f"hash.primary = {primary} in {origin}: roar takes blake3 only{_PRIMARY_HINT}"
+        )
     also, origin = config.get_with_origin("hash.also")
     if isinstance(also, str):
         also = [also]
     if not isinstance(also, list):
-        raise UsageError(f"hash.also in {origin} must be a list such as [\"sha256\"]")
+        raise UsageError(f'hash.also in {origin} must be a list such as ["sha256"]')
     wanted = {str(a).lower() for a in also} | {a.lower() for a in asked}
     wanted.discard("blake3")
     try:

@@ -70,6 +70,6 @@ def test_every_listed_key_is_documented_as_taking_effect() -> None:
         "output.quiet", "filters.ignore_system_reads", "filters.ignore_package_reads",
         "filters.ignore_torch_cache", "filters.ignore_tmp_files", "filters.ignore_patterns",
         "glaas.url", "glaas.web_url", "scope.current", "registration.omit.enabled",
-        "hash.primary", "hash.also", "logging.level", "run.require_clean", "s3.endpoint_url", "s3.region",
-        "tracer.path", "store.fsync",
+        "hash.primary", "hash.also", "logging.level", "run.require_clean", "s3.endpoint_url",
+        "s3.region", "tracer.path", "store.fsync",
     }  # fmt: skip

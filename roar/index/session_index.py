@@ -357,9 +357,7 @@ class SessionIndex:
             for a in arts:
                 if a.kind == "tree":
                     self._index_tree(a.hash)
-        self.db.executemany(
-            "INSERT OR IGNORE INTO digests VALUES (?,?,?)", recorded_digests(job)
-        )
+        self.db.executemany("INSERT OR IGNORE INTO digests VALUES (?,?,?)", recorded_digests(job))
         return job
 
     def _index_tree(self, tree_id: str, tree: Tree | None = None) -> None:

@@ -129,7 +129,8 @@ def _digest_world() -> tuple[World, dict[str, str]]:
 def test_a_file_is_named_by_the_sha256_or_md5_a_user_holds(source_of: SourceMaker) -> None:
     w, d = _digest_world()
     r = _resolver(source_of, w)
-    for text in (d["sha256"], d["sha256"].upper(), f"sha256:{d['sha256']}", f"SHA256:{d['sha256'][:10]}"):
+    sha = d["sha256"]
+    for text in (sha, sha.upper(), f"sha256:{sha}", f"SHA256:{sha[:10]}"):
         t = r.resolve(text)
         assert (t.kind, t.id, t.algorithm) == ("artifact", h("model"), "sha256"), text
     for text in (d["md5"], f"md5:{d['md5']}", f"md5:{d['md5'][:8]}"):
