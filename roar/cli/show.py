@@ -78,6 +78,7 @@ def _print(data: dict[str, Any]) -> None:
     """The text view of what --json prints: one screen, most useful first."""
     if "artifact" in data:
         lines = [f"artifact {data['artifact']}"]
+        lines += [f"  {algo:<8} {value}" for algo, value in data.get("digests", {}).items()]
         producer = data["produced_by"]
         if producer:
             lines.append(f"  written by {_job_line(producer, data.get('session'))}")
@@ -97,8 +98,10 @@ def _print(data: dict[str, Any]) -> None:
         if git:
             dirty = " (dirty: patch recorded)" if git.get("dirty") else ""
             lines.append(f"  git      {git.get('branch') or '-'} @ {git['commit'][:12]}{dirty}")
-        lines += [f"  read     {_art_line(a)}" for a in data["inputs"]]
-        lines += [f"  wrote    {_art_line(a)}" for a in data["outputs"]]
+        for verb, arts in (("read", data["inputs"]), ("wrote", data["outputs"])):
+            for a in arts:
+                lines.append(f"  {verb:<8} {_art_line(a)}")
+                lines += [f"           {al} {d}" for al, d in a.get("digests", {}).items()]
         read = data.get("packages_read", {})
         if read.get("pip"):
             lines.append(f"  pip      {' '.join(read['pip'])}")

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     signal INTEGER, interrupted INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS artifacts (
     job TEXT NOT NULL, role TEXT NOT NULL, path BLOB NOT NULL, hash TEXT NOT NULL,
-    size INTEGER NOT NULL, kind TEXT NOT NULL);
+    size INTEGER NOT NULL, kind TEXT NOT NULL, digests TEXT);
 CREATE INDEX IF NOT EXISTS artifacts_by_job ON artifacts (job);
 CREATE INDEX IF NOT EXISTS artifacts_by_hash ON artifacts (hash, role);
 CREATE TABLE IF NOT EXISTS tree_entries (tree TEXT NOT NULL, hash TEXT NOT NULL);
@@ -351,8 +351,8 @@ class SessionIndex:
         )  # fmt: skip
         for role, arts in (("in", job.inputs), ("out", job.outputs)):
             self.db.executemany(
-                "INSERT INTO artifacts VALUES (?,?,?,?,?,?)",
-                [(oid, role, a.path, a.hash, a.size, a.kind) for a in arts],
+                "INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
+                [(oid, role, a.path, a.hash, a.size, a.kind, _pack_digests(a)) for a in arts],
             )
             for a in arts:
                 if a.kind == "tree":
@@ -520,11 +520,13 @@ class SessionIndex:
         arts: dict[str, tuple[list[ArtifactRef], list[ArtifactRef]]] = {i: ([], []) for i in wanted}
         for chunk in _chunks(wanted, 500):
             marks = ",".join("?" * len(chunk))
-            for job, role, path, digest, size, kind in self.db.execute(
-                f"SELECT job, role, path, hash, size, kind FROM artifacts WHERE job IN ({marks})",
+            for job, role, path, digest, size, kind, digests in self.db.execute(
+                "SELECT job, role, path, hash, size, kind, digests FROM artifacts "
+                f"WHERE job IN ({marks})",
                 chunk,
             ):
-                arts[job][0 if role == "in" else 1].append(ArtifactRef(path, digest, size, kind))
+                art = ArtifactRef(path, digest, size, kind, _unpack_digests(digests))
+                arts[job][0 if role == "in" else 1].append(art)
             for r in self.db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
                 ins, outs = arts[r[0]]
                 result[r[0]] = Job(
@@ -548,6 +550,16 @@ class SessionIndex:
     def query(self, sql: str, params: Iterable[object]) -> Iterator[tuple[object, ...]]:
         """Rows of a read-only query, for the lineage source."""
         yield from self.db.execute(sql, list(params))
+
+
+def _pack_digests(a: ArtifactRef) -> str | None:
+    """An artifact's extra digests as one column: `md5:<hex> sha256:<hex>`."""
+    return " ".join(f"{al}:{d}" for al, d in a.digests) or None
+
+
+def _unpack_digests(text: str | None) -> tuple[tuple[str, str], ...]:
+    pairs = (item.split(":", 1) for item in (text or "").split())
+    return tuple((al, d) for al, d in pairs)
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:

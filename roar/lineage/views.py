@@ -55,7 +55,10 @@ class JobView(NamedTuple):
 
 
 def artifact_json(a: ArtifactRef) -> dict[str, Any]:
-    return {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
+    out = {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
+    if a.digests:
+        out["digests"] = dict(a.digests)
+    return out
 
 
 def best_placement(placements: Iterable[Placement], ref: str | None) -> Placement | None:
@@ -80,10 +83,12 @@ class ArtifactView(NamedTuple):
     consumers: list[str]  # live step labels of the session asked about, in chain order
 
     session: str | None  # the session `consumers` are steps of
+    digests: dict[str, str] = {}  # other digests its jobs recorded: md5, sha256, sha512
 
     def to_json(self) -> dict[str, Any]:
         return {
             "artifact": self.hash,
+            "digests": dict(self.digests),
             "produced_by": self.producer.to_json() if self.producer else None,
             "consumed_by": self.consumers,
             "session": session_name(self.session),
@@ -97,7 +102,23 @@ def artifact_view(facts: Facts, digest: str, ref: str | None) -> ArtifactView:
     steps = [p.step for ps in placed.values() for p in ps if p.ref == ref and not p.step.superseded]
     consumers = [s.label for s in sorted(steps, key=lambda s: s.time_ns)]
     view = job_views(facts, [producer], ref).get(producer) if producer else None
-    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref)
+    return ArtifactView(
+        digest,
+        view,
+        list(dict.fromkeys(consumers)),
+        ref,
+        digests_of(facts, digest, {*readers, *([producer] if producer else [])}),
+    )
+
+
+def digests_of(facts: Facts, digest: str, jobs: Iterable[str]) -> dict[str, str]:
+    """The other digests (md5, sha256, ...) that `jobs` recorded for file `digest`."""
+    found: dict[str, str] = {}
+    for job in facts.jobs(sorted(jobs)).values():
+        for a in (*job.inputs, *job.outputs):
+            if a.hash == digest:
+                found.update(a.digests)
+    return dict(sorted(found.items()))
 
 
 def job_view(facts: Facts, job_id: str, ref: str | None, *, context: bool = False) -> JobView:
