@@ -25,6 +25,12 @@ class Option(NamedTuple):
 
 OPTIONS: tuple[Option, ...] = (
     Option("output.quiet", False, "Suppress written files report"),
+    Option(
+        "output.track_repo_files",
+        False,
+        "Include list of repo files read in provenance output (`roar show` of a job lists "
+        "the inputs that are files of its git commit)",
+    ),
     Option("filters.ignore_system_reads", True, "Ignore /sys, /etc, /sbin reads"),
     Option(
         "filters.ignore_package_reads",
@@ -87,8 +93,6 @@ _PRIMARY_HINT = (
 # `roar config get/set` refuses them with the reason instead of storing them silently.
 _NO_TELEMETRY = "roar sends no telemetry"
 ROAR_CLI_KEYS: dict[str, str] = {
-    "output.track_repo_files": "roar records every file a step reads; files of the git "
-    "repository are pinned by the recorded commit and used by diff and reproduce",
     "output.verbosity": "use output.quiet (quiet) or `roar run -v` (verbose)",
     "analyzers.experiment_tracking": "roar does not inspect experiment trackers",
     "filters.ignore_library_caches": "use filters.ignore_patterns (e.g. ~/.cache/wandb)",

@@ -3,6 +3,7 @@ lineage core (roar/lineage/); this module only prints."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -31,6 +32,7 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
     from roar.lineage.views import artifact_view, session_view
 
     ws = Workspace.find()
+    track_repo_files = bool(ws.config.get("output.track_repo_files"))
     source, resolver = local(ws)
     facts = Facts(source)
     ref = resolver.active_ref
@@ -40,7 +42,7 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
     else:
         t = resolver.resolve(target)
         if t.kind in ("step", "job"):
-            data = _job_detail(facts, t.id, ref)
+            data = _job_detail(facts, t.id, ref, track_repo_files)
         elif t.kind == "artifact":
             data = artifact_view(facts, t.id, ref).to_json()
         elif t.kind == "session":
@@ -55,14 +57,23 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
         _print(data)
 
 
-def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
+def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> dict[str, Any]:
     from roar.capture.packages import packages_read
     from roar.lineage.views import job_view
 
     view = job_view(facts, job_id, ref, context=True)
     job = view.job
     read = packages_read(list(job.filtered))
+    extra: dict[str, Any] = {}
+    git = job.context.get("git")
+    if track_repo_files and isinstance(git, dict):
+        # roar-cli's output.track_repo_files: the repository's files the job read.
+        from roar.capture.git import files_at_commit
+
+        found = files_at_commit(str(git["repo"]), str(git["commit"]), [a.path for a in job.inputs])
+        extra["repo_files"] = None if found is None else [os.fsdecode(p) for p in found]
     return {
+        **extra,
         **view.to_json(),
         "git": job.context.get("git"),
         "env": job.context.get("env"),
@@ -102,6 +113,11 @@ def _print(data: dict[str, Any]) -> None:
             for a in arts:
                 lines.append(f"  {verb:<8} {_art_line(a)}")
                 lines += [f"           {al} {d}" for al, d in a.get("digests", {}).items()]
+        if "repo_files" in data:
+            files = data["repo_files"]
+            if files is None:
+                lines.append("  repo     (files of the recorded commit cannot be read here)")
+            lines += [f"  repo     {f}" for f in files or []]
         read = data.get("packages_read", {})
         if read.get("pip"):
             lines.append(f"  pip      {' '.join(read['pip'])}")
@@ -160,6 +176,7 @@ def inputs(unsourced: bool, as_json: bool) -> None:
     from roar.lineage.views import root_inputs
 
     ws = Workspace.find()
+    track_repo_files = bool(ws.config.get("output.track_repo_files"))
     source, resolver = local(ws)
     head = ws.refs.read(resolver.active_ref)
     steps = live(source.chain(head)) if head else []
