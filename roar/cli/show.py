@@ -176,7 +176,6 @@ def inputs(unsourced: bool, as_json: bool) -> None:
     from roar.lineage.views import root_inputs
 
     ws = Workspace.find()
-    track_repo_files = bool(ws.config.get("output.track_repo_files"))
     source, resolver = local(ws)
     head = ws.refs.read(resolver.active_ref)
     steps = live(source.chain(head)) if head else []
