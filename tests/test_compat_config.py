@@ -68,7 +68,8 @@ def test_every_listed_key_is_documented_as_taking_effect() -> None:
     # The keys `roar config list` shows; each has a test above or its own feature's tests.
     assert {o.key for o in OPTIONS} == {
         "output.quiet", "output.track_repo_files", "filters.ignore_system_reads",
-        "filters.ignore_package_reads", "filters.ignore_torch_cache", "filters.ignore_tmp_files", "filters.ignore_patterns",
+        "filters.ignore_package_reads", "filters.ignore_torch_cache", "filters.ignore_tmp_files",
+        "filters.ignore_patterns",
         "glaas.url", "glaas.web_url", "scope.current", "registration.omit.enabled",
         "hash.primary", "hash.also", "logging.level", "run.require_clean", "s3.endpoint_url",
         "s3.region", "tracer.path", "store.fsync",
