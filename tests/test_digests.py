@@ -92,3 +92,19 @@ def test_hash_settings_say_what_they_take(workspace, roar_cli) -> None:  # type:
     assert got["value"] == ["sha256", "md5"]
     bad = roar_cli("run", "--hash", "crc32", "true")
     assert bad.returncode == 2 and "--hash takes one of" in bad.stderr
+
+
+def test_get_and_put_record_the_digests_hash_also_asks_for(workspace, roar_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "remote" / "weights.bin"
+    source.parent.mkdir()
+    data = uuid.uuid4().bytes * 64
+    source.write_bytes(data)
+    _ok(roar_cli, "config", "set", "hash.also", "sha256")
+    _ok(roar_cli, "get", source.as_uri(), "weights.bin")
+    (tmp_path / "bucket").mkdir()
+    _ok(roar_cli, "put", "weights.bin", (tmp_path / "bucket").as_uri() + "/")
+    got = json.loads(_ok(roar_cli, "show", "@1", "--json").stdout)["outputs"][0]
+    put = json.loads(_ok(roar_cli, "show", "@2", "--json").stdout)["inputs"][0]
+    assert got["digests"] == put["digests"] == {"sha256": hashlib.sha256(data).hexdigest()}
+    shown = json.loads(_ok(roar_cli, "show", hashlib.sha256(data).hexdigest(), "--json").stdout)
+    assert shown["produced_by"]["type"] == "get"
