@@ -82,3 +82,17 @@ def test_a_private_pushs_digests_are_not_found_by_others(make_user, cli_as, glaa
     assert requests.get(f"{glaas.url}/api/v1/lookup/{sha256}", timeout=30).status_code == 404
     mine = json.loads(_ok(cli_as, carol, "remote", "lookup", sha256, "--json").stdout)
     assert mine["hash"] == blake3.blake3(secret).hexdigest()
+
+
+def test_a_teammate_fetches_a_lineage_by_its_md5(make_user, cli_as, glaas) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = make_user("alice"), make_user("bob")
+    data = uuid.uuid4().bytes
+    (alice.ws.root / "train.py").write_text(WRITE_MODEL)
+    (alice.ws.root / "data.bin").write_bytes(data)
+    _ok(cli_as, alice, "run", "--hash", "md5", "python", "train.py", "data.bin", "model.bin")
+    _ok(cli_as, alice, "register", "-y")
+    md5 = hashlib.md5(data[::-1]).hexdigest()
+    _ok(cli_as, bob, "fetch", f"md5:{md5}")
+    shown = json.loads(_ok(cli_as, bob, "show", md5, "--json").stdout)
+    assert shown["artifact"] == blake3.blake3(data[::-1]).hexdigest()
+    assert shown["produced_by"]["command"][:2] == ["python", "train.py"]
