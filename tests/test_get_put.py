@@ -174,3 +174,29 @@ def test_credentials_in_a_url_are_not_recorded(
     job = last_job(ws)
     assert b"hunter2" not in job.serialize() and b"X-Amz-Signature=abc" not in job.serialize()
     assert job.context["url"].endswith("/data.bin?X-Amz-Signature=<redacted>&v=1")
+
+
+def test_get_and_put_show_control_characters_in_names_escaped(
+    roar_cli, ws: Workspace, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A name that carries a terminal escape (here: clear screen, then a bell) is shown
+    as visible text, never sent raw to the terminal."""
+    src = tmp_path.parent / f"{tmp_path.name}-src"
+    src.mkdir()
+    evil = "x\x1b[2Jy\x07.bin"
+    (src / evil).write_bytes(b"payload")
+
+    got = roar_cli("get", (src / evil).as_uri(), "--dry-run")
+    assert got.returncode == 0, got.stderr
+    assert "\x1b" not in got.stdout and "\x07" not in got.stdout
+    assert "\\e[2Jy\\x07.bin" in got.stdout
+
+    got = roar_cli("get", (src / evil).as_uri(), "out.bin")
+    assert got.returncode == 0, got.stderr
+    (ws.root / evil).write_bytes(b"payload")
+    dest = tmp_path.parent / f"{tmp_path.name}-dest"
+    dest.mkdir()
+    put = roar_cli("put", evil, dest.as_uri() + "/", "--dry-run")
+    assert put.returncode == 0, put.stderr
+    assert "\x1b" not in put.stdout and "\x07" not in put.stdout
+    assert "\\e[2Jy\\x07.bin" in put.stdout

@@ -36,6 +36,7 @@ def get(
     """Download URL (http(s)://, file://, s3://) to DEST and record it as a get job."""
     from roar.cli.output import print_json
     from roar.cli.register import _progress
+    from roar.display import printable
     from roar.errors import UsageError
     from roar.objects.base import is_id
     from roar.transfer.boundary import destination
@@ -53,7 +54,10 @@ def get(
         if as_json:
             print_json({"dry_run": True, "url": url, "destination": str(target)})
         else:
-            click.echo(f"Dry run - would download:\n  {url} -> {target}\n\nTotal: 1 file(s)")
+            click.echo(
+                f"Dry run - would download:\n  {printable(url)} -> {printable(str(target))}"
+                "\n\nTotal: 1 file(s)"
+            )
         return
     with _progress("get") as progress:
         recorded = get_url(ws, url, dest, expected=expected, progress=progress, force=force)
@@ -64,7 +68,7 @@ def get(
     elif not quiet:
         click.echo(
             f"roar: {recorded.step} get {moved.hash[:12]}  {moved.kind}  {moved.size} bytes  "
-            f"-> {os.path.relpath(moved.path)}"
+            f"-> {printable(os.path.relpath(moved.path))}"
         )
 
 
@@ -94,6 +98,7 @@ def put(
     """Upload PATHS... to URL (the last argument), record a put job, then register it."""
     from roar.cli.output import print_json
     from roar.cli.register import _progress
+    from roar.display import printable
     from roar.errors import UsageError
     from roar.transfer.boundary import put as put_paths
     from roar.workspace import Workspace
@@ -114,7 +119,10 @@ def put(
         return
     verb = "would put" if dry_run else f"roar: {recorded.step} put"
     for m in recorded.artifacts:
-        click.echo(f"{verb} {m.hash[:12]}  {m.kind}  {m.size} bytes  {m.path} -> {m.url}")
+        click.echo(
+            f"{verb} {m.hash[:12]}  {m.kind}  {m.size} bytes  "
+            f"{printable(str(m.path))} -> {printable(m.url)}"
+        )
     if registered:
         click.echo(f"registered job {recorded.job[:12]} to {registered}")  # type: ignore[index]
 
