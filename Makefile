@@ -12,12 +12,13 @@ TRACER_SOURCES := $(shell find tracer/src tracer/Cargo.toml -type f 2>/dev/null)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(TRACER_SOURCES)
+$(STAMP): pyproject.toml setup.py bin/roar $(TRACER_SOURCES)
 	@command -v cargo >/dev/null || { echo "cargo is required to build the tracer (install Rust with rustup)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,server,s3]' --config-settings editable_mode=compat
 	@test -x roar/roar-tracer || { echo "the tracer did not build"; exit 1; }
+	@cmp -s roar/roar-tracer $(VENV)/bin/roar || { echo "$(VENV)/bin/roar is not the Rust front end"; exit 1; }
 	$(PY) -m compileall -q roar  # as a regular install does: start-up without recompiling
 	touch $@
 

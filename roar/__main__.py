@@ -18,7 +18,7 @@ def main() -> None:
         return
     if args and args[0] in ("run", "build") and not {"-h", "--help"} & set(_options(args[1:])):
         # `roar run` is in front of every traced command: skip click's import
-        # and parse its three flags here (see roar.cli.run.parse_run_args).
+        # and hand it to the Rust front end (see roar.cli.run).
         from roar.cli.run import main_fast
 
         main_fast(args[0], args[1:])

@@ -145,6 +145,18 @@ def _unknown(key: str) -> UsageError:
     return UsageError(f"unknown config key {key!r} (see `roar config list`)")
 
 
+# The cache's layout version, shared with tracer/src/config.rs.
+CACHE_FORMAT = 2
+
+
+def _stamp(path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
 def user_config_dir() -> Path:
     """roar's per-user configuration ($XDG_CONFIG_HOME/roar, else ~/.config/roar)."""
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
@@ -201,20 +213,28 @@ class Config:
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = self._cached() or self._parse()
+            cached = self._cached()
+            if cached is None:
+                sources = self._sources()  # stamped before reading: a later edit is seen
+                self._data = self._parse()
+                self._write_cache(sources)
+            else:
+                self._data = cached
         return self._data
 
-    # The parsed file is kept as JSON beside the cache, keyed on the file's
-    # mtime and size: json is already loaded on every run, tomllib is not.
+    # The parsed file is kept as JSON in the cache, keyed on the identity of
+    # the files the configuration comes from (this one, then the fallback's):
+    # json is already loaded on every run, tomllib is not. The record also
+    # holds every option's resolved value, which the Rust front end reads
+    # (tracer/src/config.rs): the options, their defaults and their files
+    # stay defined here only.
     def _cache_path(self) -> Path:
         return self._cache
 
-    def _stamp(self) -> str | None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+    def _sources(self) -> list[list[str | None]]:
+        """[path, stamp] of every file the values come from, this one first."""
+        own: list[list[str | None]] = [[str(self.path), _stamp(self.path)]]
+        return own + (self.fallback._sources() if self.fallback is not None else [])
 
     def _cached(self) -> dict[str, Any] | None:
         import json
@@ -223,33 +243,43 @@ class Config:
             cached = json.loads(self._cache_path().read_text())
         except (OSError, ValueError):
             return None
-        if cached.get("stamp") != self._stamp() or not isinstance(cached.get("data"), dict):
+        if (
+            cached.get("format") != CACHE_FORMAT
+            or cached.get("sources") != self._sources()
+            or not isinstance(cached.get("data"), dict)
+        ):
             return None
         return cached["data"]  # type: ignore[no-any-return]
 
     def _parse(self) -> dict[str, Any]:
-        import json
-
         try:
             import tomllib
         except ModuleNotFoundError:  # Python 3.10
             import tomli as tomllib  # type: ignore[no-redef]
-        stamp = self._stamp()
         try:
             with open(self.path, "rb") as f:
-                data = tomllib.load(f)
+                return tomllib.load(f)
         except FileNotFoundError:
             return {}
         except tomllib.TOMLDecodeError as e:
             raise UsageError(f"{self.path} is not valid TOML: {e}") from None
+
+    def _write_cache(self, sources: list[list[str | None]]) -> None:
+        import json
+
         try:
             from roar.atomic import write_atomic
 
-            record = {"stamp": stamp, "data": data}
+            record = {
+                "format": CACHE_FORMAT,
+                "sources": sources,
+                "data": self._data,
+                "resolved": {o.key: self.get(o.key) for o in OPTIONS},
+            }
+            self._cache_path().parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self._cache_path(), json.dumps(record).encode(), fsync=False)
         except (OSError, TypeError, ValueError):
-            pass  # no cache directory, or a value JSON cannot hold: parse next time
-        return data
+            pass  # an unwritable cache directory, or a value JSON cannot hold
 
     _UNSET = object()
 
@@ -306,6 +336,7 @@ class Config:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, tomlkit.dumps(doc).encode())
         self._data = None
+        self._load()  # re-cache now, so the next `roar run` finds it fresh
         return value
 
 

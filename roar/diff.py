@@ -42,6 +42,10 @@ class Difference:
     a: Any = None
     b: Any = None
 
+    @property
+    def description(self) -> str:
+        return f"{self.step}: {self.detail}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "category": self.category,
@@ -50,7 +54,16 @@ class Difference:
             "depth": self.depth,
             "a": self.a,
             "b": self.b,
+            "description": self.description,
         }
+
+    def change_type(self) -> str:
+        """roar-cli's `change_type`."""
+        if self.category == "pipeline":
+            return "added" if self.detail.endswith("only in B") else "removed"
+        return {"params": "param_changed", "code": "code_changed", "data": "input_changed"}.get(
+            self.category, "env_changed"
+        )
 
 
 def job_key(job: Job) -> str:
@@ -65,18 +78,22 @@ def job_key(job: Job) -> str:
     return f"{program} {script}".strip() if script and "." in script else program
 
 
-def operand_lineage(facts: Facts, target: Target, text: str) -> tuple[str, Lineage]:
+def operand_lineage(
+    facts: Facts, target: Target, text: str, max_depth: int | None = None
+) -> tuple[str, Lineage]:
     """(what a diff operand is, its lineage, jobs with their context): a step's or
-    job's, a session's live steps', an artifact's. `roar diff` and the registry's
-    diff both read their operands here. Raises UsageError for other objects,
-    NotFound when no recorded job is upstream."""
+    job's, a session's live steps', an artifact's, `max_depth` levels of jobs up
+    (`roar diff --depth`). `roar diff` and the registry's diff both read their
+    operands here. Raises UsageError for other objects, NotFound when no recorded
+    job is upstream."""
     if target.kind in ("step", "job"):
-        kind, lin = "job", upstream(facts, jobs=[target.id])
+        kind, lin = "job", upstream(facts, jobs=[target.id], max_depth=max_depth)
     elif target.kind == "session":
         kind = "session"
-        lin = upstream(facts, jobs=[s.job for s in live(facts.source.chain(target.id))])
+        steps = [s.job for s in live(facts.source.chain(target.id))]
+        lin = upstream(facts, jobs=steps, max_depth=max_depth)
     elif target.kind == "artifact":
-        kind, lin = "artifact", upstream(facts, hashes=[target.id])
+        kind, lin = "artifact", upstream(facts, hashes=[target.id], max_depth=max_depth)
     else:
         raise UsageError(
             f"{text} is a {target.object_kind} object: diff takes artifacts, jobs or sessions"
@@ -196,8 +213,58 @@ def diff_lineages(
             diffs.extend(compare_jobs(name, depth, ja, jb, made_a, made_b, env_of))
     diffs.sort(key=lambda d: (d.depth, _PRIORITY[d.category]))
     root = diffs[0] if diffs else None
+    # roar-cli's impact: a score in (0, 1] by rank, most upstream first (ours is the order).
+    impact = [round((len(diffs) - i) / len(diffs), 3) for i in range(len(diffs))]
+    roots_a, roots_b = _root_inputs(a_lin), _root_inputs(b_lin)
     return {
         "identical": not diffs,
-        "root_cause": root.to_json() if root else None,
+        "root_cause": {**root.to_json(), "impact": impact[0]} if root else None,
         "differences": {c: [d.to_json() for d in diffs if d.category == c] for c in CATEGORIES},
+        # roar-cli's keys (docs/roar-cli-compat.md, `roar diff`)
+        "diffs": [
+            {
+                "change_type": d.change_type(),
+                "category": d.category,
+                "description": d.description,
+                "detail": {"step": d.step, "command": d.step, **_param(d), "change": d.detail},
+                "impact": impact[i],
+                "is_root_cause": i == 0,
+            }
+            for i, d in enumerate(diffs)
+        ],
+        "matched_jobs": len(set(na) & set(nb)),
+        "only_in_a": len(set(na) - set(nb)),
+        "only_in_b": len(set(nb) - set(na)),
+        "root_inputs_match": set(roots_a) == set(roots_b),
+        "root_inputs_a": roots_a,
+        "root_inputs_b": roots_b,
+    }
+
+
+def _param(d: Difference) -> dict[str, Any]:
+    """roar-cli's `param`, `old` (A's) and `new` (B's): the first `--name=value` argument
+    whose value differs, else the whole values of each side."""
+    if d.category == "params" and isinstance(d.a, list) and isinstance(d.b, list):
+        va = dict(x.split("=", 1) for x in d.a if x.startswith("-") and "=" in x)
+        vb = dict(x.split("=", 1) for x in d.b if x.startswith("-") and "=" in x)
+        for name in [*va, *(k for k in vb if k not in va)]:
+            if va.get(name) != vb.get(name):
+                return {"param": name, "old": va.get(name), "new": vb.get(name)}
+        return {"param": None, "old": " ".join(d.a), "new": " ".join(d.b)}
+    plain = (str, int, float, type(None))
+    return {
+        "param": None,
+        "old": d.a if isinstance(d.a, plain) else str(d.a),
+        "new": d.b if isinstance(d.b, plain) else str(d.b),
+    }
+
+
+def _root_inputs(lin: Lineage) -> dict[str, str]:
+    """hash -> path of what the lineage read that no job in it wrote."""
+    roots = set(lin.roots)
+    return {
+        a.hash: os.fsdecode(a.path)
+        for job in lin.jobs.values()
+        for a in job.inputs
+        if a.hash in roots
     }

@@ -9,6 +9,7 @@ labels through here.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from roar.errors import RefConflict, UsageError
@@ -61,3 +62,14 @@ def parse_pair(pair: str) -> tuple[str, LabelValue]:
     if value.lstrip("-").isdigit():
         return key, int(value)
     return key, value
+
+
+def labels_of(ws: Workspace, targets: Iterable[str]) -> dict[str, dict[str, LabelValue]]:
+    """The current labels of each of `targets` that has any (one listing of the label refs)."""
+    wanted = set(targets)
+    out: dict[str, dict[str, LabelValue]] = {}
+    for name, head in ws.refs.list("refs/labels/").items():
+        target = name.removeprefix("refs/labels/")
+        if target in wanted:
+            out[target] = dict(ws.objects.read(head).labels)
+    return out

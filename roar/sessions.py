@@ -80,8 +80,19 @@ def pop(ws: Workspace, ref: str | None = None) -> Step:
     return Step(head, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns)
 
 
-def reset(ws: Workspace) -> str:
-    """Start a fresh session; the old one stays under its ref. Returns the new ref."""
+def reset(ws: Workspace, name: str | None = None) -> str:
+    """Start a fresh session (named `name`, else by the time); the old one stays under
+    its ref. Returns the new ref; UsageError for a name that is taken or not a ref name."""
+    from roar.errors import UsageError
+    from roar.refs.refstore import check_ref_name
+
+    if name is not None:
+        ref = f"refs/sessions/{name}"
+        check_ref_name(ref)
+        if ws.refs.read(ref) is not None or ref == active_ref(ws):
+            raise UsageError(f"a session named {name} already exists")
+        ws.refs.set_head(ref)
+        return ref
     name = time.strftime("s-%Y%m%d-%H%M%S", time.gmtime())
     ref = f"refs/sessions/{name}"
     n = 1
@@ -90,3 +101,57 @@ def reset(ws: Workspace) -> str:
         ref = f"refs/sessions/{name}-{n}"
     ws.refs.set_head(ref)
     return ref
+
+
+def number(ws: Workspace, ref: str) -> int:
+    """roar-cli's integer `session_id`: the 1-based creation order of the session's ref,
+    by its reflog's first entry (a session with no step yet is the newest)."""
+    refs = sorted(ws.refs.list("refs/sessions/"), key=lambda name: (_born(ws, name), name))
+    return refs.index(ref) + 1 if ref in refs else len(refs) + 1
+
+
+def by_number(ws: Workspace, n: int) -> str | None:
+    """The session ref whose `number` is `n`, if any."""
+    refs = sorted(ws.refs.list("refs/sessions/"), key=lambda name: (_born(ws, name), name))
+    return refs[n - 1] if 0 < n <= len(refs) else None
+
+
+def _born(ws: Workspace, ref: str) -> int:
+    first = next(iter(ws.refs.reflog(ref)), None)
+    return first.time_ns if first else 0
+
+
+def remote_name(ws: Workspace, ref: str) -> str:
+    """The name of local session `ref` on a registry: `sessions/<name>`.
+
+    Refs on a registry live per namespace, and one person's workspaces share
+    theirs (every anonymous push with one key, every private push of one
+    account). So a session is registered under the name given with `roar
+    register --as NAME` (kept in `.roar/config.toml`, `[sessions.<local>]
+    remote`), else under its local name and the workspace id's first 8 hex
+    digits (`main-1a2b3c4d`): the `main` of two projects never collide.
+    """
+    local = ref.removeprefix("refs/sessions/")
+    table = ws.config._load().get("sessions")
+    entry = table.get(local) if isinstance(table, dict) else None
+    named = entry.get("remote") if isinstance(entry, dict) else None
+    if isinstance(named, str):
+        return f"sessions/{named}"
+    return f"sessions/{local}-{ws.id[:8]}"
+
+
+def set_remote_name(ws: Workspace, ref: str, name: str) -> None:
+    """Register local session `ref` as `sessions/<name>` from now on; UsageError for a
+    name that is not a ref name."""
+    from roar.refs.refstore import check_ref_name
+
+    check_ref_name(f"refs/sessions/{name}")
+    local = ref.removeprefix("refs/sessions/")
+
+    def change(doc) -> None:  # type: ignore[no-untyped-def]
+        import tomlkit
+
+        table = doc.setdefault("sessions", tomlkit.table(is_super_table=True))
+        table[local] = {"remote": name}
+
+    ws.edit_config(change)

@@ -68,7 +68,58 @@ class Workspace:
             write_atomic(ws.config_path, default_toml().encode())
         if created:
             write_atomic(ws.dir / "HEAD", f"ref: {DEFAULT_SESSION}\n".encode())
+            _ = ws.id  # made with the workspace, so a copy of it keeps the id
         return ws, created
+
+    @cached_property
+    def id(self) -> str:
+        """This workspace's id: 32 random hex digits in `.roar/id`, made on first use.
+
+        It tells one workspace's sessions from another's on a registry
+        (roar.sessions.remote_name); a copy of `.roar/` keeps it.
+        """
+        import secrets
+        import tempfile
+
+        path = self.dir / "id"
+        for _ in range(2):
+            try:
+                text = path.read_text().strip()
+            except FileNotFoundError:
+                text = ""
+            if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+                return text
+            # Made whole beside it, then linked into place: of two first uses at
+            # once, one id wins and both read it (a damaged file is replaced).
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".id-")
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(16) + "\n")
+            try:
+                if text:
+                    os.replace(tmp, path)
+                else:
+                    os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        raise OSError(f"cannot make the workspace id {path}")
+
+    def edit_config(self, change) -> None:  # type: ignore[no-untyped-def]
+        """Apply `change` to the parsed `.roar/config.toml` (tomlkit: comments kept),
+        written atomically; tables `roar config` does not set go through here."""
+        import tomlkit
+
+        from roar.atomic import write_atomic
+
+        try:
+            doc = tomlkit.parse(self.config_path.read_text())
+        except FileNotFoundError:
+            doc = tomlkit.document()
+        change(doc)
+        write_atomic(self.config_path, tomlkit.dumps(doc).encode())
+        self.config._data = None
 
     @property
     def config_path(self) -> Path:

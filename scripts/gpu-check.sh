@@ -32,15 +32,15 @@ PYEOF
 "$PY" - <<'PYEOF'
 import json
 from roar.workspace import Workspace
-from roar import labels, sessions
+from roar import sessions
 
 ws = Workspace.find()
 job_id = sessions.history(ws)[-1].job
 job = ws.objects.read(job_id)
 env = ws.objects.read(job.context["env"])
-used = labels.current_labels(ws, job_id).get("roar.gpus.used", "")
+used = job.context.get("gpus_used", [])
 print(json.dumps({"job": job_id, "exit_code": job.exit_code, "gpus": list(env.gpus),
-                  "gpus_used": used.split(",") if used else []}, indent=2))
+                  "gpus_used": used}, indent=2))
 ok = bool(env.gpus) and all(g.get("driver") and g.get("cuda") for g in env.gpus) and bool(used)
 raise SystemExit(0 if ok else "gpu-check: GPUs or their use were not recorded")
 PYEOF

@@ -14,6 +14,10 @@ from postgres_fixtures import pg_cluster  # noqa: F401 - a fixture, registered h
 
 from roar.workspace import Workspace
 
+# The `roar` a user runs: the Rust front end installed beside this
+# interpreter, which hands every subcommand but run/build to roar-py.
+ROAR = os.path.join(os.path.dirname(sys.executable), "roar")
+
 
 @dataclass
 class CliResult:
@@ -29,6 +33,12 @@ def workspace(tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture
+def roar_exe() -> str:
+    """The path of the installed `roar` (the Rust front end)."""
+    return ROAR
+
+
+@pytest.fixture
 def roar_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run `roar ARGS...` as a real subprocess in tmp_path (or cwd=...)."""
 
@@ -40,7 +50,7 @@ def roar_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
         # `python` in a recorded command is this interpreter, as in an activated venv.
         full_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full_env.get("PATH", "")
         proc = subprocess.run(
-            [sys.executable, "-m", "roar", *args],
+            [ROAR, *args],
             cwd=cwd or tmp_path,
             input=input,
             capture_output=True,

@@ -91,4 +91,4 @@ def test_track_repo_files_lists_the_repositorys_files_a_job_read(workspace, roar
     assert roar_cli("config", "set", "output.track_repo_files", "true").returncode == 0
     on = json.loads(roar_cli("show", "@1", "--json").stdout)
     assert on["repo_files"] == ["train.py"] and on["inputs"] == off["inputs"]
-    assert "  repo     train.py" in roar_cli("show", "@1").stdout
+    assert "Repo files (1):\n  train.py\n" in roar_cli("show", "@1").stdout

@@ -88,7 +88,10 @@ def test_identical_reruns_have_no_difference(roar_cli, project: Path) -> None:  
     first, second = two_runs(roar_cli, lambda: None)
     assert first == second
     text = roar_cli("diff", "@1", "@1")
-    assert text.stdout == "no differences in code, data, params, environment or pipeline\n"
+    assert (
+        text.stdout.splitlines()[-1]
+        == "no differences in code, data, params, environment or pipeline"
+    )
 
 
 def test_a_changed_variable_is_environment(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]

@@ -56,7 +56,7 @@ def test_sha256_and_md5_name_the_file_locally(workspace, roar_cli) -> None:  # t
         assert shown["digests"]["sha256"] == hashlib.sha256(model).hexdigest()
         assert shown["produced_by"]["id"] == job["id"]
     text = _ok(roar_cli, "show", "md5:" + hashlib.md5(model).hexdigest()).stdout
-    assert f"sha256   {hashlib.sha256(model).hexdigest()}" in text
+    assert f"  sha256: {hashlib.sha256(model).hexdigest()}" in text
     # a sha256 nobody recorded says what was tried
     missing = roar_cli("show", "sha256:" + hashlib.sha256(b"other").hexdigest())
     assert missing.returncode == 4 and "not a path, a step" in missing.stderr

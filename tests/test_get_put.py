@@ -58,7 +58,7 @@ def test_get_over_http_records_a_get_job_whose_output_is_the_file(
     )  # fmt: skip
     assert job.context["url"] == f"{file_server.url}/data.bin"
     assert json.loads(result.stdout)["artifacts"][0]["hash"] == b3(DATA)
-    assert [line.split()[0] for line in roar_cli("log").stdout.splitlines()] == ["@1"]
+    assert [line.split()[1] for line in roar_cli("log").stdout.splitlines()[5:]] == ["@1"]
 
 
 def test_get_with_the_wrong_hash_keeps_nothing_and_records_nothing(

@@ -36,11 +36,11 @@ def test_the_old_model_keeps_its_lineage_after_a_rerun(roar_cli, project: Path) 
     assert shown["produced_by"]["id"] == jobs["@2"]
     assert (shown["produced_by"]["step"], shown["produced_by"]["superseded"]) == ("@2", True)
     text = _ok(roar_cli, "show", old_model).stdout
-    assert "written by @2 (superseded) python train.py" in text
+    assert "python train.py --data features.parquet --output model.pt  (@2, superseded)" in text
     assert "root input" not in text
     lineage = json.loads(_ok(roar_cli, "lineage", old_model).stdout)
-    assert [j["id"] for j in lineage["jobs"]] == [jobs["@2"], jobs["@1"]]
-    unsourced = json.loads(_ok(roar_cli, "inputs", "--unsourced", "--json").stdout)
+    assert [j["id"] for j in lineage["jobs"]] == [jobs["@1"], jobs["@2"]]  # oldest first
+    unsourced = json.loads(_ok(roar_cli, "inputs", "--unsourced", "--json").stdout)["inputs"]
     assert sorted(Path(r["path"]).name for r in unsourced) == [
         "data.csv", "evaluate.py", "preprocess.py", "train.py",
     ]  # fmt: skip
@@ -53,10 +53,12 @@ def test_dag_lists_steps_in_dependency_order_after_a_rerun(roar_cli, project: Pa
     _ok(roar_cli, "init", "-n")
     run_pipeline(roar_cli)
     _ok(roar_cli, "run", "@2", "--epochs=5")
-    assert _ok(roar_cli, "dag").stdout.splitlines() == [
-        f"   @1 {PIPELINE[0]}",
-        f"   @2 {PIPELINE[1]} --epochs=5  <- @1",
-        f"   @3 {PIPELINE[2]}  <- @2 [stale]",
+    lines = _ok(roar_cli, "dag").stdout.splitlines()
+    assert lines[0] == "Pipeline: 3 steps (1 stale steps, 1 stale artifacts)"
+    assert _steps(lines) == [
+        (f"@1 {PIPELINE[0]}", "cons:0"),
+        (f"└──>@2 {PIPELINE[1]} --epochs=5", "cons:1"),
+        (f"    └──>@3 {PIPELINE[2]}", "cons:1 *"),
     ]
     nodes = json.loads(_ok(roar_cli, "dag", "--json").stdout)["nodes"]
     assert [(n["step"], n["stale"]) for n in nodes] == [("@1", False), ("@2", False), ("@3", True)]
@@ -92,10 +94,12 @@ def test_running_the_same_command_again_reruns_its_step(roar_cli, project: Path)
     status = json.loads(_ok(roar_cli, "status", "--json").stdout)
     assert (status["steps"], status["jobs"]) == (3, 5)
     # train writes the same bytes each time: nothing downstream is stale
-    assert _ok(roar_cli, "dag").stdout.splitlines() == [
-        f"   @1 {PIPELINE[0]}",
-        f"   @2 {PIPELINE[1]}  <- @1",
-        f"   @3 {PIPELINE[2]}  <- @2",
+    lines = _ok(roar_cli, "dag").stdout.splitlines()
+    assert lines[0] == "Pipeline: 3 steps"
+    assert _steps(lines) == [
+        (f"@1 {PIPELINE[0]}", "cons:0"),
+        (f"└──>@2 {PIPELINE[1]}", "cons:1"),
+        (f"    └──>@3 {PIPELINE[2]}", "cons:1"),
     ]
     after = _jobs_by_step(roar_cli)
     assert after["@1"] == before["@1"] and after["@3"] == before["@3"]
@@ -149,3 +153,13 @@ def test_concurrent_runs_of_one_command_are_executions_of_one_step(roar_cli, pro
     assert len({r["job"] for r in log}) == 7
     assert json.loads(_ok(roar_cli, "status", "--json").stdout)["steps"] == 2
     assert _ok(roar_cli, "fsck").returncode == 0
+
+
+def _steps(dag_lines: list[str]) -> list[tuple[str, str]]:
+    """The step lines of `roar dag`: (tree and step, what follows the in:/out: counts)."""
+    steps = []
+    for line in dag_lines:
+        m = re.fullmatch(r"(.*?) +in:\d+ out:\d+ (cons:\d+.*)", line)
+        if m:
+            steps.append((m[1], m[2]))
+    return steps

@@ -123,9 +123,9 @@ def test_a_teammates_checkpoint_keeps_its_lineage(roar_cli, person) -> None:  # 
     assert shown["produced_by"]["id"] == jobs["@2"]
     assert "root input" not in ok(roar_cli, bob, "show", "checkpoint.pt").stdout
     lineage = json.loads(ok(roar_cli, bob, "lineage", "continued.pt").stdout)
-    assert [j["id"] for j in lineage["jobs"]][1:] == [jobs["@2"], jobs["@1"]]
-    assert [j["command"][1] for j in lineage["jobs"]] == ["continue.py", "train.py",
-                                                         "preprocess.py"]  # fmt: skip
+    assert [j["id"] for j in lineage["jobs"]][:2] == [jobs["@1"], jobs["@2"]]  # oldest first
+    assert [j["argv"][1] for j in lineage["jobs"]] == ["preprocess.py", "train.py",
+                                                         "continue.py"]  # fmt: skip
     dag = ok(roar_cli, bob, "dag", "--show-artifacts").stdout
     assert f"<- {model[:12]} {bob.root}/checkpoint.pt (from job {jobs['@2'][:12]}" in dag
     plan = json.loads(ok(roar_cli, bob, "reproduce", "continued.pt", "--json").stdout)

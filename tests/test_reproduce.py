@@ -109,7 +109,7 @@ def test_registered_artifact_is_reproduced_byte_identical_in_a_fresh_directory(
     assert f"repository: {git_project.origin}" in plan.stdout
     steps = [line.split()[:2] for line in plan.stdout.splitlines() if line.startswith("  ")
              and line.split()[1:2] in (["run"], ["build"])]  # fmt: skip
-    assert steps == [["@B1", "build"], ["@2", "run"], ["@3", "run"], ["@4", "run"]]
+    assert steps == [["@B1", "build"], ["@3", "run"], ["@4", "run"], ["@5", "run"]]
     assert f"obtainable    {b3(original / 'data/raw.csv')[:12]}" in plan.stdout
     assert "in repository" in plan.stdout and "MISSING" not in plan.stdout
     # and every artifact came out byte-identical, the composite included
@@ -140,9 +140,9 @@ def test_a_step_that_writes_the_time_is_reported_as_the_first_divergence(
                       cwd=git_project.root)  # fmt: skip
 
     assert result.returncode == 1, result.stderr
-    assert "first divergence: step @4 (python stamp.py)" in result.stdout
+    assert "first divergence: step @5 (python stamp.py)" in result.stdout
     lines = result.stdout.splitlines()
-    assert any(ln.split()[:3] == ["identical", b3(git_project.root / "clean.csv")[:12], "@1"]
+    assert any(ln.split()[:3] == ["identical", b3(git_project.root / "clean.csv")[:12], "@2"]
                for ln in lines)  # fmt: skip
     assert any(ln.split()[:2] == ["DIFFERS", stamp[:12]] for ln in lines)
 
@@ -218,17 +218,21 @@ def test_a_package_that_cannot_be_installed_stops_with_a_clear_message(
     git_project: GitProject,
     tmp_path: Path,
 ) -> None:  # type: ignore[no-untyped-def]
-    # given: a step run by an interpreter whose environment had a package that is gone now
+    # given: a step run by an interpreter whose environment had a package it imported,
+    # gone now (the venv was removed: another machine)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     dist = site / "roar_gone_package-9.9.9.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Name: roar-gone-package\nVersion: 9.9.9\n")
-    git_project.commit({"hello.py": "open('hello.txt', 'w').write('hi')\n"})
+    (dist / "RECORD").write_text("roar_gone_package.py,,\n")
+    (site / "roar_gone_package.py").write_text("VALUE = 'hi'\n")
+    git_project.commit({"hello.py": "import roar_gone_package as g\n"
+                                    "open('hello.txt', 'w').write(g.VALUE)\n"})  # fmt: skip
     run_ok(roar_cli, "init", "-n", cwd=git_project.root)
     run_ok(roar_cli, "run", str(venv / "bin" / "python"), "hello.py", cwd=git_project.root)
-    shutil.rmtree(dist)
+    shutil.rmtree(venv)
     hello = b3(git_project.root / "hello.txt")
 
     listed = run_ok(roar_cli, "reproduce", hello, "--list-requirements", cwd=git_project.root)
@@ -283,7 +287,7 @@ def test_plan_json_lists_steps_inputs_and_packages(
 
     plan = json.loads(run_ok(roar_cli, "reproduce", metrics, flag, cwd=git_project.root).stdout)
 
-    assert [s["step"] for s in plan["steps"]] == ["@B1", "@1", "@2", "@3"]
+    assert [s["step"] for s in plan["steps"]] == ["@B1", "@2", "@3", "@4"]
     statuses = {os.path.basename(i["path"]): i["status"] for i in plan["inputs"]}
     assert statuses == {"raw.csv": "available", "vocab.src": "repository",
                         "prep.py": "repository", "train.py": "repository",

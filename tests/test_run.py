@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,16 +19,22 @@ def test_five_minute_first_experience(roar_cli, project: Path) -> None:  # type:
     run_pipeline(roar_cli)
     log = roar_cli("log")
     assert log.returncode == 0
-    assert [line.split()[0] for line in log.stdout.splitlines()] == ["@3", "@2", "@1"]
+    rows = log.stdout.splitlines()[5:]  # roar-cli's table, oldest first
+    assert [line.split()[1] for line in rows] == ["@1", "@2", "@3"]
+    assert all(line.split()[5] == "OK" for line in rows)
     assert "python evaluate.py --model model.pt --output metrics.json" in log.stdout
     dag_text = roar_cli("dag")
-    assert dag_text.stdout.splitlines() == [
-        f"   @1 {PIPELINE[0]}",
-        f"   @2 {PIPELINE[1]}  <- @1",
-        f"   @3 {PIPELINE[2]}  <- @2",
+    lines = dag_text.stdout.splitlines()
+    assert lines[0] == "Pipeline: 3 steps"
+    steps = [re.sub(r" +in:\d+ out:\d+ cons:\d+$", "", ln) for ln in lines if "cons:" in ln]
+    assert steps == [
+        f"@1 {PIPELINE[0]}",
+        f"└──>@2 {PIPELINE[1]}",
+        f"    └──>@3 {PIPELINE[2]}",
     ]
     show = roar_cli("show", "model.pt")
-    assert show.returncode == 0 and "written by @2 python train.py" in show.stdout
+    assert show.returncode == 0 and "Produced by (1 job):" in show.stdout
+    assert f"{PIPELINE[1]}  (@2)" in show.stdout
 
     nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
     assert [(n["step"], n["depends_on"]) for n in nodes] == [
@@ -63,7 +70,7 @@ def test_rerun_with_override_supersedes_and_marks_downstream_stale(roar_cli, pro
     assert (project / "model.pt").read_text().startswith("epochs=5\n")
     nodes = json.loads(roar_cli("dag", "--json").stdout)["nodes"]
     assert [(n["step"], n["stale"]) for n in nodes] == [("@1", False), ("@2", False), ("@3", True)]
-    assert nodes[1]["command"][-1] == "--epochs=5"
+    assert nodes[1]["argv"][-1] == "--epochs=5"
     expanded = json.loads(roar_cli("dag", "--json", "--expanded").stdout)["nodes"]
     assert [(n["step"], n["superseded"]) for n in expanded] == [
         ("@1", False),
@@ -73,12 +80,15 @@ def test_rerun_with_override_supersedes_and_marks_downstream_stale(roar_cli, pro
     ]
 
 
-def test_build_steps_are_numbered_apart(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+def test_build_and_run_steps_share_one_counter(roar_cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    # roar-cli numbers @B1 @2 @3 @4: a script's `roar run @3` names the same step in both.
     roar_cli("init", "-n")
     assert roar_cli("build", "python", "-c", "open('lib.so','w').write('x')").returncode == 0
     run_pipeline(roar_cli)
     steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
-    assert steps == ["@3", "@2", "@1", "@B1"]
+    assert steps == ["@4", "@3", "@2", "@B1"]
+    wrong = roar_cli("show", "@1")  # the number is the build step's: say so
+    assert wrong.returncode == 4 and "@B1 is a build step" in wrong.stderr
     assert json.loads(roar_cli("show", "@B1", "--json").stdout)["type"] == "build"
 
 
@@ -219,7 +229,7 @@ def test_traced_diamond_has_fan_out_and_fan_in(roar_cli, project: Path) -> None:
     ]
     lineage = json.loads(roar_cli("lineage", "model.pt").stdout)
     assert sorted(j["step"] for j in lineage["jobs"]) == ["@1", "@2", "@3", "@4"]
-    roots = json.loads(roar_cli("inputs", "--json").stdout)
+    roots = json.loads(roar_cli("inputs", "--json").stdout)["inputs"]
     assert [Path(r["path"]).name for r in roots] == ["data.csv"]
 
 
@@ -273,7 +283,7 @@ def test_steps_keep_counting_after_gc_packs_the_session(roar_cli, project: Path)
     assert roar_cli("run", "python", "-c", "x = 2").returncode == 0
     assert roar_cli("build", "python", "-c", "x = 2").returncode == 0
     steps = [r["step"] for r in json.loads(roar_cli("log", "--json").stdout)]
-    assert steps == ["@B2", "@2", "@1", "@B1"]
+    assert steps == ["@B4", "@3", "@2", "@B1"]
     assert roar_cli("fsck").returncode == 0
     reflog = (project / ".roar/logs/refs/sessions/main").read_text().splitlines()
     assert len(reflog) == 4

@@ -96,7 +96,7 @@ def test_lineage_walks_upstream_only(workspace: Workspace, roar_cli) -> None:  #
     data = json.loads(roar_cli("lineage", MODEL[:10]).stdout)
     assert sorted(j["step"] for j in data["jobs"]) == ["@1", "@2", "@3"]
     assert sorted(a["hash"] for a in data["artifacts"]) == sorted([MODEL, CLEAN, FEATS, RAW])
-    roots = json.loads(roar_cli("inputs", "--json").stdout)
+    roots = json.loads(roar_cli("inputs", "--json").stdout)["inputs"]
     assert [r["hash"] for r in roots] == [RAW]
 
 
@@ -115,7 +115,7 @@ def test_pop_and_reset(workspace: Workspace, roar_cli) -> None:  # type: ignore[
 def test_show_step_job_and_unknown(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
     diamond(workspace)
     step = json.loads(roar_cli("show", "@3", "--json").stdout)
-    assert step["command"] == ["python", "train.py"]
+    assert step["argv"] == ["python", "train.py"] and step["command"] == "python train.py"
     by_id = json.loads(roar_cli("show", step["id"][:10], "--json").stdout)
     assert by_id["step"] == "@3"
     art = json.loads(roar_cli("show", MODEL[:8], "--json").stdout)

@@ -6,7 +6,8 @@ Builds the TARGETS.md workloads in a scratch directory (default under
 ~/.roar-bench: outside /tmp and outside any git work tree, so neither roar's
 /tmp filter nor roar-cli's clean-tree rule changes what is measured), then
 for each workload runs every tool once to warm up and N rounds interleaved,
-rotating the order each round, so the machine's noise falls on all tools
+rotating the order each round (after `sync`, so no run pays for the one
+before it writing back), so the machine's noise falls on all tools
 alike. Slow peers stop after `--budget` seconds (at least 3 rounds).
 Then: BLAKE3 throughput of the tracer's hashing against b3sum with the same
 thread count, and the cost of a warm hash cache per 1,000 unchanged inputs.
@@ -101,6 +102,15 @@ class Bench:
         if wl.cold_cache:
             for rel in tool.cache_files or ():
                 (cwd / rel).unlink(missing_ok=True)
+        # Outputs are written fresh: rewriting a file in place (O_TRUNC)
+        # waits on the writeback of its previous content, which measured
+        # 5x slower than a fresh write here and varied with the disk's load.
+        shutil.rmtree(cwd / "out", ignore_errors=True)
+        # The previous run's dirty pages are written back now, not during
+        # this one: rotation keeps each tool after the same neighbour, so
+        # one that leaves much to write (a trace database) would otherwise
+        # always slow the same next tool.
+        os.sync()
         return timed(tool.wrap(cwd, wl.argv), cwd, self.env(tool))
 
     def measure(self, wl: Workload) -> dict[str, Samples]:

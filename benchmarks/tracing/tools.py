@@ -50,14 +50,21 @@ def _roar_init(roar: Path) -> Callable[[Path], None]:
 def _tracer_argv(
     cwd: Path, argv: tuple[str, ...], tracer: Path = TRACER, options: tuple[str, ...] = ()
 ) -> list[str]:
-    # The prefixes `roar run` passes with the default configuration.
-    from roar.capture.filters import ignore_prefixes
-    from roar.workspace import Workspace
+    # The prefixes and globs `roar run` passes (asked of the front end).
+    import json
 
-    ws = Workspace(cwd)
-    cmd = [str(tracer), "run", "--store", str(ws.dir), "--report", str(cwd / "report.json")]
-    for prefix in ignore_prefixes(ws.config, ws.root):
-        cmd += ["--ignore-prefix", prefix]
+    from roar.pathjson import from_json
+
+    out = subprocess.run(
+        [str(TRACER), "filters", "--", *argv], cwd=cwd, check=True, capture_output=True
+    )
+    filters = json.loads(out.stdout)
+    store = cwd / ".roar"
+    cmd = [str(tracer), "run", "--store", str(store), "--report", str(cwd / "report.json")]
+    for prefix in filters["ignore_prefixes"]:
+        cmd += ["--ignore-prefix", os.fsdecode(from_json(prefix))]
+    for pattern in filters["ignore_globs"]:
+        cmd += ["--ignore-glob", pattern]
     return [*cmd, *options, "--", *argv]
 
 

@@ -1,98 +1,80 @@
-"""Git context of a run, through dulwich (no `git` subprocess).
+"""The git context of a get or put job, read where `roar run` reads it.
 
-Repository, remote URL, branch, commit and dirty state; when the tracked
-files differ from the commit, the patch is stored as a blob object so the
-run stays reproducible.
+Git state is decided in one place, the Rust side (tracer/src/git_state.rs:
+git's own status rules, a `git diff HEAD` patch, paths as bytes); Python
+asks it through `roar-tracer git-state`. A dirty tree's patch is stored as a
+blob in the workspace and named in the map.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import os
+import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-if TYPE_CHECKING:
-    from roar.objects.store import ObjectStore
-
-
-class GitState(NamedTuple):
-    repo: str
-    remote: str | None
-    branch: str | None
-    commit: str
-    dirty: bool
-    patch: bytes
-
-    def to_context(self, patch_id: str | None) -> dict[str, Any]:
-        return {
-            "repo": self.repo,
-            "remote": self.remote,
-            "branch": self.branch,
-            "commit": self.commit,
-            "dirty": self.dirty,
-            "patch": patch_id,
-        }
+from roar.pathjson import from_json
 
 
-def find_repo_root(start: Path) -> Path | None:
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
+def git_context(cwd: Path, store_dir: Path | None) -> dict[str, Any] | None:
+    """The context's `git` map for cwd's repository (None: outside git, before
+    the first commit, or without the tracer binary to read it). With `store_dir`,
+    a dirty tree's patch is stored there and named; without, nothing is written
+    (`roar status` only asks whether the tree is dirty)."""
+    from roar.capture.tracer import find_tracer
+    from roar.errors import RoarError, TracerUnavailable
 
-
-def read_state(cwd: Path) -> GitState | None:
-    """The git state of the repository containing cwd, or None outside git / before a commit."""
-    root = find_repo_root(cwd.resolve())
-    if root is None:
+    try:
+        tracer = find_tracer()
+    except TracerUnavailable:
         return None
-    from dulwich import porcelain
+    proc = subprocess.run(
+        [str(tracer), "git-state", *(["--store", str(store_dir)] if store_dir else []), str(cwd)],
+        capture_output=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        why = proc.stderr.decode(errors="replace").strip()
+        raise RoarError(f"cannot read the git state: {why}")
+    state = json.loads(proc.stdout)
+    if state is None:
+        return None
+    repo = from_json(state["repo"])
+    try:
+        state["repo"] = repo.decode("utf-8")
+    except UnicodeDecodeError:
+        state["repo"] = repo  # a path that is not UTF-8 stays bytes in the job
+    return state  # type: ignore[no-any-return]
+
+
+def current_remote(repo_path: str, commit: str) -> str | None:
+    """The git remote the repository at `repo_path` has now (`origin`, else the only
+    one), when that repository holds `commit`: a job recorded before `git remote
+    add` stored none, but its code is in that remote's repository."""
+    from dulwich.errors import NotGitRepository
     from dulwich.repo import Repo
 
-    with Repo(str(root)) as repo:
+    try:
+        repo = Repo(repo_path)
+    except (NotGitRepository, OSError):
+        return None
+    with repo:
         try:
-            commit = repo.head().decode()
-        except KeyError:
-            return None  # a repository with no commit yet
-        try:
-            branch: str | None = porcelain.active_branch(repo).decode()
-        except (KeyError, IndexError, ValueError):
-            branch = None  # detached HEAD
-        remote = _remote_url(repo, branch)
-        out = io.BytesIO()
-        porcelain.diff(repo, commit=repo.head(), outstream=out)
-        patch = out.getvalue()
-    return GitState(str(root), remote, branch, commit, bool(patch), patch)
-
-
-def _remote_url(repo: Any, branch: str | None) -> str | None:
-    config = repo.get_config()
-    names = []
-    if branch:
-        try:
-            names.append(config.get((b"branch", branch.encode()), b"remote"))
-        except KeyError:
-            pass
-    names.append(b"origin")
-    for name in names:
-        try:
-            return str(config.get((b"remote", name), b"url").decode())
-        except KeyError:
-            continue
-    return None
-
-
-def git_context(cwd: Path, store: ObjectStore) -> tuple[dict[str, Any] | None, GitState | None]:
-    """The job context's `git` map (storing the patch blob when dirty)."""
-    state = read_state(cwd)
-    if state is None:
-        return None, None
-    if not state.dirty:
-        return state.to_context(None), state
-    from roar.objects.blob import Blob
-
-    patch_id = store.write(Blob(state.patch))
-    return state.to_context(patch_id), state
+            if commit.encode() not in repo.object_store:
+                return None
+        except ValueError:
+            return None
+        config = repo.get_config()
+        urls: dict[bytes, bytes] = {}
+        for section in config.sections():
+            if len(section) == 2 and section[0] == b"remote":
+                try:
+                    urls[section[1]] = config.get(section, b"url")
+                except KeyError:
+                    continue
+        url = urls.get(b"origin") or (next(iter(urls.values())) if len(urls) == 1 else None)
+    return os.fsdecode(url) if url else None
 
 
 def files_at_commit(repo: str, commit: str, paths: list[bytes]) -> list[bytes] | None:
@@ -102,8 +84,6 @@ def files_at_commit(repo: str, commit: str, paths: list[bytes]) -> list[bytes] |
 
     `output.track_repo_files` (roar-cli's key) lists these as a job's repo files.
     """
-    import os
-
     from dulwich.errors import NotGitRepository
     from dulwich.object_store import tree_lookup_path
     from dulwich.repo import Repo

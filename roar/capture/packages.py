@@ -14,6 +14,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from roar.objects.env import Env
+    from roar.objects.job import Job
 
 _SITE = re.compile(rb"^(.*/(?:site|dist)-packages)/([^/]+)")
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.(dist|egg)-info$")
@@ -44,7 +49,15 @@ def _top_level_map(site: Path) -> dict[str, tuple[str, str]]:
         try:
             for line in record.read_text(errors="replace").splitlines():
                 top = line.split(",", 1)[0].split("/", 1)[0]
-                if top and not top.endswith((".dist-info", ".data")) and top != "..":
+                if (
+                    top
+                    and not top.endswith((".dist-info", ".data"))
+                    and top
+                    not in (
+                        "..",
+                        "__pycache__",
+                    )
+                ):
                     mapping.setdefault(top, dist)
         except OSError:
             try:
@@ -62,12 +75,10 @@ def pip_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
         m = _SITE.match(p)
         if not m:
             continue
-        site, top = m.group(1), os.fsdecode(m.group(2))
+        site, top = m.group(1), _module_of(os.fsdecode(m.group(2)), p[m.end() :])
         if site not in maps:
             maps[site] = _top_level_map(Path(os.fsdecode(site)))
-        dist = maps[site].get(top)
-        if dist is None and top.endswith(".py"):
-            dist = maps[site].get(top[:-3])
+        dist = maps[site].get(top) or maps[site].get(top + ".py")
         if dist is not None:
             found.add(dist)
     return sorted(found)
@@ -112,3 +123,70 @@ def dpkg_packages_read(paths: list[bytes]) -> list[tuple[str, str]]:
 
 def packages_read(paths: list[bytes]) -> PackagesRead:
     return PackagesRead(pip_packages_read(paths), dpkg_packages_read(paths))
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _module_of(top: str, rest: bytes) -> str:
+    """The module a file under site-packages belongs to: `six.py` and
+    `__pycache__/six.cpython-311.pyc` are `six`, `numpy/...` is `numpy`."""
+    if top == "__pycache__":
+        top = os.fsdecode(rest.lstrip(b"/").split(b"/", 1)[0]).split(".", 1)[0]
+    return top.removesuffix(".py")
+
+
+def _by_recorded_names(
+    paths: list[bytes], recorded: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Distributions of the recorded environment whose name is the name of a module
+    the job read: the evidence left when this machine has no metadata for the site
+    directory (the job ran elsewhere, or its venv is gone)."""
+    by_name = {_normalized(n): (n, v) for n, v in recorded}
+    found: set[tuple[str, str]] = set()
+    for p in paths:
+        m = _SITE.match(p)
+        if not m:
+            continue
+        top = os.fsdecode(m.group(2))
+        if top.endswith((".dist-info", ".egg-info", ".pth")):
+            continue  # metadata scanned at start-up is not a package read
+        dist = by_name.get(_normalized(_module_of(top, p[m.end() :])))
+        if dist is not None:
+            found.add(dist)
+    return sorted(found)
+
+
+def is_package_file(path: bytes, python_executable: str | None) -> bool:
+    """Whether a recorded read is part of the job's Python environment rather than data:
+    a file under a site-packages directory, or the `pyvenv.cfg` of the venv whose
+    interpreter (`python_executable`, `<venv>/bin/python`) ran the job."""
+    if _SITE.match(path):
+        return True
+    if not python_executable:
+        return False
+    venv = os.path.dirname(os.path.dirname(os.path.normpath(python_executable)))
+    return path == os.fsencode(os.path.join(venv, "pyvenv.cfg"))
+
+
+def job_packages(job: Job, env: Env | None, *, local_metadata: bool = True) -> PackagesRead:
+    """The packages `job` read: pip distributions with their versions, and dpkg packages.
+
+    Derived from the job's `filtered` reads and package-file inputs: through this
+    machine's metadata where the site directory is here, else by module name against
+    the job's recorded environment (`env.packages`, the interpreter's whole list at
+    run time), whose version wins wherever both know a distribution. Without
+    `local_metadata` (a registry: paths a pusher named are not looked up on its
+    disk) only the recorded environment is consulted, and no dpkg package is named.
+    """
+    paths = [*job.filtered, *(a.path for a in job.inputs if _SITE.match(a.path))]
+    recorded = list(env.packages) if env is not None else []
+    versions = {_normalized(n): v for n, v in recorded}
+    here = pip_packages_read(paths) if local_metadata else []
+    pip = {_normalized(n): (n, versions.get(_normalized(n), v)) for n, v in here}
+    for n, v in _by_recorded_names(paths, recorded):
+        pip.setdefault(_normalized(n), (n, v))
+    dpkg = dpkg_packages_read(list(job.filtered)) if local_metadata else []
+    return PackagesRead(sorted(pip.values()), dpkg)

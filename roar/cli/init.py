@@ -46,6 +46,7 @@ def init(yes: bool, no_gitignore: bool, path: Path | None, as_json: bool) -> Non
             root,
         )
     ws, created = Workspace.create(root)
+    ws.config.items()  # parse and cache it now: the first `roar run` then reads the cache
     gitignore = _gitignore(root, skip=no_gitignore)
     if as_json:
         print_json({"path": str(ws.dir), "created": created, "gitignore_updated": gitignore[0]})

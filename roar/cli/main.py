@@ -25,6 +25,7 @@ COMMANDS = {
     "dag": "roar.cli.session:dag",
     "pop": "roar.cli.session:pop",
     "reset": "roar.cli.session:reset",
+    "session": "roar.cli.session:session_group",
     "show": "roar.cli.show:show",
     "lineage": "roar.cli.show:lineage",
     "inputs": "roar.cli.show:inputs",
@@ -71,7 +72,8 @@ def run() -> None:
 
 def _click_main() -> int:
     try:
-        cli.main(standalone_mode=False)
+        # Named `roar` however it was started (`roar-py`, `python -m roar`).
+        cli.main(prog_name="roar", standalone_mode=False)
     except click.exceptions.Abort:
         sys.stderr.write("Aborted.\n")
         return 130

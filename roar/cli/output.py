@@ -33,10 +33,8 @@ def warn(message: str) -> None:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=_default) + "\n")
+    """`value` as indented JSON; paths (bytes, or text that os.fsdecode made of
+    bytes that are not UTF-8) in the one form of roar/pathjson.py."""
+    from roar.pathjson import jsonable
 
-
-def _default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape").encode("utf-8", "backslashreplace").decode()
-    raise TypeError(f"cannot serialize {type(value).__name__}")
+    sys.stdout.write(json.dumps(jsonable(value), indent=2, sort_keys=False) + "\n")

@@ -52,6 +52,12 @@ def _progress(label: str) -> Iterator:  # type: ignore[type-arg]
     help="Publish publicly or privately (default: the scope, `roar scope`).",
 )
 @click.option("--anonymous", is_flag=True, help="Publish publicly and unattributed.")
+@click.option("--as", "as_name", metavar="NAME",
+              help="The session's name on the registry, kept for the next register "
+              "(default: its local name and this workspace's id, e.g. main-1a2b3c4d).")  # fmt: skip
+@click.option("--push-tag", is_flag=True,
+              help="Push the roar/<id> tag register makes on the code's commit to the git "
+              "remote, so others find the commit.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def register(
     target: str | None,
@@ -60,6 +66,8 @@ def register(
     yes: bool,
     public: bool | None,
     anonymous: bool,
+    as_name: str | None,
+    push_tag: bool,
     as_json: bool,
 ) -> None:
     """Register TARGET's lineage (artifact path or hash, @N, job, session; default: the
@@ -73,7 +81,7 @@ def register(
     from roar.workspace import Workspace
 
     ws = Workspace.find()
-    p = plan(ws, resolve_target(ws, target))
+    p = plan(ws, resolve_target(ws, target, as_name))
     filtering = bool(ws.config.get("registration.omit.enabled"))
     hits = scan(p) if filtering else []
     if not filtering and not as_json:
@@ -93,9 +101,17 @@ def register(
                 f"{len(hits)} secret(s) would be sent; re-run with -y to send them redacted"
             )
         p = redact(ws, p)
+    # What would make it unreproducible, said while it can still be fixed.
+    for check in _checks(ws, p):
+        if check.ok is False:
+            warn(f"{check.name}: {check.detail}")
     if scope == "anonymous" and not yes:
         _confirm_anonymous()
-    _push_and_report(ws, p, remote, scope, as_json)
+    _push_and_report(ws, p, remote, scope, as_json, push_tag)
+    if as_name is not None and p.target.ref is not None:
+        from roar.sessions import set_remote_name
+
+        set_remote_name(ws, p.target.ref, as_name)
 
 
 def _scope(ws, url: str, public: bool | None, anonymous: bool) -> str:  # type: ignore[no-untyped-def]
@@ -139,8 +155,8 @@ def _confirm_anonymous() -> None:
     raise UsageError("not registered (answer y, or pass -y to publish anonymously)")
 
 
-def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    from roar.cli.output import print_json
+def _push_and_report(ws, p, remote, scope: str, as_json: bool, push_tag: bool) -> None:  # type: ignore[no-untyped-def]
+    from roar.cli.output import print_json, warn
     from roar.identity.keys import load_key
     from roar.remote.client import RemoteClient
     from roar.remote.push import push, tag_git_commit
@@ -150,6 +166,15 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
     with _progress("register") as progress:
         report = push(ws, remote, client, p, progress=progress)
     tag = tag_git_commit(ws, p)
+    tag_pushed = None
+    if tag and push_tag:
+        from roar.errors import RemoteError
+        from roar.remote.push import push_git_tag
+
+        try:
+            tag_pushed = push_git_tag(p, tag)
+        except RemoteError as e:
+            warn(str(e))
     web = web_url(ws, remote)
     page = {"artifact": "artifacts", "job": "jobs", "session": "sessions"}[p.target.kind]
     link = f"{web}/{page}/{p.target.hash}"
@@ -166,6 +191,7 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
                 "pack_bytes": report.pack_bytes,
                 "ref": report.ref,
                 "git_tag": tag,
+                "git_tag_pushed_to": tag_pushed,
                 "reproduce": reproduce,
                 "url": link,
             }
@@ -175,8 +201,14 @@ def _push_and_report(ws, p, remote, scope: str, as_json: bool) -> None:  # type:
         f"registered {p.target.kind} {p.target.hash[:12]} to {remote.url} (scope {client.scope}): "
         f"sent {report.sent} of {report.objects} objects, {report.pack_bytes} bytes"
     )
+    if report.ref:
+        click.echo(f"session: {report.ref.removeprefix('sessions/')} on {remote.name}")
     if tag:
         click.echo(f"tagged git commit as {tag}")
+        if tag_pushed:
+            click.echo(f"pushed tag {tag} to {tag_pushed}")
+        elif not push_tag:
+            click.echo(f"  (local only: `roar register --push-tag`, or `git push origin {tag}`)")
     click.echo(f"reproduce: {reproduce}")
     click.echo(f"view: {link}")
 
@@ -354,12 +386,9 @@ def fetch(digest: str, remote_name: str | None, as_json: bool) -> None:
                 "objects": report.received,
                 "pack_bytes": report.pack_bytes,
                 "refs": [{"ref": r, "target": t} for r, t in report.refs],
-                "head": report.checked_out,
             }
         )
         return
     click.echo(f"fetched {report.received} objects ({report.pack_bytes} bytes) from {remote.url}")
     for ref, target in report.refs:
         click.echo(f"  {ref} -> {target[:12]}")
-    if report.checked_out:
-        click.echo(f"HEAD now names {report.checked_out}")

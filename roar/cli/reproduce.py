@@ -25,10 +25,18 @@ STATUS_TEXT = {
 @click.option("-y", "--yes", is_flag=True, help="Run without asking.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
               help="Where to reproduce (default: ./reproduce-<hash>).")  # fmt: skip
+@click.option("--clean", is_flag=True,
+              help="With --run: remove what a failed reproduction left in the directory and "
+              "start over (default: resume it).")  # fmt: skip
+@click.option("--full-environment", is_flag=True,
+              help="Install every package of the recorded environment, not only the "
+              "packages the steps read.")  # fmt: skip
 @click.option("--inputs", "search", multiple=True, type=click.Path(path_type=Path, exists=True),
               help="Another directory to look for root inputs in (repeatable).")  # fmt: skip
 @click.option("--pip-any-version", is_flag=True, help="Install recorded packages at any version.")
-@click.option("--package-sync", is_flag=True, help="Check and install system packages too.")
+@click.option("--package-sync", is_flag=True,
+              help="Show the system packages the steps read, then install the missing ones "
+              "with apt-get (Debian, Ubuntu; asks unless -y).")  # fmt: skip
 @click.option("--list-requirements", is_flag=True, help="Print every recorded package and exit.")
 @click.option("--script", "script", is_flag=False, flag_value="-", default=None,
               help="Print the plan as an editable shell script (--script FILE: write it "
@@ -49,6 +57,8 @@ def reproduce(
     run_it: bool,
     yes: bool,
     directory: Path | None,
+    clean: bool,
+    full_environment: bool,
     search: tuple[Path, ...],
     pip_any_version: bool,
     package_sync: bool,
@@ -78,8 +88,9 @@ def reproduce(
         raise UsageError("--plan shows the plan without running it; leave out --run")
     ws = _workspace()
     plan = make_plan(
-        ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name)
-    )
+        ws, digest, lineage=lineage, search=list(search), fetch=_fetcher(ws, remote_name),
+        full_environment=full_environment,
+    )  # fmt: skip
     if list_requirements:
         _print_requirements(plan, as_json)
         return
@@ -101,12 +112,22 @@ def reproduce(
         Path(script).chmod(0o755)
         click.echo(f"wrote {script}")
         return
-    if as_json and not run_it:
+    apt = None
+    if package_sync:
+        from roar.reproduce.system import plan_sync
+
+        apt = plan_sync(plan.system_packages)
+    if as_json and not run_it and not package_sync:
         print_json(plan.to_json())
         return
     _print_plan(plan, out=sys.stderr if as_json else sys.stdout)
     for w in plan.warnings:
         warn(w)
+    if apt is not None:
+        _sync_system(apt, yes, out=sys.stderr if as_json else sys.stdout)
+        if as_json and not run_it:
+            print_json({**plan.to_json(), "system_sync": apt.to_json()})
+            return
     if not run_it:
         if plan.missing or plan.outside:
             sys.exit(ReproduceError.exit_code)
@@ -119,6 +140,7 @@ def reproduce(
     result = run_plan(
         ws, plan, target, any_version=pip_any_version, package_sync=package_sync,
         say=lambda line: click.echo(printable(line), err=True), step_timeout=step_timeout,
+        clean=clean,
     )  # fmt: skip
     if as_json:
         print_json({"plan": plan.to_json(), "result": result.to_json()})
@@ -202,7 +224,10 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         say(f"  (fetched {plan.fetched} objects of its lineage)")
     if plan.source:
         s = plan.source
-        say(f"repository: {s.url}")
+        if s.url == s.repo:
+            say(f"repository: unknown (no git remote recorded; the work tree here: {s.url})")
+        else:
+            say(f"repository: {s.url}")
         say(f"  commit {s.commit}" + (f" ({s.branch})" if s.branch else ""))
         if s.patch:
             say(f"  uncommitted changes recorded: patch {s.patch[:12]} is applied")
@@ -214,8 +239,9 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         say(f"python: {plan.python.version} ({plan.python.executable})")
     shown = plan.packages[:SHOWN_PACKAGES]
     more = len(plan.packages) - len(shown)
+    read = "recorded environment" if plan.full_environment else "read by the steps"
     say(
-        f"packages: {len(plan.packages)}"
+        f"packages ({read}): {len(plan.packages)}"
         + (": " + ", ".join(f"{n}=={v}" for n, v in shown) if shown else "")
         + (f", ... {more} more (--list-requirements)" if more > 0 else "")
     )
@@ -248,3 +274,30 @@ def _print_result(result) -> None:  # type: ignore[no-untyped-def]
         click.echo(f"all {len(result.checks)} artifacts are byte-identical")
     else:
         click.echo(f"first divergence: step {d.label} ({printable(d.command)})")
+
+
+def _sync_system(apt, yes: bool, out) -> None:  # type: ignore[no-untyped-def]
+    """--package-sync: show the system packages, then install the missing ones."""
+    import shlex
+
+    from roar.display import printable
+    from roar.reproduce.system import sync
+
+    def say(text: str) -> None:
+        click.echo(printable(text), file=out)
+
+    total = len(apt.installed) + len(apt.missing)
+    say(f"system packages read by the steps: {total}, {len(apt.installed)} installed here")
+    for name, recorded, here in apt.installed:
+        if recorded and recorded != here:
+            say(f"  {name}: recorded {recorded}, {here} here")
+    if apt.command is None:
+        say("  nothing to install")
+        return
+    say("  missing: " + ", ".join(f"{n}={v}" if v else n for n, v in apt.missing))
+    for name in apt.other_version:
+        say(f"  {name}: apt does not offer the recorded version; its own is installed")
+    say(f"  command: {shlex.join(apt.command)}")
+    sync(apt, yes=yes, confirm=lambda: sys.stdin.isatty() and click.confirm(
+        "Install them with apt-get?", default=False))  # fmt: skip
+    say(f"  installed {len(apt.missing)} system package(s)")

@@ -1,16 +1,15 @@
 """Click wrappers of `roar run` / `roar build` (help text, `roar --help` listing).
 
-The work, the option rules and the fast path that skips click are in
-roar.cli.run; these wrappers hand click's parse to the same RunArgs.
+The options are parsed, and the work done, by the Rust front end
+(tracer/src/front.rs); roar.cli.run hands the command line over to it as
+typed. The choices listed here are the ones it accepts.
 """
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from roar.cli.run import HASH_ALGORITHMS, TRACER_NAMES, RunArgs, record
+from roar.cli.run import HASH_ALGORITHMS, TRACER_NAMES, main_fast
 
 
 def _command(step_kind: str):  # type: ignore[no-untyped-def]
@@ -48,7 +47,9 @@ def _command(step_kind: str):  # type: ignore[no-untyped-def]
         tracer_fallback: bool,
         argv: tuple[str, ...],
     ) -> None:
-        sys.exit(record(step_kind, RunArgs(list(argv), quiet, verbose, name, hashes)))
+        flags = ["-q"] * quiet + ["-v"] * verbose + [f"--hash={h}" for h in hashes]
+        flags += [f"--name={name}"] if name is not None else []
+        main_fast(step_kind, [*flags, "--", *argv])
 
     command.help = (
         "Run a command with provenance tracking (`roar run @N --k=v` re-runs step N)."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import os
 
 import click
@@ -10,21 +9,28 @@ import click
 from roar.errors import NotFound
 from roar.workspace import Workspace
 
+STATUS_ARTIFACTS = 50  # the newest outputs `roar status` lists
+
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """Show a summary of the active session."""
+    """Show the git state and a summary of the active session (roar-cli's lines)."""
+    from pathlib import Path
+
+    from roar.capture import git
     from roar.cli.output import print_json
+    from roar.display import printable
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
     ref = ws.refs.head_target()
     index = SessionIndex(ws)
     counts = index.counts(ref)
+    head = ws.refs.read(ref)
     data = {
         "session": ref.removeprefix("refs/sessions/"),
-        "head": ws.refs.read(ref),
+        "head": head,
         "steps": counts.steps,
         "jobs": counts.jobs,
         "builds": counts.builds,
@@ -32,118 +38,199 @@ def status(as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    click.echo(f"session {data['session']}: {data['steps']} steps ({data['jobs']} jobs recorded)")
-    if counts.last_label:
-        click.echo(f"last: {counts.last_label} at {counts.last_time}")
+    state = git.git_context(Path.cwd(), None)
+    if state is None:
+        lines = ["Git:       (not in a git repository, or no commit yet)"]
+    else:
+        where = f"{printable(state.get('branch') or '(detached)')} @ {state['commit'][:7]}"
+        lines = [
+            f"Git:       clean — {where}  ('roar run' ready)"
+            if not state["dirty"]
+            else f"Git:       dirty — {where}  (uncommitted changes: each run records the patch)"
+        ]
+    latest = index.latest(ref)
+    ago = _ago(latest.time_ns) if latest else "just now"
+    runs, builds = counts.steps - counts.builds, counts.builds
+    session = f"Session:   {head or '(no steps yet)'}"
+    if counts.jobs:
+        session += (f"  ·  {runs} run step{'s' * (runs != 1)}"
+                    f"  ·  {builds} build step{'s' * (builds != 1)}")  # fmt: skip
+    lines.append(f"{session}  ·  {ago}")
+    if latest:
+        lines.append(
+            printable(f"Latest:    {latest.label} {latest.command}")
+            + f"  ·  {latest.duration_ns / 1e9:.1f}s  ·  {ago}"
+        )
+        outputs = index.recent_outputs(ref, STATUS_ARTIFACTS)
+        lines += ["", f"Artifacts ({len(outputs)}):"]
+        width = max((len(_size(size)) for _, size, _ in outputs), default=0)
+        lines += [
+            printable(f"  {digest[:12]}  {_size(size):>{width}}  {os.fsdecode(path)}")
+            for digest, size, path in outputs
+        ]
+    _write_lines(lines)
+
+
+def _size(n: int) -> str:
+    from roar.cli.showtext import size_text
+
+    return size_text(n)
+
+
+def _ago(ns: int) -> str:
+    import time
+
+    s = max(0, time.time() - ns / 1e9)
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= length:
+            return f"{int(s // length)}{unit} ago"
+    return "just now"
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-n", "--limit", type=int, default=0, help="Show only the N most recent jobs.")
 def log(as_json: bool, limit: int) -> None:
-    """Show recent job history of the active session, newest first."""
+    """Show the job history of the active session, oldest first, as roar-cli's table
+    (superseded executions included); --json lists newest first."""
     from roar.cli.output import print_json
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
     index, ref = SessionIndex(ws), ws.refs.head_target()
+    rows = index.log_rows(ref)
+    if limit > 0:
+        rows = rows[-limit:]
     if not as_json:
-        text = index.log_text(ref, limit)
-        _write_lines(
-            [text] if text else ["no jobs in this session yet: prefix a command with `roar run`"]
-        )
+        _write_lines(log_table(rows))
         return
-    rows = list(reversed(index.log_rows(ref)))
-    if limit:
-        rows = rows[:limit]
     print_json(
         [
             {
                 "step": r.label,
                 "job": r.job,
+                "job_uid": r.job[:8],
                 "command": r.command,
                 "exit_code": r.exit_code,
                 "duration_s": round(r.duration_ns / 1e9, 3),
                 "time": r.when,
                 "superseded": bool(r.superseded),
             }
-            for r in rows
+            for r in reversed(rows)
         ]
     )
+
+
+def log_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
+    """roar-cli's `roar log`: UID, STEP, TIMESTAMP, DURATION, STATUS (OK or FAIL), COMMAND."""
+    from roar.display import printable
+
+    if not rows:
+        return ["No log entries found."]
+    lines = [
+        "",
+        f"Job Log ({len(rows)} jobs)",
+        "",
+        "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND",
+        "-" * 72,
+    ]
+    for r in rows:
+        status = "OK" if r.exit_code == 0 else "FAIL"
+        lines.append(
+            f"{r.job[:8]:<10}{r.label:<7}{r.when:<22}{r.duration_ns / 1e9:>7.1f}s  {status:<8}"
+            + printable(r.command)
+        )
+    return lines
 
 
 @click.command()
 @click.option("--expanded", is_flag=True, help="Show all executions, including superseded re-runs.")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--show-artifacts", is_flag=True, help="List the artifacts between steps.")
+@click.option("--show-artifacts", is_flag=True, help="List intermediate artifacts too.")
+@click.option("--stale-only", is_flag=True, help="Show only stale steps.")
+@click.option("--session", "session", help="Another session: its name, id, or a hash prefix.")
 @click.option("--no-color", is_flag=True)
-def dag(expanded: bool, as_json: bool, show_artifacts: bool, no_color: bool) -> None:
-    """Display the pipeline DAG of the active session, in dependency order."""
-    from roar.display import printable
-    from roar.index.source import IndexSource
-    from roar.lineage import dag as rules
+def dag(
+    expanded: bool,
+    as_json: bool,
+    show_artifacts: bool,
+    stale_only: bool,
+    session: str | None,
+    no_color: bool,
+) -> None:
+    """Display the pipeline DAG of the active session, in dependency order.
+
+    Text and --json as roar-cli 0.4.7 prints them (docs/roar-cli-compat.md);
+    our fields are beside roar-cli's in --json.
+    """
+    from roar import labels, sessions
+    from roar.cli import dagtext
+    from roar.index.source import local
     from roar.lineage.producers import Facts
+    from roar.lineage.views import session_dag
 
     ws = Workspace.find()
-    source = IndexSource(ws)
+    source, resolver = local(ws)
+    ref, head = resolver.active_ref, None
+    if session is not None:
+        ref, head = _session(ws, resolver, session)
+    else:
+        head = ws.refs.read(ref)
     facts = Facts(source)
-    ref = ws.refs.head_target()
+    if not as_json and session is None:
+        # The text of the active session reads only the index: fast on 10,000 steps.
+        from roar.lineage import dag as rules
+
+        text = dagtext.from_index(
+            source.index,
+            ref,
+            lambda live, reads: rules.stale(
+                live, reads, lambda j: facts.writes(facts.jobs([j])[j])
+            ),
+            lambda ids: labels.labels_of(ws, ids),
+            expanded=expanded,
+            stale_only=stale_only,
+        )
+        notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
+        _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
+        return
+    view = session_dag(
+        facts,
+        ref,
+        head,
+        expanded=expanded,
+        stale_only=stale_only,
+        session_id=sessions.number(ws, ref),
+        labels=lambda ids: labels.labels_of(ws, ids),
+    )
     if as_json:
         from roar.cli.output import print_json
-        from roar.lineage.views import session_dag
 
-        print_json(session_dag(facts, ref, ws.refs.read(ref), expanded=expanded).to_json())
+        print_json(view.to_json())
         return
-    # The text view reads only the index: the step rows, and reads from re-run steps.
-    index = source.index
-    rows = index.dag_rows(ref)
-    if not rows:
-        click.echo("the session is empty")
-        return
-    live = [r for r in rows if not r.superseded]
-    stale: set[str] = set()
-    if len(live) < len(rows):  # only a re-run can make a step stale
-        stale = rules.stale(
-            {r.label: r.job for r in live},
-            index.stale_reads(ref),
-            lambda j: facts.writes(facts.jobs([j])[j]),
-        )
-    ranked = rules.order(
-        map(operator.itemgetter(1, 4, 5), live),  # (label, step_kind, step)
-        {r[1]: r[6].split(",") for r in live if r[6]},  # label -> parents
-    )
-    if not expanded and ranked == [r.label for r in live]:
-        shown = live  # already in dependency order: the common case
-    else:
-        position = {label: i for i, label in enumerate(ranked)}
-        shown = sorted(
-            (r for r in rows if expanded or not r.superseded), key=lambda r: position[r.label]
-        )
-    outside = _outside_inputs(facts, ref, shown) if show_artifacts else {}
-    color = (
-        not no_color and "NO_COLOR" not in os.environ and click.get_text_stream("stdout").isatty()
-    )
-    lines = []
-    for r in shown:
-        arrow = f"  <- {r.parents.replace(',', ', ')}" if r.parents else ""
-        line = f"{r.label:>5} {printable(r.command)}{arrow}"
-        if r.exit_code or r.superseded or r.label in stale:
-            flags = "".join(
-                [
-                    " [stale]" if not r.superseded and r.label in stale else "",
-                    " [superseded]" if r.superseded else "",
-                    f" [exit {r.exit_code}]" if r.exit_code else "",
-                ]
+    text = dagtext.from_view(view)
+    notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
+    _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
+
+
+def _session(ws, resolver, text: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    """(ref, head) of `dag --session`: roar-cli's integer id, a session name, or a hash
+    (prefix) of a session object, which shows the session as of that step."""
+    from roar import sessions
+    from roar.errors import UsageError
+
+    if text.isdigit() and len(text) < 8:
+        ref = sessions.by_number(ws, int(text))
+        if ref is None:
+            raise NotFound(
+                f"no session {text} (sessions are numbered 1 to "
+                f"{len(ws.refs.list('refs/sessions/'))})"
             )
-            line += click.style(flags, fg="yellow") if color else flags
-        if color:
-            line = click.style(line[:5], bold=True) + line[5:]
-        lines.append(line)
-        if show_artifacts:
-            lines += [f"        <- {printable(text)}" for text in outside.get(r.seq, [])]
-            for a in facts.jobs([r.job])[r.job].outputs:
-                lines.append(f"        -> {a.hash[:12]} {printable(a.path)}")
-    _write_lines(lines)
+        return ref, ws.refs.read(ref)
+    t = resolver.resolve(text)
+    if t.kind != "session":
+        raise UsageError(f"{text} names {t.describe()}, not a session")
+    return t.ref or "", t.id
 
 
 def _outside_inputs(facts, ref: str, rows) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
@@ -260,7 +347,8 @@ def _delete(path: str) -> None:
 
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="Skip confirmation prompt.")
-def reset(yes: bool) -> None:
+@click.option("--name", help="Name the new session (default: s-<date>-<time>).")
+def reset(yes: bool, name: str | None) -> None:
     """Start a fresh session; the previous one is kept."""
     from roar import sessions
     from roar.index.session_index import SessionIndex
@@ -271,9 +359,25 @@ def reset(yes: bool) -> None:
         click.echo(f"Current session has {SessionIndex(ws).counts(old).steps} step(s).")
         if not _confirm("Start a new session?"):
             return
-    new = sessions.reset(ws)
+    new = sessions.reset(ws, name)
     name, previous = new.removeprefix("refs/sessions/"), old.removeprefix("refs/sessions/")
     click.echo(f"new session {name} (previous: {previous})")
+
+
+@click.group("session")
+def session_group() -> None:
+    """The active session."""
+
+
+@session_group.command("hash")
+def session_hash() -> None:
+    """Print the active session's hash, as roar-cli does: here its head object id, one
+    hash that names the session's content and changes with every step."""
+    ws = Workspace.find()
+    head = ws.refs.read(ws.refs.head_target())
+    if head is None:
+        raise NotFound("the session is empty: it has no steps yet, so no hash")
+    click.echo(head)
 
 
 def _write_lines(lines: list[str]) -> None:

@@ -8,17 +8,44 @@ from typing import Any
 
 import click
 
+from roar.cli import showtext
 from roar.errors import NotFound, UsageError
 from roar.workspace import Workspace
 
 
 @click.command()
 @click.argument("target", required=False)
+@click.option(
+    "--session", "as_session", is_flag=True, help="Show the session (TARGET's, or active)."
+)
+@click.option("--job", "job_ref", metavar="REF", help="Show a job: @N, @BN, or a job id prefix.")
+@click.option("--artifact", "artifact_ref", metavar="HASH", help="Show an artifact by hash.")
+@click.option("--path", "path_ref", metavar="PATH", help="Show the artifact a file holds.")
+@click.option("--all", "show_all", is_flag=True, help="Also list the packages a job read.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--remote", "remote", is_flag=True, help="Ask the default GLaaS remote instead.")
 @click.pass_context
-def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) -> None:
-    """Show the session, a step (@N, @BN), a job, a session, or an artifact (hash or path)."""
+def show(
+    ctx: click.Context,
+    target: str | None,
+    as_session: bool,
+    job_ref: str | None,
+    artifact_ref: str | None,
+    path_ref: str | None,
+    show_all: bool,
+    as_json: bool,
+    remote: bool,
+) -> None:
+    """Show the session, a step (@N, @BN), a job, a session, or an artifact (hash or path).
+
+    The text is roar-cli 0.4.7's (docs/roar-cli-compat.md); --json is ours.
+    """
+    selectors = [(k, v) for k, v in (("job", job_ref), ("artifact", artifact_ref),
+                                     ("path", path_ref)) if v is not None]  # fmt: skip
+    if len(selectors) + (target is not None) > 1 or (as_session and selectors):
+        raise UsageError("show takes one target: REF, --job, --artifact or --path")
+    want = selectors[0][0] if selectors else ("session" if as_session else None)
+    target = selectors[0][1] if selectors else target
     if remote:
         from roar.cli.remote import lookup
 
@@ -40,11 +67,22 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
     if target is None:
         data = session_view(facts, ws.refs.read(ref), ref).to_json()
     else:
+        if want == "path" and not os.path.lexists(target):
+            raise NotFound(f"{target}: no such file")
         t = resolver.resolve(target)
+        allowed = {
+            "job": ("step", "job"),
+            "artifact": ("artifact",),
+            "path": ("artifact",),
+            "session": ("session",),
+        }.get(want or "", (t.kind,))
+        if t.kind not in allowed:
+            raise UsageError(f"{target} names {t.describe()}, not a {want}")
         if t.kind in ("step", "job"):
             data = _job_detail(facts, t.id, ref, track_repo_files)
         elif t.kind == "artifact":
             data = artifact_view(facts, t.id, ref).to_json()
+            data["path"] = os.path.abspath(target) if t.path is not None else None
         elif t.kind == "session":
             data = session_view(facts, t.id, t.ref).to_json()
         else:
@@ -53,8 +91,16 @@ def show(ctx: click.Context, target: str | None, as_json: bool, remote: bool) ->
             )
     if as_json:
         print_json(data)
+        return
+    from roar import labels
+
+    if "artifact" in data:
+        lines = showtext.artifact(data, labels.labels_of(ws, [data["artifact"]]))
+    elif "steps" in data:
+        lines = showtext.session(facts, data)
     else:
-        _print(data)
+        lines = showtext.job(data, labels.labels_of(ws, [data["id"]]), show_all)
+    click.echo("\n".join(lines))
 
 
 def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> dict[str, Any]:
@@ -70,7 +116,9 @@ def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> di
         # roar-cli's output.track_repo_files: the repository's files the job read.
         from roar.capture.git import files_at_commit
 
-        found = files_at_commit(str(git["repo"]), str(git["commit"]), [a.path for a in job.inputs])
+        found = files_at_commit(
+            os.fsdecode(git["repo"]), str(git["commit"]), [a.path for a in job.inputs]
+        )
         extra["repo_files"] = None if found is None else [os.fsdecode(p) for p in found]
     return {
         **extra,
@@ -85,72 +133,16 @@ def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> di
     }
 
 
-def _print(data: dict[str, Any]) -> None:
-    """The text view of what --json prints: one screen, most useful first."""
-    if "artifact" in data:
-        lines = [f"artifact {data['artifact']}"]
-        lines += [f"  {algo:<8} {value}" for algo, value in data.get("digests", {}).items()]
-        producer = data["produced_by"]
-        if producer:
-            lines.append(f"  written by {_job_line(producer, data.get('session'))}")
-            lines += [f"    read {_art_line(a)}" for a in producer["inputs"]]
-        else:
-            lines.append("  written by no recorded job (a root input)")
-        readers = ", ".join(data["consumed_by"]) or "no recorded step"
-        lines.append(f"  read by {readers}")
-    elif "steps" in data:
-        name = data["session"] or data["head"][:12]
-        lines = [f"session {name}: {len(data['steps'])} steps"]
-        lines += [f"  {s['step']:>5}  {s['job'][:12]}  {s['command']}" for s in data["steps"]]
-    else:
-        lines = [_job_line(data, data.get("session")), f"  job      {data['id']}"]
-        lines.append(f"  cwd      {data['cwd']}")
-        git = data.get("git")
-        if git:
-            dirty = " (dirty: patch recorded)" if git.get("dirty") else ""
-            lines.append(f"  git      {git.get('branch') or '-'} @ {git['commit'][:12]}{dirty}")
-        for verb, arts in (("read", data["inputs"]), ("wrote", data["outputs"])):
-            for a in arts:
-                lines.append(f"  {verb:<8} {_art_line(a)}")
-                lines += [f"           {al} {d}" for al, d in a.get("digests", {}).items()]
-        if "repo_files" in data:
-            files = data["repo_files"]
-            if files is None:
-                lines.append("  repo     (files of the recorded commit cannot be read here)")
-            lines += [f"  repo     {f}" for f in files or []]
-        read = data.get("packages_read", {})
-        if read.get("pip"):
-            lines.append(f"  pip      {' '.join(read['pip'])}")
-        if read.get("dpkg"):
-            lines.append(f"  dpkg     {' '.join(read['dpkg'])}")
-    from roar.display import printable
-
-    click.echo("\n".join(printable(line) for line in lines))
-
-
-def _job_line(job: dict[str, Any], session: str | None = None) -> str:
-    """`@2 python train.py  (ok, 1.2s, run)`, noting a superseded step or another session."""
-    where = ""
-    if job.get("step"):
-        notes = ["superseded"] if job.get("superseded") else []
-        if job.get("session") != session:
-            notes.append(f"session {job['session']}")
-        where = f"{job['step']} " + (f"({', '.join(notes)}) " if notes else "")
-    elif job.get("id"):
-        where = f"job {job['id'][:12]} (in no session) "
-    status = "ok" if job["exit_code"] == 0 else f"exit {job['exit_code']}"
-    return f"{where}{' '.join(job['command'])}  ({status}, {job['duration_s']}s, {job['type']})"
-
-
-def _art_line(art: dict[str, Any]) -> str:
-    kind = " [composite]" if art["kind"] == "tree" else ""
-    return f"{art['hash'][:12]}  {art['path']}{kind}"
-
-
 @click.command()
 @click.argument("artifact")
-def lineage(artifact: str) -> None:
-    """Print the upstream jobs and artifacts of ARTIFACT (hash or path) as JSON."""
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["json"]), default="json", help="Always JSON."
+)
+@click.option("-d", "--depth", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many levels of jobs upstream to follow.")  # fmt: skip
+def lineage(artifact: str, fmt: str, depth: int) -> None:
+    """Print the upstream jobs and artifacts of ARTIFACT (hash or path) as JSON,
+    oldest job first, in roar-cli's shape (our fields beside)."""
     from roar.cli.output import print_json
     from roar.index.source import local
     from roar.lineage.producers import Facts
@@ -160,28 +152,90 @@ def lineage(artifact: str) -> None:
     t = resolver.resolve(artifact)
     if t.kind != "artifact":
         raise UsageError(f"{artifact} is a {t.kind}; lineage takes an artifact (path or hash)")
-    print_json(lineage_view(Facts(source), t.id, resolver.active_ref).to_json())
+    view = lineage_view(Facts(source), t.id, resolver.active_ref, path=artifact, max_depth=depth)
+    print_json(view.to_json())
 
 
 @click.command()
-@click.option("--unsourced", is_flag=True, help="Only inputs no recorded job or get produced.")
+@click.argument("target", required=False)
+@click.option("--direct", "mode", flag_value="direct", help="Only what the target read itself.")
+@click.option("--all", "mode", flag_value="all", help="Every input upstream, intermediates too.")
+@click.option("--unsourced", "which", flag_value="unsourced", help="Only unsourced inputs.")
+@click.option("--sourced", "which", flag_value="sourced", help="Only sourced inputs.")
 @click.option("--json", "as_json", is_flag=True)
-def inputs(unsourced: bool, as_json: bool) -> None:
-    """List the root inputs of the session (read, never written by a recorded job)."""
+def inputs(target: str | None, mode: str | None, which: str | None, as_json: bool) -> None:
+    """List the root inputs of TARGET (an artifact, job or step; the active session when
+    omitted): what its lineage read that no recorded job wrote.
+
+    An input is unsourced when it would not exist on another machine: no recorded job
+    or `roar get` produced it and it is not in the git repository at the recorded
+    commit (the reproduction plan's rule, `roar reproduce --plan`).
+    """
     from roar.cli.output import print_json
     from roar.display import printable
     from roar.index.source import local
     from roar.lineage.chain import live
-    from roar.lineage.producers import Facts
-    from roar.lineage.views import root_inputs
+    from roar.lineage.closure import upstream
+    from roar.lineage.producers import Facts, producer_of
+    from roar.reproduce.plan import make_plan
 
     ws = Workspace.find()
     source, resolver = local(ws)
-    head = ws.refs.read(resolver.active_ref)
-    steps = live(source.chain(head)) if head else []
-    rows = [r for r in root_inputs(Facts(source), steps) if not (unsourced and r.obtainable)]
+    facts = Facts(source)
+    t = (
+        resolver.resolve(target or "HEAD")
+        if (target or ws.refs.read(resolver.active_ref))
+        else None
+    )
+    if t is not None and t.kind not in ("artifact", "job", "step", "session"):
+        raise UsageError(f"{target} is a {t.describe()}; inputs takes an artifact, job or step")
+    is_root = t is not None and t.kind == "artifact" and producer_of(facts, t.id) is None
+    rows: list[dict[str, Any]] = []
+    if t is not None and not is_root:
+        if t.kind == "session":
+            if mode is not None:
+                raise UsageError("--direct and --all take a target (an artifact, job or step)")
+            lin = upstream(facts, jobs=[s.job for s in live(source.chain(t.id))])
+        else:
+            lin = upstream(
+                facts, **({"hashes": [t.id]} if t.kind == "artifact" else {"jobs": [t.id]})
+            )
+        roots = {h for h, p in lin.produced_by.items() if p is None or lin.jobs[p].type == "get"}
+        jobs = list(lin.jobs.values())[: 1 if mode == "direct" else None]
+        seen: dict[str, tuple[bytes, str, int]] = {}
+        for job in jobs:
+            for a in job.inputs:
+                if mode is not None or a.hash in roots:
+                    seen.setdefault(a.hash, (a.path, a.hash, a.size))
+        # Whether a root input exists elsewhere is the reproduction plan's rule.
+        plan = make_plan(ws, t.id if t.kind != "session" else (target or "HEAD"))
+        status = {i.hash: i.status for i in plan.inputs}
+        for path, digest, size in seen.values():
+            state = status.get(digest, "missing") if digest in roots else "produced"
+            rows.append(
+                {
+                    "artifact_id": digest,
+                    "path": os.fsdecode(path),
+                    "size": size,
+                    "hashes": [{"algorithm": "blake3", "digest": digest}],
+                    "unsourced": state not in ("produced", "repository", "obtainable"),
+                    "hash": digest,
+                    "status": state,
+                }
+            )
+        rows.sort(key=lambda r: r["unsourced"])  # stable: sourced first, as roar-cli lists them
+    if which is not None:
+        rows = [r for r in rows if r["unsourced"] == (which == "unsourced")]
     if as_json:
-        print_json([r.to_json() for r in rows])
-    else:
-        for r in rows:
-            click.echo(f"{r.hash[:12]}  {r.size:>12}  {printable(r.path)}")
+        print_json({"target": target, "is_root": is_root, "inputs": rows})
+        return
+    marked = which is None
+    for r in rows:
+        mark = ("⚠ " if r["unsourced"] else "  ") if marked else ""
+        click.echo(printable(f"{mark}{r['path']}  blake3:{r['hash'][:12]}..."))
+    if marked and any(r["unsourced"] for r in rows):
+        click.echo(
+            "\n⚠ unsourced: nothing tracked produced this file, so it won't exist on another "
+            "machine.\n  Make it reproducible — commit code to a git repo, or ingest data with "
+            "`roar get <url>` / `roar run wget <url>`."
+        )

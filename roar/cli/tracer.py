@@ -62,11 +62,63 @@ def tracer(ctx: click.Context, as_json: bool) -> None:
 
 
 @tracer.command()
+@click.argument("backend", required=False, type=click.Choice(["auto", "ebpf", "preload", "ptrace"]))
 @click.option("--json", "as_json", is_flag=True)
-def check(as_json: bool) -> None:
+def check(backend: str | None, as_json: bool) -> None:
     """Can roar observe commands here, by which mechanism, and what that
-    means for debuggers and setuid programs inside a job? Exit 1 if it cannot."""
-    _status(as_json)
+    means for debuggers and setuid programs inside a job? Exit 1 if it cannot.
+
+    roar-cli's report (`checks`, `ok`, `summary`, `tracer`, `warnings`), our
+    preflight's details beside it in --json. BACKEND (a roar-cli name) is
+    accepted: roar has one tracer.
+    """
+    from roar.capture import tracer as glue
+    from roar.cli.output import print_json
+    from roar.errors import TracerUnavailable
+
+    try:
+        binary = glue.find_tracer(_configured())
+        path, found = str(binary), glue.preflight(binary)
+        details, ready, problems = found.details, found.ready, list(found.problems)
+    except TracerUnavailable as e:
+        path, details, ready, problems = "", {}, False, [str(e)]
+    mechanism = details.get("mechanism")
+    checks = [
+        {"name": "platform", "ok": sys.platform.startswith("linux"), "detail": sys.platform},
+        {"name": "architecture", "ok": "arch" in details, "detail": details.get("arch", "?")},
+        {"name": "binary", "ok": bool(path), "detail": path or "not installed"},
+        {"name": "kernel", "ok": "kernel" in details, "detail": details.get("kernel", "?")},
+        {
+            "name": "mechanism",
+            "ok": mechanism in MECHANISMS,
+            "detail": MECHANISMS.get(mechanism or "", "none: " + "; ".join(problems)),
+        },
+    ]
+    summary = f"{mechanism} preflight succeeded" if ready else "; ".join(problems)
+    report = {
+        "checks": checks,
+        "command_checked": None,
+        "ok": ready,
+        "summary": summary,
+        "tracer": mechanism or "none",
+        "warnings": [],
+        "path": path or None,
+        **{k: v for k, v in details.items() if k not in ("path",)},
+        "ready": ready,
+        "problems": problems,
+    }
+    if as_json:
+        print_json(report)
+    else:
+        verdict = "passed" if ready else "failed"
+        click.echo(f"Tracer check {verdict} for '{report['tracer']}': {summary}")
+        for c in checks:
+            click.echo(f"  - {c['name']}: {'ok' if c['ok'] else 'FAILED'} ({c['detail']})")
+        for key in ("debuggers", "setuid"):  # ours: what tracing means inside a job
+            if key in details:
+                click.echo(f"  {key}: {details[key]}")
+    if not ready:
+        sys.exit(1)
 
 
 @tracer.command()

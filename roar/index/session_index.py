@@ -96,6 +96,30 @@ FROM steps WHERE ref = ? ORDER BY seq
 """
 
 
+# `roar dag`'s text: every artifact of the session's steps (their in:/out: counts,
+# and what the pipeline ends in), and how many hashes each read from earlier steps.
+_DAG_ARTIFACTS_QUERY = """
+SELECT s.seq, a.role, a.path, a.hash FROM steps s JOIN artifacts a ON a.job = s.job
+WHERE s.ref = ? ORDER BY s.seq, a.rowid
+"""
+_DAG_CONSUMED_QUERY = "SELECT seq, count(DISTINCT hash) FROM reads WHERE ref = ? GROUP BY seq"
+
+
+class DagTextRow(NamedTuple):
+    seq: int
+    label: str
+    job: str
+    superseded: int
+    step_kind: str
+    step: int
+    parents: str
+    exit_code: int
+    command: str
+    inputs: int
+    outputs: int
+    consumed: int
+
+
 class DagRow(NamedTuple):
     seq: int
     label: str
@@ -455,10 +479,48 @@ class SessionIndex:
         rows = self.db.execute(_LOG_QUERY, (ref,)).fetchall()
         return list(map(LogRow._make, rows))
 
+    def latest(self, ref: str) -> LogRow | None:
+        """The newest execution of the session, as `log` shows it."""
+        self.sync(ref)
+        row = self.db.execute(_LOG_QUERY.replace("ORDER BY seq", "ORDER BY seq DESC LIMIT 1"),
+                              (ref,)).fetchone()  # fmt: skip
+        return LogRow._make(row) if row else None
+
+    def recent_outputs(self, ref: str, limit: int) -> list[tuple[str, int, bytes]]:
+        """(hash, size, path) of what the session's executions wrote, newest first,
+        each hash once, at most `limit`."""
+        self.sync(ref)
+        rows = self.db.execute(
+            "SELECT a.hash, a.size, a.path FROM steps s JOIN artifacts a"
+            " ON a.job = s.job AND a.role = 'out' WHERE s.ref = ? ORDER BY s.seq DESC LIMIT ?",
+            (ref, 4 * limit),
+        ).fetchall()
+        seen: dict[str, tuple[str, int, bytes]] = {}
+        for digest, size, path in rows:
+            seen.setdefault(digest, (digest, size, path))
+        return list(seen.values())[:limit]
+
     def dag_rows(self, ref: str) -> list[DagRow]:
         """Every step with what `roar dag` prints, oldest first."""
         self.sync(ref)
         return list(map(DagRow._make, self.db.execute(_DAG_QUERY, (ref,))))
+
+    def dag_text_rows(self, ref: str) -> tuple[list[DagTextRow], list[tuple[int, str, bytes, str]]]:
+        """Every step with its input, output and consumed counts, oldest first; and
+        (seq, role, path, hash) of every artifact of those steps."""
+        self.sync(ref)
+        artifacts = self.db.execute(_DAG_ARTIFACTS_QUERY, (ref,)).fetchall()
+        ins: dict[int, int] = {}
+        outs: dict[int, int] = {}
+        for seq, role, _, _ in artifacts:
+            counter = outs if role == "out" else ins
+            counter[seq] = counter.get(seq, 0) + 1
+        consumed = dict(self.db.execute(_DAG_CONSUMED_QUERY, (ref,)).fetchall())
+        steps = [
+            DagTextRow._make((*r, ins.get(r[0], 0), outs.get(r[0], 0), consumed.get(r[0], 0)))
+            for r in self.db.execute(_DAG_QUERY, (ref,))
+        ]
+        return steps, artifacts
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)
@@ -473,17 +535,6 @@ class SessionIndex:
             (ref,),
         ).fetchone()
         return Counts(steps, jobs, builds, *(last or (None, None)))
-
-    def log_text(self, ref: str, limit: int = 0) -> str:
-        """`roar log` as one string, newest first, built by SQLite (no per-row Python)."""
-        self.sync(ref)
-        row = self.db.execute(
-            "SELECT group_concat(line || CASE WHEN superseded THEN ' (superseded)' ELSE '' END,"
-            " char(10)) FROM (SELECT line, superseded FROM steps WHERE ref=?"
-            " ORDER BY seq DESC LIMIT ?)",
-            (ref, limit if limit > 0 else -1),
-        ).fetchone()
-        return row[0] or ""
 
     def stale_reads(self, ref: str) -> dict[str, list[Read]]:
         """label -> what its live execution read from an execution since superseded

@@ -71,4 +71,8 @@ def find_step(chain: list[Step], text: str) -> Step:
     for s in reversed(chain):
         if s.key == key and not s.superseded:
             return s
+    other = ("run" if key[0] == "build" else "build", key[1])
+    if any(s.key == other for s in chain):  # one counter for both kinds: name the other
+        spelled = f"@B{key[1]}" if other[0] == "build" else f"@{key[1]}"
+        raise NotFound(f"no step {text} in this session: {spelled} is a {other[0]} step")
     raise NotFound(f"no step {text} in this session (see `roar log`)")

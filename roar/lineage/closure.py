@@ -58,12 +58,14 @@ def upstream(
     hashes: Iterable[str] = (),
     jobs: Iterable[str] = (),
     max_jobs: int | None = None,
+    max_depth: int | None = None,
 ) -> Lineage:
     """Everything upstream of artifacts `hashes` and jobs `jobs`.
 
     With `max_jobs`, the walk stops after the level that reaches that many jobs
     and marks the result `truncated` when jobs were left unread (a server bounds
-    what one request may cost).
+    what one request may cost). With `max_depth`, it reads levels 0 (the
+    producers of `hashes`, and `jobs`) to `max_depth` (`roar lineage -d N`).
     """
     facts = source if isinstance(source, Facts) else Facts(source)
     lin = Lineage()
@@ -76,10 +78,14 @@ def upstream(
         if producer is not None:
             frontier.append(producer)
     frontier.extend(jobs)
+    level_no = 0
     while frontier:
-        if max_jobs is not None and len(lin.jobs) >= max_jobs:
+        if (max_jobs is not None and len(lin.jobs) >= max_jobs) or (
+            max_depth is not None and level_no > max_depth
+        ):
             lin.truncated = True
             break
+        level_no += 1
         known = facts.jobs(frontier)
         level = [j for j in dict.fromkeys(frontier) if j in known and j not in lin.jobs]
         for j in level:

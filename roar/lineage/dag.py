@@ -143,3 +143,41 @@ def order(steps: Iterable[tuple[str, str, int]], parents_of: Mapping[str, list[s
             if waiting[child] == 0 and child not in done:
                 heapq.heappush(ready, (rank[child], child))
     return out
+
+
+class Shown(NamedTuple):
+    """An output of a shown execution, as `roar dag` lists it (roar-cli's artifacts)."""
+
+    row: int  # the execution's position among those shown
+    path: bytes
+    hash: str
+    terminal: bool  # no shown execution read anything at this path
+    orphaned: bool  # read at this path, but no shown execution read these bytes
+
+
+def shown_outputs(
+    outputs: list[Iterable[tuple[bytes, str]]], inputs: list[Iterable[tuple[bytes, str]]]
+) -> list[Shown]:
+    """The outputs of the executions shown (each a list of (path, hash)), classified
+    against what those executions read: terminal when nothing shown read that path
+    (roar-cli's `(metrics.json)` leaves), otherwise intermediate, and orphaned when
+    the path is read but not these bytes (a re-run whose consumers are stale)."""
+    read_paths: set[bytes] = set()
+    read_hashes: set[str] = set()
+    for ins in inputs:
+        for path, digest in ins:
+            read_paths.add(path)
+            read_hashes.add(digest)
+    out = []
+    for i, outs in enumerate(outputs):
+        for path, digest in outs:
+            out.append(
+                Shown(
+                    i,
+                    path,
+                    digest,
+                    path not in read_paths,
+                    path in read_paths and digest not in read_hashes,
+                )
+            )
+    return out

@@ -19,6 +19,7 @@ class Target:
     kind: str  # "session" | "job" | "artifact"
     hash: str  # session object id, job id or artifact hash
     ref: str | None = None  # local ref of a session, e.g. refs/sessions/main
+    remote: str | None = None  # its name on the registry (roar.sessions.remote_name)
 
 
 @dataclass
@@ -29,27 +30,42 @@ class Plan:
 
     @property
     def remote_ref(self) -> str | None:
-        """The ref's name on the remote: refs/sessions/main -> sessions/main."""
-        return self.target.ref[len("refs/") :] if self.target.ref else None
+        """The session's ref on the remote (`sessions/<name>`), when the target is one."""
+        return self.target.remote
 
 
-def resolve_target(ws: Workspace, text: str | None) -> Target:
-    """A register/fetch target from what the user typed (default: the active session)."""
+def resolve_target(ws: Workspace, text: str | None, as_name: str | None = None) -> Target:
+    """A register/fetch target from what the user typed (default: the active session);
+    `as_name` names the session on the registry instead of roar.sessions.remote_name."""
     from roar.index.source import local
     from roar.lineage.views import ref_at
+    from roar.refs.refstore import check_ref_name
+    from roar.sessions import remote_name
+
+    def session(head: str, ref: str | None) -> Target:
+        if ref is None:
+            if as_name is not None:
+                raise UsageError("--as names a session of this workspace; this is not one")
+            return Target("session", head)
+        if as_name is not None:
+            check_ref_name(f"refs/sessions/{as_name}")
+            return Target("session", head, ref, f"sessions/{as_name}")
+        return Target("session", head, ref, remote_name(ws, ref))
 
     if text is None:
         ref = ws.refs.head_target()
         head = ws.refs.read(ref)
         if head is None:
             raise NotFound(f"session {ref} has no steps yet; nothing to register")
-        return Target("session", head, ref)
+        return session(head, ref)
     source, resolver = local(ws)
     t = resolver.resolve(text)
     if t.kind == "session":
         ref = t.ref or ref_at(source.session_refs(), t.id)
         local_ref = ref if ref and ref.startswith("refs/sessions/") else None
-        return Target("session", t.id, local_ref)
+        return session(t.id, local_ref)
+    if as_name is not None:
+        raise UsageError(f"--as names a session; {text} is a {t.kind}")
     if t.kind in ("step", "job"):
         return Target("job", t.id)
     if t.kind == "artifact":

@@ -34,8 +34,7 @@ MAX_OBJECT_ITEMS = 1_000_000  # CBOR data items of one fetched object (the push 
 class FetchReport:
     received: int
     pack_bytes: int
-    refs: list[tuple[str, str]]  # (local ref, id)
-    checked_out: str | None  # the local session ref HEAD now names, if it was switched
+    refs: list[tuple[str, str]]  # (remote-tracking ref, id)
 
 
 def fetch(
@@ -62,21 +61,15 @@ def fetch(
             if kinds:
                 write_pack_files(ws.objects.pack_dir, pack, fsync=ws.objects.fsync)  # type: ignore[arg-type]
     ws.objects.packs(refresh=True)
-    moved, checked_out = [], None
-    head_ref = ws.refs.head_target()
+    moved = []
+    # As `git fetch` does: remote-tracking refs only. The workspace's own sessions
+    # and HEAD stay as they were, so the next `roar run` never lands on someone
+    # else's session.
     for name, target in refs:
         tracking = remote.tracking_ref(name)
         ws.refs.update(tracking, target, message=f"fetch from {remote.url}")
         moved.append((tracking, target))
-        local = f"refs/{name}"
-        # Like a clone: a session the workspace does not have yet starts at the remote's.
-        if ws.refs.read(local) is None:
-            ws.refs.update(local, target, None, message=f"fetch from {remote.url}")
-            moved.append((local, target))
-            if ws.refs.read(head_ref) is None and checked_out is None:
-                ws.refs.set_head(local)
-                checked_out = local
-    return FetchReport(len(kinds), size, moved, checked_out)
+    return FetchReport(len(kinds), size, moved)
 
 
 def _parse_refs(remote: Remote, header: str) -> list[tuple[str, str]]:

@@ -40,9 +40,11 @@ def push(
     negotiation = client.negotiate(ids, ref)
     old = negotiation.ref
     if ref is not None and old is not None and old != p.target.hash and old not in p.objects:
+        name = ref.removeprefix("sessions/")
         raise RemoteError(
-            f"{remote.name} has {ref} at {old[:12]}, which is not in the local session; "
-            "the remote session diverged (register under another session name)"
+            f"{remote.name} has session {name} at {old[:12]}, which is not in this session: "
+            f"another workspace registered under that name. Register this one under another: "
+            f"`roar register --as <name>` (or see theirs: `roar fetch {old[:12]}`)"
         )
     # Only what the user confirmed: a server that calls any other id "missing"
     # (a private job of another session, say) gets nothing for it.
@@ -71,15 +73,49 @@ def push(
     )
 
 
-def tag_git_commit(ws: Workspace, p: Plan) -> str | None:
-    """Tag, in the local git repository, the commit the newest job ran at; the tag name."""
+def _newest_git(p: Plan) -> dict | None:  # type: ignore[type-arg]
     from roar.objects.job import Job
 
     jobs = [p.objects[j] for j in p.jobs]
     jobs = [j for j in jobs if isinstance(j, Job) and isinstance(j.context.get("git"), dict)]
-    if not jobs:
+    return max(jobs, key=lambda j: j.started_ns).context["git"] if jobs else None
+
+
+def push_git_tag(p: Plan, tag: str) -> str:
+    """Push `refs/tags/<tag>` from the local repository to its git remote (the one
+    recorded with the job, else the repository's current one); the remote's URL.
+    RemoteError when there is none or the push fails."""
+    import io
+    import os
+
+    from dulwich import porcelain
+
+    from roar.capture.git import current_remote
+
+    git = _newest_git(p) or {}
+    repo_path, commit = git.get("repo"), git.get("commit")
+    if not isinstance(repo_path, str) or not isinstance(commit, str):
+        raise RemoteError(f"tag {tag} not pushed: no git repository recorded")
+    url = git.get("remote") or current_remote(repo_path, commit)
+    if not isinstance(url, str) or not url:
+        raise RemoteError(f"tag {tag} not pushed: the repository has no git remote "
+                          "(`git remote add origin <url>`)")  # fmt: skip
+    if url.startswith(("./", "../")):
+        url = os.path.normpath(os.path.join(repo_path, url))
+    ref = f"refs/tags/{tag}".encode()
+    try:
+        porcelain.push(repo_path, url, [ref + b":" + ref], outstream=io.BytesIO(),
+                       errstream=io.BytesIO())  # fmt: skip
+    except Exception as e:  # dulwich raises many kinds: network, auth, refused
+        raise RemoteError(f"tag {tag} not pushed to {url}: {e}") from None
+    return url
+
+
+def tag_git_commit(ws: Workspace, p: Plan) -> str | None:
+    """Tag, in the local git repository, the commit the newest job ran at; the tag name."""
+    git = _newest_git(p)
+    if git is None:
         return None
-    git = max(jobs, key=lambda j: j.started_ns).context["git"]
     repo_path, commit = git.get("repo"), git.get("commit")
     if not isinstance(repo_path, str) or not isinstance(commit, str):
         return None

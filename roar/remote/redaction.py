@@ -70,7 +70,8 @@ def redact(ws: Workspace, p: Plan) -> Plan:
         renamed[oid] = new_id
         objects[new_id] = new
     target = p.target
-    new_target = Target(target.kind, renamed.get(target.hash, target.hash), target.ref)
+    new_target = Target(target.kind, renamed.get(target.hash, target.hash), target.ref,
+                        target.remote)  # fmt: skip
     if target.ref is not None and target.hash in renamed:
         ws.refs.update(target.ref, new_target.hash, target.hash, message="register: redact secrets")
     for old, new_id in renamed.items():

@@ -68,14 +68,14 @@ def add_remote(ws: Workspace, name: str, url: str) -> Remote:
         raise UsageError(f"remote URL must start with http:// or https://, not {url!r}")
     if name in _table(ws):
         raise UsageError(f"remote {name} already exists")
-    _edit(ws, lambda doc: doc.setdefault("remotes", _new_table()).update({name: {"url": url}}))
+    ws.edit_config(lambda doc: doc.setdefault("remotes", _new_table()).update({name: {"url": url}}))
     return Remote(name, url.rstrip("/"))
 
 
 def remove_remote(ws: Workspace, name: str) -> None:
     if name not in _table(ws):
         raise UsageError(f"no remote named {name!r}")
-    _edit(ws, lambda doc: doc["remotes"].pop(name))
+    ws.edit_config(lambda doc: doc["remotes"].pop(name))
     for ref in ws.refs.list(f"refs/remotes/{name}/"):
         ws.refs.delete(ref, message=f"remote remove {name}")
 
@@ -84,20 +84,6 @@ def _new_table():  # type: ignore[no-untyped-def]
     import tomlkit
 
     return tomlkit.table(is_super_table=True)
-
-
-def _edit(ws: Workspace, change) -> None:  # type: ignore[no-untyped-def]
-    import tomlkit
-
-    from roar.atomic import write_atomic
-
-    try:
-        doc = tomlkit.parse(ws.config_path.read_text())
-    except FileNotFoundError:
-        doc = tomlkit.document()
-    change(doc)
-    write_atomic(ws.config_path, tomlkit.dumps(doc).encode())
-    ws.config._data = None
 
 
 def web_url(ws: Workspace, remote: Remote) -> str:

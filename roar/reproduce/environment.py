@@ -61,18 +61,26 @@ class Prepared:
 
 
 def probe(python: Path) -> dict | None:  # type: ignore[type-arg]
-    from roar.capture.environment import probe_python
+    """What `python` says of itself and has installed (`version`, `packages`...),
+    asked the way `roar run` asks it (`roar-tracer python-env`); None if it
+    cannot be run."""
+    import json
 
-    return probe_python(python, None)
+    from roar.capture.tracer import find_tracer
+
+    proc = subprocess.run(
+        [str(find_tracer()), "python-env", str(python)], capture_output=True, timeout=60
+    )
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def installed(python: Path) -> dict[str, str]:
-    from roar.capture.environment import installed_packages
-
     info = probe(python)
     if info is None:
         return {}
-    return dict(installed_packages([Path(p) for p in info["paths"]]))
+    return {name: version for name, version in info["packages"]}
 
 
 def find_interpreter(recorded: Interpreter) -> tuple[Path | None, str]:
@@ -120,6 +128,9 @@ def prepare(
         return Prepared("reuse", python, python.parent, f"reusing {found}: all "
                         f"{len(packages)} recorded packages are installed there")  # fmt: skip
     venv = directory / ".venv"
+    if (venv / "bin" / "python").exists() and not unsatisfied(venv / "bin" / "python", packages):
+        # A resumed reproduction: the venv it made before has everything.
+        return Prepared("venv", venv / "bin" / "python", venv / "bin", f"reusing {venv}")
     _run([str(python), "-m", "venv", str(venv)], "create a virtual environment", log)
     wanted = [(n, v) for n, v in packages if n not in VENV_TOOLS]
     for n, v in wanted:
@@ -133,6 +144,33 @@ def prepare(
         )  # fmt: skip
     note = f"new venv {venv} with {found}, {len(specs)} packages installed"
     return Prepared("venv", venv / "bin" / "python", venv / "bin", note)
+
+
+_PYTHON_NAME = re.compile(rb"^python([0-9](\.[0-9]+)?)?$")
+
+
+def interpreter_argv(
+    argv: list[bytes], cwd: bytes, recorded: str | None, prepared: Prepared
+) -> list[bytes]:
+    """`argv` with the recorded interpreter replaced by the reproduction's.
+
+    The step ran `recorded` (its env's python.executable) however it was typed:
+    `.venv/bin/python` or `../.venv-ml/bin/python` relative to the recorded `cwd`,
+    an absolute path, or `python` found on PATH. Inside the reproduction that
+    path names nothing (the venv is elsewhere, or gone), so it runs the prepared
+    interpreter instead. Any other command is left as it is.
+    """
+    if not argv or recorded is None or prepared.python is None:
+        return argv
+    first = argv[0]
+    if b"/" in first:
+        typed = os.path.normpath(os.path.join(os.fsdecode(cwd), os.fsdecode(first)))
+        base = os.fsdecode(cwd) if not os.path.isabs(recorded) else ""
+        if typed != os.path.normpath(os.path.join(base, recorded)):
+            return argv
+    elif not _PYTHON_NAME.match(first):
+        return argv
+    return [os.fsencode(prepared.python), *argv[1:]]
 
 
 def _run(argv: list[str], what: str, log: Path | None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roar.capture import git
 from roar.errors import NotFound, UsageError
 from roar.hashing import hash_file, hash_matches
 from roar.index.source import local
@@ -53,6 +54,7 @@ class PlannedStep:
     outputs: tuple[ArtifactRef, ...]
     started_ns: int
     filtered: tuple[bytes, ...] = ()  # system and package files it read
+    python: str | None = None  # the interpreter its env recorded (python.executable)
 
     @property
     def command(self) -> str:
@@ -98,6 +100,8 @@ class Plan:
     fetched: int = 0  # objects fetched from the remote to make the plan
     warnings: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)  # what would leave the directory (refused)
+    system_packages: list[tuple[str, str]] = field(default_factory=list)  # dpkg, read
+    full_environment: bool = False  # packages: the whole recorded env, not only those read
 
     @property
     def missing(self) -> list[RootInput]:
@@ -127,6 +131,8 @@ class Plan:
             "python": None if self.python is None else {
                 "version": self.python.version, "executable": self.python.executable},
             "packages": [{"name": n, "version": v} for n, v in self.packages],
+            "packages_from": "environment" if self.full_environment else "read",
+            "system_packages": [{"name": n, "version": v} for n, v in self.system_packages],
             "fetched": self.fetched,
             "warnings": self.warnings,
             "outside": self.outside,
@@ -161,6 +167,7 @@ def make_plan(
     lineage: bool = False,
     search: list[Path] | None = None,
     fetch: Callable[[str], int] | None = None,
+    full_environment: bool = False,
 ) -> Plan:
     """The plan for `target` (an artifact, job, step or session, named as the resolver
     reads names); `fetch(text) -> objects received` pulls a lineage not known here."""
@@ -201,7 +208,7 @@ def make_plan(
         raise UsageError(f"{target} is a {t.object_kind} object: reproduce takes an artifact, "
                          "a job or a session")  # fmt: skip
     kind = "session" if t.kind == "session" else "artifact"
-    return _finish(ws, cat, t.id, kind, chosen, getters, search, max(fetched, 0))
+    return _finish(ws, cat, t.id, kind, chosen, getters, search, max(fetched, 0), full_environment)
 
 
 def _session_builds(facts: Facts, jobs: list[str]) -> list[str]:
@@ -242,18 +249,22 @@ def _finish(
     getter_jobs: list[str],
     search: list[Path] | None,
     fetched: int,
+    full_environment: bool = False,
 ) -> Plan:
     cat.load([*chosen, *getter_jobs])
     ordered = _order(cat, chosen)
+    envs = _envs(ws, cat, ordered)
     steps = [
         PlannedStep(j, cat.label(j), cat.jobs[j].type, cat.jobs[j].argv,
                     cat.jobs[j].cwd, cat.jobs[j].inputs, cat.jobs[j].outputs,
-                    cat.jobs[j].started_ns, cat.jobs[j].filtered)
+                    cat.jobs[j].started_ns, cat.jobs[j].filtered,
+                    os.fsdecode(envs[j].python["executable"]) if j in envs and envs[j].python
+                    else None)
         for j in ordered
     ]  # fmt: skip
     warnings: list[str] = []
     source = _source(cat, ordered, warnings)
-    python, packages = _environment(ws, cat, ordered)
+    environment = _environment(cat, ordered, envs, full_environment)
     getters = _getters(cat, getter_jobs)
     inputs = _root_inputs(ws, cat, steps, getters, source, search or [])
     patch = None
@@ -261,7 +272,8 @@ def _finish(
         blob = ws.objects.read(source.patch)
         patch = blob.data if isinstance(blob, Blob) else None
     outside = containment.outside(source, steps, inputs, patch)
-    return Plan(target, kind, source, steps, inputs, python, packages, fetched, warnings, outside)
+    return Plan(target, kind, source, steps, inputs, environment.python, environment.packages,
+                fetched, warnings, outside, environment.system, environment.full)  # fmt: skip
 
 
 def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None:
@@ -275,7 +287,11 @@ def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None
             f"the steps ran at {len(commits)} different commits; reproducing at the newest, "
             f"{newest['commit'][:12]}"
         )
-    url = newest.get("remote") or newest["repo"]
+    url = (
+        newest.get("remote")
+        or git.current_remote(newest["repo"], newest["commit"])
+        or newest["repo"]
+    )
     if url.startswith(("./", "../")):
         # git resolves a relative remote against the work tree, not the caller's cwd.
         url = os.path.normpath(os.path.join(newest["repo"], url))
@@ -288,20 +304,42 @@ def _source(cat: Catalog, jobs: list[str], warnings: list[str]) -> Source | None
     )
 
 
-def _environment(
-    ws: Workspace, cat: Catalog, jobs: list[str]
-) -> tuple[Interpreter | None, list[tuple[str, str]]]:
+def _envs(ws: Workspace, cat: Catalog, jobs: list[str]) -> dict[str, Env]:
+    """job -> the env object its context names, for those held here."""
+    out: dict[str, Env] = {}
+    for jid in jobs:
+        env_id = cat.jobs[jid].context.get("env")
+        if isinstance(env_id, str) and ws.objects.contains(env_id):
+            out[jid] = ws.objects.read_kind(env_id, Env)
+    return out
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: Interpreter | None
+    packages: list[tuple[str, str]]  # pip: what the steps read, or the whole env (full)
+    system: list[tuple[str, str]]  # dpkg packages the steps read
+    full: bool
+
+
+def _environment(cat: Catalog, jobs: list[str], envs: dict[str, Env], full: bool) -> Environment:
+    """The newest step's interpreter, and the packages the steps read (through
+    roar.capture.packages, the one home of that answer); `full`: every package of
+    the steps' recorded environments. Later steps win on conflicts."""
+    from roar.capture.packages import job_packages
+
     python: Interpreter | None = None
     packages: dict[str, str] = {}
+    system: dict[str, str] = {}
     for jid in sorted(jobs, key=lambda j: cat.jobs[j].started_ns):
-        env_id = cat.jobs[jid].context.get("env")
-        if not isinstance(env_id, str) or not ws.objects.contains(env_id):
+        env = envs.get(jid)
+        read = job_packages(cat.jobs[jid], env)
+        system.update(dict(read.dpkg))
+        if env is None or not env.python:
             continue
-        env = ws.objects.read_kind(env_id, Env)
-        if env.python:
-            python = Interpreter(str(env.python["version"]), os.fsdecode(env.python["executable"]))
-            packages.update(dict(env.packages))
-    return python, sorted(packages.items())
+        python = Interpreter(str(env.python["version"]), os.fsdecode(env.python["executable"]))
+        packages.update(dict(env.packages if full else read.pip))
+    return Environment(python, sorted(packages.items()), sorted(system.items()), full)
 
 
 def _getters(cat: Catalog, jobs: list[str]) -> dict[str, Getter]:
@@ -327,10 +365,14 @@ def _root_inputs(
     source: Source | None,
     search: list[Path],
 ) -> list[RootInput]:
+    from roar.capture.packages import is_package_file
+
     made: set[str] = set()
     roots: dict[tuple[bytes, str], RootInput] = {}
     for s in steps:
         for a in s.inputs:
+            if is_package_file(a.path, s.python):
+                continue  # the environment, rebuilt from the recorded packages
             if a.hash not in made and (a.path, a.hash) not in roots:
                 roots[(a.path, a.hash)] = RootInput(a.path, a.hash, a.size, "missing")
         for a in s.outputs:

@@ -97,6 +97,10 @@ class Relocation:
         return arg.replace(self.old + b"/", self.new + b"/") if self.old else arg
 
 
+RESUME = " (the same command resumes it; --clean starts over)"
+MARKER = "reproduce.json"  # in <dir>/.roar/: what this directory is a reproduction of
+
+
 def reproduce(
     ws: Workspace,
     plan: Plan,
@@ -106,21 +110,33 @@ def reproduce(
     package_sync: bool = False,
     say: Callable[[str], None] = lambda _: None,
     step_timeout: float | None = None,
+    clean: bool = False,
 ) -> Result:
+    """Run `plan` in `directory`. A directory a failed reproduction of the same plan
+    left is resumed (steps that finished are not run again); `clean` starts it over."""
     started = time.monotonic()
     _refuse_unrunnable(plan, directory, package_sync)
+    done = _resumable(plan, directory, clean, say)
     relocate = Relocation(plan.source.repo if plan.source else None, directory)
     try:
-        prepared = _set_up(ws, plan, directory, relocate, any_version, say)
+        prepared = _set_up(ws, plan, directory, relocate, any_version, say, done is not None)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        if done is None:
+            shutil.rmtree(directory, ignore_errors=True)
         raise
+    done = done or {}
     result = Result(directory, prepared)
     env = _step_env(prepared)
     new_ws = Workspace(directory)
     for step in plan.steps:
-        say(f"== {step.label} {step.command}")
-        job = _run_step(step, relocate, env, new_ws, step_timeout)
+        if step.job in done and new_ws.objects.contains(done[step.job]):
+            say(f"== {step.label} done before: not run again")
+            job = new_ws.objects.read_kind(done[step.job], Job)
+        else:
+            say(f"== {step.label} {step.command}")
+            job = _run_step(step, relocate, env, new_ws, step_timeout, prepared)
+            done[step.job] = _job_id(new_ws)
+            _write_marker(plan, directory, done)
         checks = _compare(step, job, relocate, directory)
         result.checks.extend(checks)
         if result.first_divergence is None and not all(c.identical for c in checks):
@@ -144,8 +160,6 @@ def _refuse_unrunnable(plan: Plan, directory: Path, package_sync: bool) -> None:
         raise ReproduceError("the steps were not recorded in a git repository; nothing to clone")
     if not plan.steps:
         raise ReproduceError("no run or build step wrote this artifact; nothing to re-run")
-    if directory.exists() and any(directory.iterdir()):
-        raise ReproduceError(f"{directory} already exists and is not empty; pass another --dir")
     if package_sync:
         missing = environment.missing_system_files([p for s in plan.steps for p in s.filtered])
         if missing:
@@ -155,6 +169,62 @@ def _refuse_unrunnable(plan: Plan, directory: Path, package_sync: bool) -> None:
             )
 
 
+def _marker_value(plan: Plan) -> dict[str, object]:
+    assert plan.source is not None
+    return {"target": plan.target, "commit": plan.source.commit,
+            "patch": plan.source.patch, "steps": [s.job for s in plan.steps]}  # fmt: skip
+
+
+def _write_marker(plan: Plan, directory: Path, done: dict[str, str]) -> None:
+    import json
+
+    from roar.atomic import write_atomic
+
+    value = {**_marker_value(plan), "done": done}
+    write_atomic(directory / ".roar" / MARKER, json.dumps(value, indent=1).encode())
+
+
+def _resumable(
+    plan: Plan, directory: Path, clean: bool, say: Callable[[str], None]
+) -> dict[str, str] | None:
+    """None: start in a new (or empty) directory. Else the steps a failed reproduction
+    of this same plan finished there ({recorded job: new job}), to resume from."""
+    import json
+
+    if not directory.exists() or not any(directory.iterdir()):
+        return None
+    try:
+        marker = json.loads((directory / ".roar" / MARKER).read_text())
+    except (OSError, ValueError):
+        marker = None
+    if not isinstance(marker, dict):
+        raise ReproduceError(
+            f"{directory} already exists and is not a reproduction roar started; pass another --dir"
+        )
+    if clean:
+        say(f"== --clean: removing {directory}")
+        shutil.rmtree(directory)
+        return None
+    if {k: marker.get(k) for k in _marker_value(plan)} != _marker_value(plan):
+        raise ReproduceError(
+            f"{directory} holds a reproduction of another plan; pass --clean to start over "
+            "there, or another --dir"
+        )
+    done = marker.get("done")
+    done = {k: v for k, v in done.items() if isinstance(k, str) and isinstance(v, str)} if (
+        isinstance(done, dict)) else {}  # fmt: skip
+    say(f"== resuming the reproduction in {directory} ({len(done)} step(s) done before)")
+    return done
+
+
+def _job_id(ws: Workspace) -> str:
+    from roar import sessions
+
+    head = ws.refs.read(sessions.active_ref(ws))
+    assert head is not None
+    return ws.objects.read_kind(head, Session).job
+
+
 def _set_up(
     ws: Workspace,
     plan: Plan,
@@ -162,16 +232,19 @@ def _set_up(
     relocate: Relocation,
     any_version: bool,
     say: Callable[[str], None],
+    resume: bool = False,
 ) -> environment.Prepared:
     assert plan.source is not None
-    say(f"== clone {plan.source.url} at {plan.source.commit[:12]} into {directory}")
-    checkout.clone_at(plan.source.url, plan.source.commit, directory)
-    if plan.source.patch:
-        blob = ws.objects.read_kind(plan.source.patch, Blob)
-        changed = checkout.apply_patch(directory, blob.data)
-        say(f"== applied the recorded patch to {', '.join(changed)}")
-    Workspace.create(directory)
-    _keep_roar_out_of_git(directory)
+    if not resume:
+        say(f"== clone {plan.source.url} at {plan.source.commit[:12]} into {directory}")
+        checkout.clone_at(plan.source.url, plan.source.commit, directory)
+        if plan.source.patch:
+            blob = ws.objects.read_kind(plan.source.patch, Blob)
+            changed = checkout.apply_patch(directory, blob.data)
+            say(f"== applied the recorded patch to {', '.join(changed)}")
+        Workspace.create(directory)
+        _keep_roar_out_of_git(directory)
+        _write_marker(plan, directory, {})
     _place_inputs(plan.inputs, relocate, directory, say)
     prepared = environment.prepare(
         plan.python, plan.packages, directory, any_version=any_version,
@@ -243,10 +316,15 @@ def _run_step(
     env: dict[str, str],
     ws: Workspace,
     timeout: float | None = None,
+    prepared: environment.Prepared | None = None,
 ) -> Job:
     from roar import sessions
 
     argv = [relocate.arg(a) for a in step.argv]
+    if prepared is not None:
+        mapped = environment.interpreter_argv(list(step.argv), step.cwd, step.python, prepared)
+        if mapped[:1] != list(step.argv[:1]):
+            argv[0] = mapped[0]
     cwd = Path(os.fsdecode(relocate.path(step.cwd)))
     before = ws.refs.read(sessions.active_ref(ws))
     # With a timeout the step gets its own process group, so that every
@@ -265,12 +343,13 @@ def _run_step(
         raise ReproduceError(
             f"step {step.label} ({step.command}) ran past --step-timeout {timeout:g}s and was "
             f"killed with its processes; {ws.root} is incomplete and is not a reproduction"
+            f"{RESUME}"
         ) from None
     head = ws.refs.read(sessions.active_ref(ws))
     if proc.returncode != 0 or head == before or head is None:
         raise ReproduceError(
             f"step {step.label} ({step.command}) exited with code {proc.returncode}; "
-            f"{ws.root} is incomplete and is not a reproduction"
+            f"{ws.root} is incomplete and is not a reproduction{RESUME}"
         )
     return ws.objects.read_kind(ws.objects.read_kind(head, Session).job, Job)
 

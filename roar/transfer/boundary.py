@@ -167,7 +167,7 @@ def put(
 def _context(ws: Workspace, url: str) -> dict[str, object]:
     from roar.capture import git
 
-    git_ctx, _ = git.git_context(Path.cwd(), ws.objects)
+    git_ctx = git.git_context(Path.cwd(), ws.dir)
     return {
         "git": git_ctx,
         "env": None,

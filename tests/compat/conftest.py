@@ -28,7 +28,6 @@ import pytest
 ROAR_CLI_VERSION = "0.4.7"
 REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".bench-venvs" / f"roar-cli-{ROAR_CLI_VERSION}"
-PHASE2 = "issue #15 phase 2: this shape waits for the lineage core (docs/roar-cli-compat.md)"
 
 PREP = 'open("features.csv", "w").write(open("data.csv").read().upper())\n'
 TRAIN = """import sys
@@ -197,20 +196,19 @@ class Pipeline:
 
     peer: Tool
     ours: Tool
-    empty: dict[str, Result]  # what each printed for `dag` and `log` before any step
+    empty: dict[str, Result]  # what each printed for `dag`, `log`, `status` before any step
 
 
-def train_step(tool: Tool) -> str:
-    return "@3" if tool.name == "roar-cli" else "@2"  # roar-cli numbers build steps with runs
+TRAIN_STEP = "@3"  # both number build and run steps with one counter: @B1 @2 @3 @4
 
 
 def record(tool: Tool) -> None:
     tool("build", "python", "build.py")
     tool("run", "--hash", "sha256", "python", "prep.py")
     tool("run", "-n", "training", "python", "train.py", "--lr=0.1")
-    tool("label", "show", "job", train_step(tool))
+    tool("label", "show", "job", TRAIN_STEP)
     tool("run", "python", "evaluate.py")
-    tool("run", train_step(tool), "--lr=0.5")
+    tool("run", TRAIN_STEP, "--lr=0.5")
     tool("label", "set", "artifact", "model.pkl", "accuracy=0.93")
 
 
@@ -221,6 +219,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     for tool in (peer, ours):
         empty[f"{tool.name} dag"] = tool("dag")
         empty[f"{tool.name} dag --json"] = tool("dag", "--json")
+        empty[f"{tool.name} log"] = tool("log")
+        empty[f"{tool.name} status"] = tool("status")
         record(tool)
     return Pipeline(peer, ours, empty)
 

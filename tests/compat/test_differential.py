@@ -19,20 +19,20 @@ from pathlib import Path
 import blake3
 import pytest
 
-from .conftest import PHASE2, Pipeline, Tool, train_step
-
-phase2 = pytest.mark.xfail(strict=True, reason=PHASE2)
+from .conftest import TRAIN_STEP, Pipeline, Tool
 
 
 def shape(
     value: object, path: str = "$", out: dict[str, set[str]] | None = None
 ) -> dict[str, set[str]]:
-    """Every key path of a JSON document with the types seen there; arrays merged."""
+    """Every key path of a JSON document with the types seen there; arrays merged, and
+    maps keyed by hashes (`root_inputs_a`) merged as `{hash}`."""
     out = {} if out is None else out
     out.setdefault(path, set()).add(type(value).__name__ if value is not None else "null")
     if isinstance(value, dict):
         for k, v in value.items():
-            shape(v, f"{path}.{k}", out)
+            key = "{hash}" if re.fullmatch(r"[0-9a-f]{64}", k) else k
+            shape(v, f"{path}.{key}", out)
     elif isinstance(value, list):
         for v in value:
             shape(v, f"{path}[]", out)
@@ -70,7 +70,7 @@ def test_init_in_a_script_keeps_roar_dir_out_of_git(pipeline: Pipeline) -> None:
 
 def test_run_name_becomes_the_steps_name_label(pipeline: Pipeline) -> None:
     for tool in (pipeline.peer, pipeline.ours):
-        shown = logged(tool, "label", "show", "job", train_step(tool)).stdout.splitlines()
+        shown = logged(tool, "label", "show", "job", TRAIN_STEP).stdout.splitlines()
         assert "name=training" in shown, tool.name
 
 
@@ -241,30 +241,60 @@ def _uid_of_named(db: Path) -> str:
         )
 
 
-# --- phase 2: the shapes built on the lineage core --------------------------------
+# --- phase 2: the shapes of the inspection commands -------------------------------
 
 
-@phase2
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("dag", "--json"),
-        ("dag", "--json", "--expanded"),
-        ("lineage", "model.pkl"),
-        ("inputs", "--json", "model.pkl"),
-        ("diff", "--json", "model.pkl", "metrics.json"),
-        ("tracer", "check", "--json"),
-    ],
-    ids=lambda args: " ".join(args),
-)
+def session_hash(tool: Tool) -> str:
+    """What `roar show` names the active session by: roar-cli's session hash, our head."""
+    line = next(ln for ln in tool("show").stdout.splitlines() if ln.startswith("Session: "))
+    return line.split()[1]
+
+
+JSON_COMMANDS = [
+    ("dag", "--json"),
+    ("dag", "--json", "--expanded"),
+    ("dag", "--json", "--stale-only"),
+    ("dag", "--json", "--session", "SESSION"),
+    ("lineage", "model.pkl"),
+    ("lineage", "-o", "json", "-d", "1", "model.pkl"),
+    ("inputs", "--json", "model.pkl"),
+    ("inputs", "--direct", "--json", "metrics.json"),
+    ("inputs", "--all", "--json", "model.pkl"),
+    ("diff", "--json", "model.pkl", "metrics.json"),
+    ("diff", "--json", "--depth", "1", "model.pkl", "metrics.json"),
+    ("tracer", "check", "--json"),
+]
+
+
+@pytest.mark.parametrize("args", JSON_COMMANDS, ids=lambda args: " ".join(args))
 def test_json_has_roar_cli_keys_and_types(pipeline: Pipeline, args: tuple[str, ...]) -> None:
-    assert_shape_covers(
-        json.loads(pipeline.ours(*args, ok=False).stdout or "null"),
-        json.loads(pipeline.peer(*args).stdout),
-    )
+    found = []
+    for tool in (pipeline.ours, pipeline.peer):
+        argv = [session_hash(tool)[:12] if a == "SESSION" else a for a in args]
+        found.append(json.loads(tool(*argv).stdout))
+    assert_shape_covers(*found)
 
 
-@phase2
+def test_dag_json_counts_alike(pipeline: Pipeline) -> None:
+    # Same session, same numbering (@B1 @2 @3 @4): the counts and the stale step agree.
+    keys = ("total_steps", "stale_count", "stale_artifact_count", "is_expanded")
+    for args in (("dag", "--json"), ("dag", "--json", "--stale-only")):
+        ours, peer = (json.loads(t(*args).stdout) for t in (pipeline.ours, pipeline.peer))
+        assert {k: ours[k] for k in keys} == {k: peer[k] for k in keys}, args
+        steps = [[(n["step_number"], n["state"], n["is_build"]) for n in d["nodes"]]
+                 for d in (ours, peer)]  # fmt: skip
+        assert steps[0] == steps[1], args
+        assert [a["producer_step"] for a in ours["artifacts"] if a["is_stale"]] == [4]
+
+
+def _dag_lines(text: str, root: Path) -> list[str]:
+    """`roar dag` lines with the counts (which differ: see the README) blanked."""
+    out = []
+    for line in text.replace(str(root), "<root>").splitlines():
+        out.append(re.sub(r" +in:\d+ out:\d+ cons:\d+", " in:_ out:_ cons:_", line))
+    return out
+
+
 def test_dag_header_and_legend_lines(pipeline: Pipeline) -> None:
     header = re.compile(r"Pipeline: \d+ steps \(\d+ stale steps, \d+ stale artifacts\)")
     for tool in (pipeline.peer, pipeline.ours):
@@ -274,24 +304,245 @@ def test_dag_header_and_legend_lines(pipeline: Pipeline) -> None:
         assert any(re.search(r"in:\d+ out:\d+ cons:\d+ \*$", ln) for ln in lines), tool.name
 
 
-@phase2
+def test_dag_text_lines_alike(pipeline: Pipeline) -> None:
+    ours, peer = (_dag_lines(t("dag").stdout, t.root) for t in (pipeline.ours, pipeline.peer))
+    assert ours[0] == peer[0] == "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)"
+    steps = [[ln for ln in lines if "in:_" in ln] for lines in (ours, peer)]
+    assert (
+        steps[0]
+        == steps[1]
+        == [
+            "@B1 python build.py in:_ out:_ cons:_",
+            "@2 python prep.py in:_ out:_ cons:_",
+            "└──>@3 python train.py --lr=0.5 in:_ out:_ cons:_",
+            "    └──>@4 python evaluate.py in:_ out:_ cons:_ *",
+        ]
+    )
+    for lines in (ours, peer):
+        assert "            └──> (metrics.json) [stale]" in lines
+        assert lines[-1] == "Legend: * = stale, B = build step"
+    # every step line is right-aligned to the terminal's width less 3 (COLUMNS=200)
+    for tool in (pipeline.ours, pipeline.peer):
+        widths = {len(ln) for ln in tool("dag").stdout.splitlines() if "cons:" in ln}
+        assert widths == {197}, tool.name
+
+
+def test_dag_stale_only_and_expanded_lines_alike(pipeline: Pipeline) -> None:
+    ours, peer = (_dag_lines(t("dag", "--stale-only").stdout, t.root)
+                  for t in (pipeline.ours, pipeline.peer))  # fmt: skip
+    assert (
+        ours
+        == peer
+        == [
+            "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)",
+            "",
+            "@4 python evaluate.py in:_ out:_ cons:_ *",
+            "    └──> (metrics.json) [stale]",
+            "",
+            "Legend: * = stale",
+        ]
+    )
+    ours, peer = (_dag_lines(t("dag", "--expanded").stdout, t.root)
+                  for t in (pipeline.ours, pipeline.peer))  # fmt: skip
+    assert ours[0] == peer[0] == "Pipeline: 4 steps (5 runs shown) (1 stale steps, 1 superseded)"
+    for lines in (ours, peer):  # the replaced run of @3, with its -n name and label line
+        assert "├──>@3 training in:_ out:_ cons:_ [superseded]" in lines
+        assert "├──>    labels: name=training" in lines
+        assert lines[-1] == "Legend: * = stale, B = build step, [superseded] = previous run"
+
+
+def test_dag_of_another_session_by_its_hash(pipeline: Pipeline) -> None:
+    for tool in (pipeline.ours, pipeline.peer):
+        lines = tool("dag", "--session", session_hash(tool)[:12]).stdout.splitlines()
+        assert lines[0] == "Pipeline: 4 steps (1 stale steps, 1 stale artifacts)", tool.name
+
+
+def test_session_hash_prints_one_hash(pipeline: Pipeline) -> None:
+    for tool in (pipeline.peer, pipeline.ours):
+        assert re.fullmatch(r"[0-9a-f]{64}\n", tool("session", "hash").stdout), tool.name
+    assert pipeline.ours("session", "hash").stdout.strip() == session_hash(pipeline.ours)
+
+
 def test_empty_session_dag(pipeline: Pipeline) -> None:
-    assert pipeline.empty["roar dag"].stdout.splitlines()[0] == "Pipeline: 0 steps"
+    for name in ("roar", "roar-cli"):
+        assert pipeline.empty[f"{name} dag"].stdout.splitlines() == [
+            "Pipeline: 0 steps",
+            "",
+            "No steps in pipeline.",
+        ]
     assert_shape_covers(
         json.loads(pipeline.empty["roar dag --json"].stdout),
         json.loads(pipeline.empty["roar-cli dag --json"].stdout),
     )
+    assert pipeline.empty["roar log"].stdout == pipeline.empty["roar-cli log"].stdout
 
 
-@phase2
 def test_log_table_with_duration_and_status(pipeline: Pipeline) -> None:
     header = "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND"
-    assert header in pipeline.peer("log").stdout.splitlines()
-    assert header in pipeline.ours("log").stdout.splitlines()
-
-
-@phase2
-def test_show_artifact_names_its_hash_like_b3sum(pipeline: Pipeline) -> None:
+    rows = []
     for tool in (pipeline.peer, pipeline.ours):
-        lines = tool("show", "model.pkl").stdout.splitlines()
-        assert lines[0] == f"Hash (blake3):  {b3(tool.root / 'model.pkl')}", tool.name
+        lines = tool("log").stdout.splitlines()
+        assert lines[:5] == ["", "Job Log (5 jobs)", "", header, "-" * 72], tool.name
+        for ln in lines[5:]:
+            assert re.fullmatch(
+                r"[0-9a-f]{8}  @B?\d +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+\.\ds  OK      .+", ln
+            ), (tool.name, ln)
+        rows.append([(ln[10:17].strip(), ln[57:]) for ln in lines[5:]])
+    assert (
+        rows[0]
+        == rows[1]
+        == [
+            ("@B1", "python build.py"),
+            ("@2", "python prep.py"),
+            ("@3", "python train.py --lr=0.1"),
+            ("@4", "python evaluate.py"),
+            ("@3", "python train.py --lr=0.5"),
+        ]
+    )
+
+
+def test_status_lines_alike(pipeline: Pipeline) -> None:
+    for tool in (pipeline.peer, pipeline.ours):
+        # roar-cli starts with a blank line once its hints are on again
+        lines = tool("status").stdout.lstrip("\n").splitlines()
+        assert re.fullmatch(
+            r"Git:       clean — master @ [0-9a-f]{7}  \('roar run' ready\)", lines[0]
+        ), tool.name
+        assert re.fullmatch(
+            r"Session:   [0-9a-f]{64}  ·  3 run steps  ·  1 build step  ·  .+", lines[1]
+        ), tool.name
+        assert lines[2].startswith("Latest:    @3 python train.py --lr=0.5  ·  "), tool.name
+        assert re.fullmatch(r"Artifacts \(\d+\):", lines[4]), tool.name
+        assert re.fullmatch(r"  [0-9a-f]{12} +\d+B  .*/model\.pkl", lines[5]), tool.name
+    for name in ("roar", "roar-cli"):
+        empty = pipeline.empty[f"{name} status"].stdout.splitlines()
+        assert empty[0].startswith("Git:       clean — master @ ") and len(empty) == 2, name
+        assert empty[1].startswith("Session:   ") and empty[1].endswith("  ·  just now"), name
+
+
+def test_show_artifact_names_its_hash_like_b3sum(pipeline: Pipeline) -> None:
+    shown = []
+    for tool in (pipeline.peer, pipeline.ours):
+        model = tool.root / "model.pkl"
+        for args in (("show", "model.pkl"), ("show", "--path", "model.pkl")):
+            lines = tool(*args).stdout.splitlines()
+            assert lines[:4] == [
+                f"Hash (blake3):  {b3(model)}",
+                f"                ≡ b3sum {model}",
+                "Size:       21B",
+                f"Path:       {model}",
+            ], (tool.name, args)
+            assert lines[4].startswith("First seen: 20"), tool.name
+            at = lines.index("Produced by (1 job):")
+            assert lines[at + 1].startswith("  "), tool.name
+            shown.append(lines[at + 1].split("  ")[2])
+            assert lines[lines.index("Labels:") + 1] == "  accuracy=0.93", tool.name
+    assert set(shown) == {"python train.py --lr=0.5"}
+
+
+def test_show_job_and_session_lines_alike(pipeline: Pipeline) -> None:
+    tables = []
+    for tool in (pipeline.peer, pipeline.ours):
+        for args in (("show", "@3"), ("show", "--job", "@3")):
+            lines = tool(*args).stdout.splitlines()
+            assert re.fullmatch(r"Job:       @3  ·  [0-9a-f]{8}  ·  exit 0  ·  .+", lines[0])
+            assert re.fullmatch(r"Identity:  [0-9a-f]{64}", lines[1]), tool.name
+            assert re.fullmatch(r"Source:    master @ [0-9a-f]{7}", lines[2]), tool.name
+            assert "  $ python train.py --lr=0.5" in lines, tool.name
+            out = lines.index("Outputs (1):")
+            assert re.fullmatch(
+                rf"  blake3:[0-9a-f]{{12}}… +21B  {tool.root}/model\.pkl", lines[out + 1]
+            ), (tool.name, lines[out + 1])
+        lines = tool("show", "--session").stdout.splitlines()
+        assert re.fullmatch(r"Session: [0-9a-f]{64}", lines[1]), tool.name
+        assert lines[2].startswith("Created: 20") and lines[3].startswith("Commit: "), tool.name
+        at = lines.index("Jobs (5):")
+        assert lines[at + 2 : at + 4] == ["STEP    JOB UID   STATUS  COMMAND", "-" * 60]
+        tables.append([(ln[:8].strip(), ln[18:26].strip(), ln[26:]) for ln in lines[at + 4 :]])
+    assert tables[0] == tables[1]
+
+
+def test_inputs_lines_alike(pipeline: Pipeline) -> None:
+    line = re.compile(r"(⚠ |  )/\S+  blake3:[0-9a-f]{12}\.\.\.")
+    for tool in (pipeline.peer, pipeline.ours):
+        data = f"{tool.root}/data.csv  blake3:{b3(tool.root / 'data.csv')[:12]}..."
+        roots = tool("inputs", "model.pkl").stdout.splitlines()
+        assert f"  {data}" in roots, (tool.name, roots)
+        assert all(line.fullmatch(ln) for ln in roots if "  blake3:" in ln), tool.name
+        direct = tool("inputs", "--direct", "model.pkl").stdout.splitlines()
+        features = f"{tool.root}/features.csv  blake3:{b3(tool.root / 'features.csv')[:12]}..."
+        assert f"  {features}" in direct and f"  {data}" not in direct, tool.name
+        everything = tool("inputs", "--all", "model.pkl").stdout.splitlines()
+        assert {f"  {features}", f"  {data}"} <= set(everything), tool.name
+        assert data in tool("inputs", "--sourced", "model.pkl").stdout.splitlines(), tool.name
+        assert json.loads(tool("inputs", "--json", "data.csv").stdout)["is_root"] is True
+
+
+def test_inputs_without_a_target_lists_the_sessions_a_deliberate_difference(
+    pipeline: Pipeline,
+) -> None:
+    # roar-cli refuses; roar lists the active session's root inputs (README, roar-cli).
+    refused = pipeline.peer("inputs", ok=False)
+    assert refused.returncode == 2 and "A target reference is required." in refused.stderr
+    rows = json.loads(pipeline.ours("inputs", "--json").stdout)["inputs"]
+    assert "data.csv" in {Path(r["path"]).name for r in rows}
+
+
+def test_diff_texts_alike(pipeline: Pipeline) -> None:
+    for tool in (pipeline.peer, pipeline.ours):
+        model, metrics = b3(tool.root / "model.pkl"), b3(tool.root / "metrics.json")
+        lines = tool("diff", "model.pkl", "metrics.json").stdout.splitlines()
+        assert lines[:6] == [
+            "Diff: model.pkl vs metrics.json",
+            "",
+            f"  A: {model[:16]}...",
+            f"  B: {metrics[:16]}...",
+            "",
+            lines[5],
+        ], tool.name
+        assert lines[5].startswith("ROOT CAUSE: ") and "--lr" in lines[5], tool.name
+        assert {"PARAMS", "PIPELINE", "UNCHANGED", "  code (same git commit)"} <= set(lines)
+        assert any(re.search(r"--lr.* \[\d\.\d\d\] \*$", ln) for ln in lines), tool.name
+        category = tool("diff", "--format", "category", "model.pkl", "metrics.json").stdout
+        assert any(
+            re.fullmatch(r"  \[\d\.\d\d\] .*--lr.* <-- root cause", ln)
+            for ln in category.splitlines()
+        ), tool.name
+        dag = tool("diff", "--format", "dag", "model.pkl", "metrics.json").stdout.splitlines()
+        assert any(ln.endswith("DIFFERS (params) <-- ROOT CAUSE") for ln in dag), tool.name
+        assert any(ln.rstrip().endswith("ADDED") for ln in dag), tool.name
+        data = json.loads(tool("diff", "--json", "model.pkl", "metrics.json").stdout)
+        assert (data["target_a_hash"], data["targets_identical"]) == (model, False)
+        assert (data["only_in_a"], data["only_in_b"]) == (0, 1)
+        # (roar records the scripts as inputs: evaluate.py is a root of B only)
+        roots_a, roots_b = set(data["root_inputs_a"]), set(data["root_inputs_b"])
+        assert data["root_inputs_match"] is (roots_a == roots_b) and roots_a <= roots_b
+        root = next(d for d in data["diffs"] if d["is_root_cause"])
+        assert (root["category"], root["change_type"]) == ("params", "param_changed")
+        assert (root["detail"]["param"], root["detail"]["old"], root["detail"]["new"]) == (
+            "--lr", "0.5", "0.1",
+        )  # fmt: skip
+
+
+def test_tracer_check_lines_alike(pipeline: Pipeline) -> None:
+    for tool in (pipeline.peer, pipeline.ours):
+        lines = tool("tracer", "check").stdout.splitlines()
+        assert re.fullmatch(r"Tracer check passed for '\w+': .+", lines[0]), tool.name
+        assert lines[1:3] == ["  - platform: ok (linux)", "  - architecture: ok (x86_64)"]
+        report = json.loads(tool("tracer", "check", "--json").stdout)
+        assert report["ok"] is True and report["command_checked"] is None, tool.name
+        assert all(c["ok"] for c in report["checks"]), tool.name
+
+
+def test_run_at_step_with_a_bare_argument_a_deliberate_difference(
+    tools: tuple[Tool, Tool],
+) -> None:
+    # roar-cli drops a bare word after `run @N` (and fails outright on a stale step);
+    # roar appends it to the step's command (README, roar-cli section).
+    commands = []
+    for tool in tools:
+        tool("run", "python", "prep.py")
+        tool("run", "@1", "--mode=x", "extra")
+        lines = tool("log").stdout.splitlines()
+        commands.append(lines[-1][57:])
+    assert commands == ["python prep.py --mode=x", "python prep.py --mode=x extra"]

@@ -165,7 +165,8 @@ def test_a_good_answer_is_fetched(hostile, user, roar_cli):
                                                         "target": step.id}]))  # fmt: skip
     r = roar_cli("fetch", step.id, cwd=ws.root, env=env)
     assert r.returncode == 0, r.stderr
-    assert ws.refs.read("refs/sessions/main") == step.id
+    assert ws.refs.read("refs/remotes/glaas/sessions/main") == step.id
+    assert ws.refs.read("refs/sessions/main") is None  # remote-tracking only, as git fetch
     assert roar_cli("log", cwd=ws.root, env=env).returncode == 0
 
 

@@ -22,14 +22,20 @@ def test_register_then_fetch_reproduces_session_and_lineage(make_user, cli_as, g
     got = cli_as(bob, "fetch", files["model"], "--json")
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["objects"] == 6
-    # then: bob's session is alice's, step for step, and the views agree
-    assert [s.job for s in history(bob.ws)] == [s.job for s in history(alice.ws)]
-    assert bob.ws.refs.read("refs/sessions/main") == alice.ws.refs.read("refs/sessions/main")
-    assert bob.ws.refs.read("refs/remotes/glaas/sessions/main") == out["target"]["hash"]
-    for args in (("dag", "--json"), ("lineage", files["metrics"]), ("log", "--json")):
+    # then: bob has alice's session, step for step, as a remote-tracking session (as
+    # git fetch does): under the workspace-qualified name she registered it as, never
+    # as his own main
+    assert out["ref"] == f"sessions/main-{alice.ws.id[:8]}"
+    tracking = f"refs/remotes/glaas/{out['ref']}"
+    assert bob.ws.refs.read(tracking) == out["target"]["hash"]
+    assert [s.job for s in history(bob.ws, ref=tracking)] == [s.job for s in history(alice.ws)]
+    assert bob.ws.refs.read("refs/sessions/main") is None
+    assert bob.ws.refs.head_target() == "refs/sessions/main"
+    for args in (("lineage", files["metrics"]), ("show", files["metrics"], "--json")):
         a, b = cli_as(alice, *args), cli_as(bob, *args)
         assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
-        assert a.stdout == b.stdout, args
+        # the same lineage; only the session's name says whose it is
+        assert a.stdout == b.stdout.replace(f'"glaas/{out["ref"]}"', '"main"'), args
 
 
 def test_second_register_sends_nothing_and_fetch_sends_only_what_is_missing(make_user, cli_as):
@@ -72,7 +78,7 @@ def test_session_grows_and_register_fast_forwards_the_remote_ref(make_user, cli_
     record_pipeline_into(alice)  # three more steps on the same session
     out = json.loads(cli_as(alice, "register", "-y", "--json").stdout)
     assert out["sent"] == 6
-    assert alice.ws.refs.read("refs/remotes/glaas/sessions/main") == alice.ws.refs.read(
+    assert alice.ws.refs.read(f"refs/remotes/glaas/{out['ref']}") == alice.ws.refs.read(
         "refs/sessions/main"
     )
 

@@ -131,7 +131,7 @@ def test_remote_add_list_remove(make_user, cli_as, glaas):
     assert listed == [{"name": "origin", "url": glaas.url, "default": True}]
     record_pipeline(alice.ws)
     assert cli_as(alice, "register", "-y").returncode == 0
-    assert alice.ws.refs.read("refs/remotes/origin/sessions/main")
+    assert alice.ws.refs.read(f"refs/remotes/origin/sessions/main-{alice.ws.id[:8]}")
     assert cli_as(alice, "remote", "remove", "origin").returncode == 0
     assert alice.ws.refs.list("refs/remotes/") == {}
 

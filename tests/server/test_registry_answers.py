@@ -105,7 +105,7 @@ def test_after_a_rerun_the_old_model_has_the_superseded_producer_everywhere(
 
     # the same upstream jobs: the old training and the preparation
     lineage = as_json(cli_as, alice, "lineage", made["model_1"])
-    assert [j["id"] for j in lineage["jobs"]] == [old_train, made["@1"]]
+    assert [j["id"] for j in lineage["jobs"]] == [made["@1"], old_train]  # oldest first
     assert job_nodes(api(glaas, f"dag/{made['model_1']}")["dag"]) == {old_train, made["@1"]}
     assert job_nodes(twin["dag"]) == {old_train, made["@1"]}
 
@@ -180,7 +180,7 @@ def test_a_teammates_checkpoint_walks_back_into_her_lineage_on_the_web(
     # same locally, in the API and on the page
     upstream = [bob_job, made["@2"], made["@1"]]
     lineage = as_json(cli_as, bob, "lineage", "continued.pt")
-    assert [j["id"] for j in lineage["jobs"]] == upstream
+    assert [j["id"] for j in lineage["jobs"]] == upstream[::-1]  # oldest first
     twin = api(glaas, f"artifacts/{continued}")
     assert twin["producer"]["job"] == bob_job
     assert job_nodes(twin["dag"]) == set(upstream)

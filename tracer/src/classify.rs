@@ -5,6 +5,7 @@
 //! once at the end, except for the one thing that cannot wait: the content a
 //! file had before the job changed it, when the job had read it.
 
+use crate::context::StartGate;
 use crate::hash::{FileHash, Hasher, Role};
 use crate::hash_cache::Identity;
 use crate::job::{tree_object, Artifact, ArtifactKind};
@@ -18,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Kernel pseudo-filesystems: never artifacts, not even filtered reads.
 const NEVER: &[&[u8]] = &[b"/proc", b"/sys", b"/dev"];
@@ -69,6 +71,7 @@ pub struct Recorder<'h> {
     filtered: HashSet<Vec<u8>>,
     created_dirs: HashSet<Vec<u8>>,
     ignore_globs: Vec<glob::Pattern>,
+    start_gate: Option<Arc<StartGate>>,
     pub warnings: Vec<String>,
 }
 
@@ -109,8 +112,16 @@ impl<'h> Recorder<'h> {
             filtered: HashSet::new(),
             created_dirs: HashSet::new(),
             ignore_globs: Vec::new(),
+            start_gate: None,
             warnings: Vec::new(),
         }
+    }
+
+    /// A gate every change waits at until the front end has read the state
+    /// it records as the one at the start (see `context::StartGate`).
+    pub fn with_start_gate(mut self, gate: Option<Arc<StartGate>>) -> Recorder<'h> {
+        self.start_gate = gate;
+        self
     }
 
     /// Absolute glob patterns whose matches are filtered like the prefixes
@@ -287,6 +298,9 @@ impl<'h> Recorder<'h> {
     /// what is there and, if the job read it (under this or another name),
     /// hashes it now, before the syscall is allowed to proceed.
     fn change(&mut self, path: &[u8], follow: bool) -> Option<&mut PathRecord> {
+        if let Some(gate) = &self.start_gate {
+            gate.hold(path);
+        }
         if !matches!(self.route(path), Route::Tracked) {
             return None;
         }
@@ -388,6 +402,10 @@ impl<'h> Recorder<'h> {
     /// under the new name; what it read inside it is hashed now, under the
     /// old name, as any input that is about to move.
     fn rename_dir(&mut self, old: &[u8], new: &[u8], exchange: bool) {
+        if let Some(gate) = &self.start_gate {
+            gate.hold(old);
+            gate.hold(new);
+        }
         let under = |from: &[u8], records: &HashMap<Vec<u8>, PathRecord>| -> Vec<Vec<u8>> {
             records
                 .keys()

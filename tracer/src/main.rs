@@ -8,13 +8,37 @@
 //!   roar-tracer append --store DIR --session REF --job ID [--type run|build] [--step N --supersedes JOB]
 //!                   (appends a job written elsewhere, e.g. get and put, by the same re-run rule;
 //!                    prints the new session object's id)
+//!   roar-tracer git-state [--store DIR] [DIR]     (plumbing: the git context, JSON)
+//!   roar-tracer python-env PYTHON                 (plumbing: an interpreter's packages, JSON)
+//!   roar-tracer filters -- COMMAND...             (plumbing: what `roar run` filters, JSON)
+//!
+//! Installed as `roar` (any name but roar-tracer), the same binary is the
+//! front end of `roar run` and `roar build` (`front`).
 
 use lexopt::prelude::*;
 use roar_tracer::run::{Mechanism, RunOptions, SETUP_FAILED};
-use roar_tracer::{hash, preflight, run, session};
-use std::path::PathBuf;
+use roar_tracer::{front, hash, plumbing, preflight, run, session};
+use std::path::{Path, PathBuf};
 
 fn main() {
+    // One binary, two commands: installed as `roar` it is the front end of
+    // `roar run` / `roar build` (and hands everything else to Python);
+    // called as `roar-tracer` (inside the package) it is the tracer.
+    let mut argv = std::env::args_os();
+    let called = argv.next().map(PathBuf::from);
+    if called.as_deref().and_then(|p| p.file_name()) != Some("roar-tracer".as_ref()) {
+        let args: Vec<_> = argv.collect();
+        front::adopt_python_caller();
+        let code = match front::route(&args) {
+            front::Route::Front => {
+                let kind = args[0].to_string_lossy().into_owned();
+                front::main(&kind, &args[1..])
+            }
+            front::Route::Rerun(words) => front::hand_to_python(&words),
+            front::Route::Python => front::hand_to_python(&args),
+        };
+        std::process::exit(code);
+    }
     let code = match parse() {
         Ok(code) => code,
         Err(e) => {
@@ -55,6 +79,29 @@ fn parse() -> Result<i32, lexopt::Error> {
         Some(Value(cmd)) if cmd == "run" => parse_run(parser).map(run::run),
         Some(Value(cmd)) if cmd == "hash" => parse_hash(parser),
         Some(Value(cmd)) if cmd == "append" => parse_append(parser),
+        Some(Value(cmd)) if cmd == "git-state" => {
+            let mut store = None;
+            let mut dir = PathBuf::from(".");
+            while let Some(arg) = parser.next()? {
+                match arg {
+                    Long("store") => store = Some(PathBuf::from(parser.value()?)),
+                    Value(d) => dir = PathBuf::from(d),
+                    other => return Err(other.unexpected()),
+                }
+            }
+            Ok(plumbing::git_state(store.as_deref(), &dir))
+        }
+        Some(Value(cmd)) if cmd == "python-env" => {
+            let python = parser.value()?;
+            Ok(plumbing::python_env(Path::new(&python)))
+        }
+        Some(Value(cmd)) if cmd == "filters" => {
+            let mut command: Vec<_> = parser.raw_args()?.collect();
+            if command.first().is_some_and(|a| a == "--") {
+                command.remove(0);
+            }
+            Ok(plumbing::filters(&command))
+        }
         Some(other) => Err(other.unexpected()),
         None => Err("missing command: run, --preflight or --version".into()),
     }
@@ -128,6 +175,8 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         also: hash::Also::default(),
         mechanism: Mechanism::from_env()?,
         command: Vec::new(),
+        beside: None,
+        start_gate: None,
     };
     while let Some(arg) = parser.next()? {
         match arg {

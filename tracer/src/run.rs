@@ -10,6 +10,8 @@
 //! from its main thread with nothing else forking meanwhile.
 
 use crate::classify::{News, Recorder};
+use crate::context::StartGate;
+use crate::descendants::{self, Exit};
 use crate::early::{self, Early};
 use crate::hash::{Also, Hasher};
 use crate::hash_cache::HashCache;
@@ -20,12 +22,12 @@ use crate::paths::{absolute, to_bytes};
 use crate::process::{self, ChildFailure, LaunchError};
 use crate::ptrace::Pid;
 use crate::seccomp::{self, Filter, Trap};
-use crate::descendants::{self, Exit};
 use crate::{notify, ptrace_loop, report, session, signals, store, syscalls};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How trapped calls reach the tracer.
@@ -96,6 +98,19 @@ pub struct RunOptions {
     pub also: Also,
     pub mechanism: Mechanism,
     pub command: Vec<OsString>,
+    /// Work the caller does beside the command; its result replaces `context`.
+    pub beside: Option<Box<dyn Beside>>,
+    /// Consulted before the command first changes a path (see `StartGate`).
+    pub start_gate: Option<Arc<StartGate>>,
+}
+
+/// Work a caller (the `roar` front end) does while the command runs: started
+/// once, right after the command has been started (so no thread of it exists
+/// at the first fork), finished after the command has ended; what `finish`
+/// returns is the job's context, a canonical CBOR map.
+pub trait Beside {
+    fn start(&mut self);
+    fn finish(self: Box<Self>) -> Result<Vec<u8>>;
 }
 
 /// Exit code for the tracer's own usage and setup errors (nothing ran).
@@ -165,9 +180,10 @@ struct Setup<'a> {
     keep_privileges: bool,
     prefixes: Vec<Vec<u8>>,
     globs: Vec<glob::Pattern>,
+    start_gate: Option<Arc<StartGate>>,
 }
 
-fn run_inner(opts: RunOptions) -> Result<i32> {
+fn run_inner(mut opts: RunOptions) -> Result<i32> {
     if opts.job_type != "run" && opts.job_type != "build" {
         bail!("--type must be run or build, not {:?}", opts.job_type);
     }
@@ -202,6 +218,7 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
         keep_privileges: seccomp::can_keep_privileges(),
         prefixes,
         globs,
+        start_gate: opts.start_gate.clone(),
     };
 
     descendants::become_subreaper().context("cannot become a child subreaper")?;
@@ -209,8 +226,16 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
     let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store))).also(opts.also);
     let started_ns = now_ns();
     let mut mechanism = opts.mechanism.resolve();
+    let mut beside = opts.beside.take();
+    let mut beside_started = false;
+    let mut spawned = || {
+        if let Some(b) = beside.as_mut().filter(|_| !beside_started) {
+            b.start();
+        }
+        beside_started = true;
+    };
     let observed = loop {
-        match observe(&setup, &hasher, mechanism)? {
+        match observe(&setup, &hasher, mechanism, &mut spawned)? {
             None if opts.mechanism == Mechanism::Auto => mechanism = Mechanism::Ptrace,
             None => bail!("this kernel cannot let a notified call continue (Linux 5.5+ needed); use --mechanism ptrace"),
             Some(observed) => break observed,
@@ -254,6 +279,16 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
 
     // From here on the command has run: whatever fails, its exit code is
     // still ours; a missing report tells the caller no job was recorded.
+    let context = match beside {
+        Some(b) => match b.finish() {
+            Ok(gathered) => gathered,
+            Err(e) => {
+                eprintln!("roar-tracer: the command ran but its job was not recorded: {e:#}");
+                return Ok(exit.exit_code);
+            }
+        },
+        None => context,
+    };
     let recorded = Recorded {
         started_ns,
         ended_ns,
@@ -267,13 +302,15 @@ fn run_inner(opts: RunOptions) -> Result<i32> {
     Ok(exit.exit_code)
 }
 
-/// Starts the command under `mechanism` and observes it to the end. None:
-/// the kernel turned out not to support user notification fully; nothing
-/// of the command ran.
+/// Starts the command under `mechanism` and observes it to the end;
+/// `spawned` is called once the command's process exists. None: the kernel
+/// turned out not to support user notification fully; nothing of the
+/// command ran.
 fn observe<'h>(
     setup: &Setup,
     hasher: &'h Hasher,
     mechanism: Mechanism,
+    spawned: &mut dyn FnMut(),
 ) -> Result<Option<Observed<'h>>> {
     let trap = if mechanism == Mechanism::Notify {
         Trap::Notify
@@ -290,8 +327,10 @@ fn observe<'h>(
         Err(e) => return Err(e).context("cannot start the command"),
     };
     signals::set_root(child.pid);
-    let mut recorder =
-        Recorder::new(hasher, setup.prefixes.clone()).with_ignore_globs(setup.globs.clone());
+    spawned();
+    let mut recorder = Recorder::new(hasher, setup.prefixes.clone())
+        .with_ignore_globs(setup.globs.clone())
+        .with_start_gate(setup.start_gate.clone());
     let resources = early::Resources::new().context("cannot start hashing")?;
     let mut observer = Observer::new(&mut recorder, trap == Trap::Ptrace, !setup.keep_privileges);
     let outcome = std::thread::scope(|scope| {

@@ -25,7 +25,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const ZERO_ID: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const ZERO_ID: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 const MAX_OBJECT: usize = 256 * 1024 * 1024;
 
@@ -72,9 +72,9 @@ pub fn append(store: &Path, job: &str, req: &StepRequest) -> Result<Appended> {
             (Some(n), _) => (n, req.supersedes.clone()),
             (None, Some(k)) => match steps.rerun_of(k) {
                 Some((n, live)) => (n, Some(live)),
-                None => (steps.next(&req.step_kind), None),
+                None => (steps.next(), None),
             },
-            (None, None) => (steps.next(&req.step_kind), None),
+            (None, None) => (steps.next(), None),
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -179,8 +179,10 @@ struct Steps {
 const CACHE_HEADER: &str = "roar-steps 1";
 
 impl Steps {
-    fn next(&self, kind: &str) -> u64 {
-        self.max.get(kind).copied().unwrap_or(0) + 1
+    /// One counter for every kind, as roar-cli numbers (`@B1 @2 @3`): one past
+    /// the highest step of any kind.
+    fn next(&self) -> u64 {
+        self.max.values().copied().max().unwrap_or(0) + 1
     }
 
     /// The step a command re-runs, and that step's live job.
@@ -356,7 +358,7 @@ fn head_target(store: &Path) -> Result<String> {
     }
 }
 
-fn read_ref(path: &Path) -> Result<Option<String>> {
+pub(crate) fn read_ref(path: &Path) -> Result<Option<String>> {
     match fs::read_to_string(path) {
         Ok(text) => {
             let id = text.trim();
@@ -470,7 +472,7 @@ fn find_in_pack(idx_path: &Path, raw_id: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
-fn append_reflog(store: &Path, session_ref: &str, line: &str) {
+pub(crate) fn append_reflog(store: &Path, session_ref: &str, line: &str) {
     // Advisory, as in Python: a lost line never fails a recorded run.
     let path = store.join("logs").join(session_ref);
     if let Some(dir) = path.parent() {
@@ -484,14 +486,14 @@ fn append_reflog(store: &Path, session_ref: &str, line: &str) {
 /// `<ref>.lock`: created under a private name, flocked, then hard-linked
 /// into place, so a lock file whose flock can be taken belongs to a dead
 /// updater and is taken over (the protocol of roar/refs/lock.py).
-struct RefLock {
+pub(crate) struct RefLock {
     ref_path: PathBuf,
     path: PathBuf,
     file: Option<File>,
 }
 
 impl RefLock {
-    fn acquire(ref_path: &Path) -> Result<RefLock> {
+    pub(crate) fn acquire(ref_path: &Path) -> Result<RefLock> {
         let name = ref_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -571,7 +573,7 @@ impl RefLock {
         }
     }
 
-    fn commit(&mut self, content: &str) -> Result<()> {
+    pub(crate) fn commit(&mut self, content: &str) -> Result<()> {
         let mut file = self.file.take().context("ref lock committed twice")?;
         file.write_all(content.as_bytes())
             .and_then(|_| file.sync_all())
@@ -580,8 +582,13 @@ impl RefLock {
     }
 
     fn release(&mut self) {
-        if self.file.take().is_some() {
+        // Unlink while still holding the flock, then close: closed first, a
+        // waiter could flock this file, find it still named `.lock`, take it
+        // over as a dead holder's, and then lose it to this unlink (two runs
+        // each believing they held the lock; one append failed).
+        if let Some(file) = self.file.take() {
             let _ = fs::remove_file(&self.path);
+            drop(file);
         }
     }
 }

@@ -6,16 +6,21 @@
 use crate::object::Object;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where the loose copy of object `id` lives (it may be packed instead).
+pub fn loose_path(store: &Path, id: &str) -> PathBuf {
+    store.join("objects").join(&id[..2]).join(&id[2..])
+}
 
 pub fn write_object(store: &Path, object: &Object) -> io::Result<String> {
     let id = object.id();
-    let dir = store.join("objects").join(&id[..2]);
-    let path = dir.join(&id[2..]);
+    let path = loose_path(store, &id);
     if path.exists() {
         return Ok(id);
     }
-    fs::create_dir_all(&dir)?;
+    let dir = path.parent().unwrap_or(store);
+    fs::create_dir_all(dir)?;
     // The bulk API knows the input size, so the frame header carries it.
     let frame = zstd::bulk::compress(&object.bytes(), 3)?;
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), &id[2..18]));

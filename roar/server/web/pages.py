@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from roar.diff import CATEGORIES
 from roar.identity.signature import is_signed
 from roar.objects.base import is_id
+from roar.pathjson import jsonable
 from roar.server.auth import Authenticator
 from roar.server.errors import BadRequest, Forbidden, NotFound
 from roar.server.indexing import INT64
@@ -54,6 +55,7 @@ def _templates() -> Environment:
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["ts"] = _timestamp
     env.filters["size"] = _size
@@ -79,20 +81,28 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _shown(value: Any) -> Any:
+    # A path that is not UTF-8 (text with surrogate escapes, or bytes) is
+    # shown with its odd bytes as \xNN, never as an encoding error.
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
 def _json_script(value: Any) -> str:
     # Safe inside <script type="application/json">: no way to close the tag.
-    text = json.dumps(value, separators=(",", ":"), default=_json_default)
+    text = json.dumps(jsonable(value), separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return os.fsdecode(value)
-    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
-
-
 def _json(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, separators=(",", ":"), default=_json_default)
+    # Paths in the one JSON form (roar/pathjson.py), as the CLI writes them.
+    body = json.dumps(jsonable(data), separators=(",", ":"))
     return Response(body, status_code=status, media_type="application/json")
 
 

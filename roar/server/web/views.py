@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import re
 from typing import Any
 
 from roar.errors import Ambiguous
@@ -39,7 +38,6 @@ ML_TYPES = {
     ".hdf5": "HDF5", ".tfrecord": "TFRecord", ".gguf": "GGUF model", ".jsonl": "JSON lines",
     ".py": "Python source", ".ipynb": "Jupyter notebook",
 }  # fmt: skip
-_SITE_TOP = re.compile(rb"/(?:site|dist)-packages/([^/]+)")
 
 
 def resolve(storage: Storage, caller: Caller, text: str) -> dict[str, Any]:
@@ -318,24 +316,13 @@ def _environment(env_id: Any, env: Any, job: Job) -> dict[str, Any] | None:
     }
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
 def _packages_read(env: Env, job: Job) -> set[str]:
-    """Packages of the env whose files the job read, from its filtered paths.
+    """Packages of the env whose files the job read (roar.capture.packages, the one
+    home of that answer), from the recorded facts only: the registry never looks at
+    its own disk for paths a pusher named."""
+    from roar.capture.packages import job_packages
 
-    The registry has no site-packages to consult (roar/capture/packages.py
-    reads the machine's); a top-level directory under site-packages whose
-    name is the distribution's, or its dist-info, is the evidence here.
-    """
-    tops: set[str] = set()
-    for path in job.filtered:
-        m = _SITE_TOP.search(path)
-        if m:
-            top = os.fsdecode(m.group(1)).split("-")[0].removesuffix(".py")
-            tops.add(_norm(top))
-    return {n for n, _ in env.packages if _norm(n) in tops}
+    return {n for n, _ in job_packages(job, env, local_metadata=False).pip}
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,159 @@
+"""`roar show` as text, in roar-cli 0.4.7's layout (docs/roar-cli-compat.md, `roar show`).
+
+Each function takes what `roar show --json` prints (plus labels) and returns
+the lines; every recorded value passes through `printable`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from roar.display import printable
+
+
+def size_text(n: int | None) -> str:
+    """roar-cli's sizes: `21B`, `17.2KB`, `3.4MB` (powers of 1024)."""
+    if n is None:
+        return "?"
+    value, unit = float(n), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    return f"{n}B" if unit == "B" else f"{value:.1f}{unit}"
+
+
+def when(ns: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
+
+
+def _labels(labels: dict[str, Any]) -> list[str]:
+    shown = {k: v for k, v in labels.items() if not k.startswith("roar.")}
+    if not shown:
+        return []
+    return ["", "Labels:", *(printable(f"  {k}={_value(v)}") for k, v in sorted(shown.items()))]
+
+
+def _value(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def _where(job: dict[str, Any]) -> str:
+    """Ours, after roar-cli's job line: the step and whether it was replaced."""
+    notes = [job["step"]] if job.get("step") else ["in no session"]
+    if job.get("superseded"):
+        notes.append("superseded")
+    return f"  ({', '.join(notes)})"
+
+
+def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[str]:
+    digest = data["artifact"]
+    producer = data["produced_by"]
+    path = data.get("path")
+    if path is None and producer:
+        path = next((o["path"] for o in producer["outputs"] if o["hash"] == digest), None)
+    others = sorted(data.get("digests", {}).items())
+    if not others:
+        lines = [f"Hash (blake3):  {digest}"]
+        if path:
+            lines.append(printable(f"                ≡ b3sum {path}"))
+    else:  # roar-cli's layout for an artifact with more than one hash
+        lines = ["Hashes:", f"  blake3: {digest}"]
+        if path:
+            lines.append(printable(f"    ≡ b3sum {path}"))
+        lines += [f"  {algo}: {value}" for algo, value in others]
+    lines.append(f"Size:       {size_text(data.get('size'))}")
+    lines.append(printable(f"Path:       {path or '(not known here)'}"))
+    seen = [r["started_ns"] for r in data["read_by"]]
+    if producer:
+        seen.append(producer["started_ns"])
+    if any(seen):
+        lines.append(f"First seen: {when(min(s for s in seen if s))}")
+    lines += _labels(labels.get(digest, {}))
+    lines.append("")
+    if producer:
+        lines.append("Produced by (1 job):")
+        lines.append(printable(f"  {producer['id'][:8]}  {producer['command']}") + _where(producer))
+    else:
+        lines.append("Produced by: no recorded job (a root input)")
+    if data["read_by"]:
+        lines += ["", f"Consumed by ({len(data['read_by'])} jobs):"]
+        for r in reversed(data["read_by"]):  # newest first, as roar-cli lists them
+            lines.append(printable(f"  {r['job_uid']}  {r['command']}"))
+    return lines
+
+
+def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool) -> list[str]:
+    step = data.get("step") or "-"
+    status = f"exit {data['exit_code']}"
+    lines = [
+        f"Job:       {step}  ·  {data['id'][:8]}  ·  {status}  ·  {data['duration_s']:.1f}s"
+        f"  ·  {when(data['started_ns'])}",
+        f"Identity:  {data['id']}",
+    ]
+    git = data.get("git")
+    if git and git.get("commit"):
+        dirty = "  (dirty: patch recorded)" if git.get("dirty") else ""
+        lines.append(
+            printable(f"Source:    {git.get('branch') or '-'} @ {git['commit'][:7]}{dirty}")
+        )
+    if data.get("superseded") or data.get("session"):
+        where = data["session"] or "(in no session)"
+        lines.append(f"Session:   {where}" + (", superseded" if data.get("superseded") else ""))
+    lines += _labels(labels.get(data["id"], {}))
+    lines += ["", printable(f"  $ {data['command']}"), ""]
+    for title, arts in (("Inputs", data["inputs"]), ("Outputs", data["outputs"])):
+        lines.append(f"{title} ({len(arts)}):")
+        for a in arts:
+            kind = "  [composite]" if a["kind"] == "tree" else ""
+            lines.append(
+                printable(f"  blake3:{a['hash'][:12]}…{size_text(a['size']):>12}  {a['path']}")
+                + kind
+            )
+            lines += [f"    {algo}:{value}" for algo, value in sorted(a.get("digests", {}).items())]
+        lines.append("")
+    if "repo_files" in data:  # output.track_repo_files
+        files = data["repo_files"]
+        if files is None:
+            lines += ["Repo files: (the recorded commit cannot be read here)", ""]
+        else:
+            lines.append(f"Repo files ({len(files)}):")
+            lines += [printable(f"  {f}") for f in files] + [""]
+    read = data.get("packages_read", {})
+    pip, dpkg = read.get("pip", []), read.get("dpkg", [])
+    lines.append("Environment:")
+    lines.append(f"  packages: {len(pip)} pip · {len(dpkg)} dpkg" + ("" if show_all else
+                 " (--all for full lists)"))  # fmt: skip
+    if show_all:
+        lines += [printable(f"    {p}") for p in (*pip, *dpkg)]
+    return lines
+
+
+def session(facts: Any, data: dict[str, Any]) -> list[str]:
+    """The session: its head id, first step time and commit, every execution."""
+    head = data["head"]
+    if head is None:
+        return ["", "Session:   (empty: no steps yet)"]
+    chain = facts.source.chain(head)
+    jobs = facts.jobs(s.job for s in chain)
+    first = facts.source.jobs([chain[0].job], context=True).get(chain[0].job) if chain else None
+    commit = ((first.context.get("git") or {}).get("commit") if first else None) or "-"
+    lines = [
+        "",
+        f"Session: {head}",
+        f"Created: {when(chain[0].time_ns)}" if chain else "Created: -",
+        f"Commit: {commit}",
+        "",
+        f"Jobs ({len(chain)}):",
+        "",
+        "STEP    JOB UID   STATUS  COMMAND",
+        "-" * 60,
+    ]
+    for s in chain:
+        j = jobs[s.job]
+        status = "OK" if j.exit_code == 0 else "FAIL"
+        command = " ".join(os.fsdecode(a) for a in j.argv)
+        lines.append(printable(f"{s.label:<8}{s.job[:8]}  {status:<8}{command}"))
+    return lines

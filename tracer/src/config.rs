@@ -1,0 +1,139 @@
+//! The workspace configuration as the Python side resolved it. roar's
+//! options (their defaults, types and files) are defined once, in
+//! `roar/config.py`; it keeps `.roar/cache/config.json`, the resolved value
+//! of every option stamped with the files it was read from. The front end
+//! reads that file, and when a source file has changed since (or the cache
+//! is missing) asks Python for the values (`roar config list --json`),
+//! which also refreshes the cache.
+
+use anyhow::{bail, Context, Result};
+use serde_json::{Map, Value as Json};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+/// The cache's layout version, shared with roar/config.py.
+const CACHE_FORMAT: u64 = 2;
+
+pub struct Config {
+    values: Map<String, Json>,
+}
+
+/// A source file's identity as roar/config.py stamps it: `ino:mtime_ns:size`,
+/// or null when the file does not exist.
+fn stamp(path: &Path) -> Json {
+    match std::fs::metadata(path) {
+        Ok(m) => Json::String(format!(
+            "{}:{}:{}",
+            m.ino(),
+            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            m.size()
+        )),
+        Err(_) => Json::Null,
+    }
+}
+
+impl Config {
+    pub fn from_values(values: Map<String, Json>) -> Config {
+        Config { values }
+    }
+
+    /// The resolved values in `store_dir/cache/config.json` if every file
+    /// they came from is unchanged.
+    pub fn cached(store_dir: &Path) -> Option<Config> {
+        let bytes = std::fs::read(store_dir.join("cache").join("config.json")).ok()?;
+        let doc: Json = serde_json::from_slice(&bytes).ok()?;
+        if doc["format"].as_u64() != Some(CACHE_FORMAT) {
+            return None;
+        }
+        for source in doc["sources"].as_array()? {
+            let path = source.get(0)?.as_str()?;
+            if source.get(1)? != &stamp(Path::new(path)) {
+                return None;
+            }
+        }
+        Some(Config::from_values(doc["resolved"].as_object()?.clone()))
+    }
+
+    /// The values as `python` (a command that runs roar's Python CLI, e.g.
+    /// `roar-py`) reports them for the workspace of the current directory.
+    pub fn from_python(python: &mut Command) -> Result<Config> {
+        let out = python
+            .args(["config", "list", "--json"])
+            .output()
+            .context("cannot run roar's Python side to read the configuration")?;
+        if !out.status.success() {
+            // Its own message (a TOML error, say) is the one to show.
+            bail!(
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .trim_start_matches("error: ")
+            );
+        }
+        let items: Json = serde_json::from_slice(&out.stdout).context("roar config list --json")?;
+        let mut values = Map::new();
+        for item in items
+            .as_array()
+            .context("roar config list --json: not a list")?
+        {
+            if let Some(key) = item["key"].as_str() {
+                values.insert(key.to_owned(), item["value"].clone());
+            }
+        }
+        Ok(Config::from_values(values))
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        self.values
+            .get(key)
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub fn text(&self, key: &str) -> String {
+        self.values
+            .get(key)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn list(&self, key: &str) -> Vec<String> {
+        match self.values.get(key) {
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_is_used_only_while_its_sources_are_unchanged() {
+        let store = tempfile::tempdir().expect("tempdir");
+        let toml = store.path().join("config.toml");
+        std::fs::write(&toml, "[run]\nrequire_clean = true\n").expect("write");
+        std::fs::create_dir(store.path().join("cache")).expect("mkdir");
+        let doc = serde_json::json!({
+            "format": CACHE_FORMAT,
+            "sources": [[toml.to_str().expect("utf-8"), stamp(&toml)]],
+            "data": {},
+            "resolved": {"run.require_clean": true, "filters.ignore_patterns": ["a", "b"]},
+        });
+        std::fs::write(store.path().join("cache/config.json"), doc.to_string()).expect("write");
+        let config = Config::cached(store.path()).expect("fresh cache");
+        assert!(config.flag("run.require_clean"));
+        assert_eq!(config.list("filters.ignore_patterns"), vec!["a", "b"]);
+        std::fs::write(&toml, "[run]\nrequire_clean = false\n").expect("write");
+        assert!(
+            Config::cached(store.path()).is_none(),
+            "an edited file makes it stale"
+        );
+    }
+}
