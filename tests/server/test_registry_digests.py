@@ -95,4 +95,4 @@ def test_a_teammate_fetches_a_lineage_by_its_md5(make_user, cli_as, glaas) -> No
     _ok(cli_as, bob, "fetch", f"md5:{md5}")
     shown = json.loads(_ok(cli_as, bob, "show", md5, "--json").stdout)
     assert shown["artifact"] == blake3.blake3(data[::-1]).hexdigest()
-    assert shown["produced_by"]["command"][:2] == ["python", "train.py"]
+    assert shown["produced_by"]["argv"][:2] == ["python", "train.py"]
