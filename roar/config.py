@@ -146,7 +146,7 @@ def _unknown(key: str) -> UsageError:
 
 
 # The cache's layout version, shared with tracer/src/config.rs.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def _stamp(path: Path) -> str | None:
@@ -275,11 +275,20 @@ class Config:
                 "sources": sources,
                 "data": self._data,
                 "resolved": {o.key: self.get(o.key) for o in OPTIONS},
+                # extra_digests' verdict, which the front end applies as it is.
+                "digests": self._digests_verdict(),
             }
             self._cache_path().parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self._cache_path(), json.dumps(record).encode(), fsync=False)
         except (OSError, TypeError, ValueError):
             pass  # an unwritable cache directory, or a value JSON cannot hold
+
+    def _digests_verdict(self) -> dict[str, Any]:
+        """`{"also": [...]}` (hash.also checked, sorted) or `{"error": message}`."""
+        try:
+            return {"also": extra_digests(self)}
+        except UsageError as e:
+            return {"error": str(e)}
 
     _UNSET = object()
 
@@ -350,11 +359,13 @@ def check_choice(key: str, value: Any) -> None:
             raise UsageError(f"{key} takes {', '.join(CHOICES[key])}, not {item!r}{hint}")
 
 
-def extra_digests(config: Config, asked: tuple[str, ...] | list[str] = ()) -> list[str]:
-    """The digests to record beside BLAKE3: `hash.also` plus `asked` (`--hash`), sorted.
+def extra_digests(config: Config) -> list[str]:
+    """The digests to record beside BLAKE3: `hash.also`, checked, lowercased, sorted.
 
     Checks `hash.primary` too, where a hand-edited file may hold anything: raises
     UsageError naming the file for a primary other than blake3 or an unknown digest.
+    `roar run` applies this verdict through the configuration cache (`_write_cache`;
+    tracer/src/config.rs adds `--hash` to it).
     """
     primary, origin = config.get_with_origin("hash.primary")
     if primary != "blake3":
@@ -366,12 +377,12 @@ def extra_digests(config: Config, asked: tuple[str, ...] | list[str] = ()) -> li
         also = [also]
     if not isinstance(also, list):
         raise UsageError(f'hash.also in {origin} must be a list such as ["sha256"]')
-    wanted = {str(a).lower() for a in also} | {a.lower() for a in asked}
+    wanted = {str(a).lower() for a in also}
     wanted.discard("blake3")
     try:
         check_choice("hash.also", sorted(wanted))
     except UsageError as e:
-        raise UsageError(f"{e} (in {origin} or --hash)") from None
+        raise UsageError(f"{e} (in {origin})") from None
     return sorted(wanted)
 
 

@@ -8,6 +8,7 @@ build need no Python; the configuration is read from its one source.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -177,13 +178,20 @@ def test_another_tracer_binary_is_used_through_its_command_line(roar_cli, tmp_pa
     other.parent.mkdir()
     shutil.copy(Path(sys.executable).parent / "roar", other)
     roar_cli("init", "-n")
+    assert roar_cli("config", "set", "hash.also", "md5").returncode == 0
     result = roar_cli(
-        "run", "python", "-c", "open('o.txt','w').write('o')", env={"ROAR_TRACER": str(other)}
-    )
+        "run", "--hash", "sha256", "python", "-c", "open('o.txt','w').write('o')",
+        env={"ROAR_TRACER": str(other)},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("roar: @1 job ")
     job = last_job(tmp_path)
     assert [a.path for a in job.outputs] == [os.fsencode(tmp_path / "o.txt")]
+    # the digests asked for reach the other tracer (as --also-hash)
+    assert dict(job.outputs[0].digests) == {
+        "md5": hashlib.md5(b"o").hexdigest(),
+        "sha256": hashlib.sha256(b"o").hexdigest(),
+    }
     assert job.context["env"] is not None and job.context["session"] == "refs/sessions/main"
 
 
