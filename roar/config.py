@@ -25,6 +25,12 @@ class Option(NamedTuple):
 
 OPTIONS: tuple[Option, ...] = (
     Option("output.quiet", False, "Suppress written files report"),
+    Option(
+        "output.track_repo_files",
+        False,
+        "Include list of repo files read in provenance output (`roar show` of a job lists "
+        "the inputs that are files of its git commit)",
+    ),
     Option("filters.ignore_system_reads", True, "Ignore /sys, /etc, /sbin reads"),
     Option(
         "filters.ignore_package_reads",
@@ -54,6 +60,12 @@ OPTIONS: tuple[Option, ...] = (
         "Primary hash algorithm: blake3, what b3sum prints (artifact identity everywhere)",
     ),
     Option(
+        "hash.also",
+        [],
+        "Digests recorded beside BLAKE3 in the same read (md5, sha256, sha512; comma-separated): "
+        "`roar show <sha256>` then finds the file",
+    ),
+    Option(
         "logging.level",
         "warning",
         "Log level (debug, info, warning, error); debug shows each tracer run and remote request",
@@ -70,15 +82,18 @@ BY_KEY = {o.key: o for o in OPTIONS}
 # Values a key accepts, where it is a choice.
 CHOICES: dict[str, tuple[str, ...]] = {
     "hash.primary": ("blake3",),
+    "hash.also": ("md5", "sha256", "sha512"),  # each item; roar.objects.job.DIGEST_ALGORITHMS
     "logging.level": ("debug", "info", "warning", "error"),
 }
+_PRIMARY_HINT = (
+    "; artifacts are identified by BLAKE3, what b3sum prints: add sha256 or md5 beside it "
+    "with `roar config set hash.also sha256` (or `roar run --hash sha256`)"
+)
 
 # roar-cli 0.4.7's keys (its `roar config list`) that mean nothing in roar, and why:
 # `roar config get/set` refuses them with the reason instead of storing them silently.
 _NO_TELEMETRY = "roar sends no telemetry"
 ROAR_CLI_KEYS: dict[str, str] = {
-    "output.track_repo_files": "roar records every file a step reads; files of the git "
-    "repository are pinned by the recorded commit and used by diff and reproduce",
     "output.verbosity": "use output.quiet (quiet) or `roar run -v` (verbose)",
     "analyzers.experiment_tracking": "roar does not inspect experiment trackers",
     "filters.ignore_library_caches": "use filters.ignore_patterns (e.g. ~/.cache/wandb)",
@@ -92,9 +107,9 @@ ROAR_CLI_KEYS: dict[str, str] = {
     "registration.tagging.enabled": "register tags the git commit when it can; no switch",
     "tags.custom_kinds": "roar-cli's compliance tags are not part of roar (use `roar label`)",
     "reversible.enabled": "roar does not keep copies of overwritten files",
-    "hash.get": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
-    "hash.put": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
-    "hash.run": "extra digests (sha256, md5) arrive with hash.also, docs/roar-cli-compat.md",
+    "hash.get": "use hash.also (e.g. `roar config set hash.also sha256`): one list for every job",
+    "hash.put": "use hash.also (e.g. `roar config set hash.also sha256`): one list for every job",
+    "hash.run": "use hash.also (e.g. `roar config set hash.also sha256`): one list for every job",
     "proxy.enabled": "roar has no S3 proxy; `roar get`/`roar put` record s3:// transfers",
     "tracer.default": "roar has one tracer (seccomp notification, ptrace as the fallback); "
     "tracer.path picks its binary",
@@ -132,7 +147,7 @@ def _unknown(key: str) -> UsageError:
 
 
 # The cache's layout version, shared with tracer/src/config.rs.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def _stamp(path: Path) -> str | None:
@@ -261,11 +276,20 @@ class Config:
                 "sources": sources,
                 "data": self._data,
                 "resolved": {o.key: self.get(o.key) for o in OPTIONS},
+                # extra_digests' verdict, which the front end applies as it is.
+                "digests": self._digests_verdict(),
             }
             self._cache_path().parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self._cache_path(), json.dumps(record).encode(), fsync=False)
         except (OSError, TypeError, ValueError):
             pass  # an unwritable cache directory, or a value JSON cannot hold
+
+    def _digests_verdict(self) -> dict[str, Any]:
+        """`{"also": [...]}` (hash.also checked, sorted) or `{"error": message}`."""
+        try:
+            return {"also": extra_digests(self)}
+        except UsageError as e:
+            return {"error": str(e)}
 
     _UNSET = object()
 
@@ -303,14 +327,9 @@ class Config:
         if key not in BY_KEY:
             raise _unknown(key)
         value = parse_value(BY_KEY[key].default, text, key)
-        if key in CHOICES and value not in CHOICES[key]:
-            hint = (
-                "; artifacts are identified by BLAKE3, what b3sum prints (sha256 and md5 "
-                "digests beside it: hash.also, docs/roar-cli-compat.md)"
-                if key == "hash.primary"
-                else ""
-            )
-            raise UsageError(f"{key} takes {', '.join(CHOICES[key])}, not {text!r}{hint}")
+        if key == "hash.also":
+            value = [v.lower() for v in value]
+        check_choice(key, value)
         try:
             doc = tomlkit.parse(self.path.read_text())
         except FileNotFoundError:
@@ -329,6 +348,43 @@ class Config:
         self._data = None
         self._load()  # re-cache now, so the next `roar run` finds it fresh
         return value
+
+
+def check_choice(key: str, value: Any) -> None:
+    """Raise UsageError unless `value` (each item, for a list) is one `key` takes."""
+    if key not in CHOICES:
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if item not in CHOICES[key]:
+            hint = _PRIMARY_HINT if key == "hash.primary" else ""
+            raise UsageError(f"{key} takes {', '.join(CHOICES[key])}, not {item!r}{hint}")
+
+
+def extra_digests(config: Config) -> list[str]:
+    """The digests to record beside BLAKE3: `hash.also`, checked, lowercased, sorted.
+
+    Checks `hash.primary` too, where a hand-edited file may hold anything: raises
+    UsageError naming the file for a primary other than blake3 or an unknown digest.
+    `roar run` applies this verdict through the configuration cache (`_write_cache`;
+    tracer/src/config.rs adds `--hash` to it).
+    """
+    primary, origin = config.get_with_origin("hash.primary")
+    if primary != "blake3":
+        raise UsageError(
+            f"hash.primary = {primary} in {origin}: roar takes blake3 only{_PRIMARY_HINT}"
+        )
+    also, origin = config.get_with_origin("hash.also")
+    if isinstance(also, str):
+        also = [also]
+    if not isinstance(also, list):
+        raise UsageError(f'hash.also in {origin} must be a list such as ["sha256"]')
+    wanted = {str(a).lower() for a in also}
+    wanted.discard("blake3")
+    try:
+        check_choice("hash.also", sorted(wanted))
+    except UsageError as e:
+        raise UsageError(f"{e} (in {origin})") from None
+    return sorted(wanted)
 
 
 def parse_value(default: Any, text: str, key: str) -> Any:

@@ -38,6 +38,24 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def file_digests(
+    path: str | os.PathLike[str], algorithms: list[str] | tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """(algorithm, hex) of a file's md5/sha256/sha512 (hashlib), in one read of the file:
+    an artifact's `digests` (docs/object-format.md) for the jobs Python writes (get,
+    put). Raises OSError when the file cannot be read."""
+    import hashlib
+
+    if not algorithms:
+        return ()
+    hashers = {a: hashlib.new(a) for a in sorted(set(algorithms))}
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            for h in hashers.values():
+                h.update(chunk)
+    return tuple((a, h.hexdigest()) for a, h in hashers.items())
+
+
 def hash_bytes(data: bytes) -> str:
     """BLAKE3 of bytes in memory, hex (a file's hash, when they are its content)."""
     import blake3

@@ -6,6 +6,7 @@ itself, side by side, is tests/compat/test_differential.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def test_run_name_labels_the_job(workspace, roar_cli, tmp_path: Path) -> None:  
         "run", "-n", "prep", "--hash", "sha256", *WRITE.format(path="a.txt", text="a").split()
     )
     assert ran.returncode == 0, ran.stderr
-    assert "--hash sha256" in ran.stderr  # said plainly that only BLAKE3 is recorded
+    written = json.loads(_run(roar_cli, "show", "@1", "--json").stdout)["outputs"][0]
+    assert written["digests"] == {"sha256": hashlib.sha256(b"a").hexdigest()}  # recorded
     labels = json.loads(_run(roar_cli, "label", "show", "job", "@1", "--json").stdout)["labels"]
     assert labels == {"name": "prep"}
 

@@ -4,6 +4,7 @@ nothing here are refused with the reason (docs/roar-cli-compat.md, config)."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -16,7 +17,6 @@ AWS_KEY = "AKIA" + "ABCDEFGHIJKLMNOP"  # the shape of an AWS access key id
     "key, value, reason",
     [
         ("output.verbosity", "quiet", "output.quiet"),
-        ("output.track_repo_files", "true", "pinned by the recorded commit"),
         ("tracer.default", "preload", "one tracer"),
         ("telemetry.enabled", "false", "no telemetry"),
         ("k8s.enabled", "true", "Kubernetes"),
@@ -67,9 +67,28 @@ def test_registration_omit_enabled_switches_secret_filtering(workspace, roar_cli
 def test_every_listed_key_is_documented_as_taking_effect() -> None:
     # The keys `roar config list` shows; each has a test above or its own feature's tests.
     assert {o.key for o in OPTIONS} == {
-        "output.quiet", "filters.ignore_system_reads", "filters.ignore_package_reads",
-        "filters.ignore_torch_cache", "filters.ignore_tmp_files", "filters.ignore_patterns",
+        "output.quiet", "output.track_repo_files", "filters.ignore_system_reads",
+        "filters.ignore_package_reads", "filters.ignore_torch_cache", "filters.ignore_tmp_files",
+        "filters.ignore_patterns",
         "glaas.url", "glaas.web_url", "scope.current", "registration.omit.enabled",
-        "hash.primary", "logging.level", "run.require_clean", "s3.endpoint_url", "s3.region",
-        "tracer.path", "store.fsync",
+        "hash.primary", "hash.also", "logging.level", "run.require_clean", "s3.endpoint_url",
+        "s3.region", "tracer.path", "store.fsync",
     }  # fmt: skip
+
+
+def test_track_repo_files_lists_the_repositorys_files_a_job_read(workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    # roar-cli 0.4.7: "Include list of repo files read in provenance output" (default
+    # false). roar records every input either way; the key adds `repo_files`.
+    root = workspace.root
+    (root / "train.py").write_text("print(open('data.txt').read())\n")
+    (root / "data.txt").write_text("not tracked by git\n")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for cmd in (["init", "-q"], ["add", "train.py"], ["commit", "-qm", "code"]):
+        subprocess.run([*git, *cmd], cwd=root, check=True, capture_output=True)
+    assert roar_cli("run", "python", "train.py").returncode == 0
+    off = json.loads(roar_cli("show", "@1", "--json").stdout)
+    assert "repo_files" not in off and len(off["inputs"]) == 2
+    assert roar_cli("config", "set", "output.track_repo_files", "true").returncode == 0
+    on = json.loads(roar_cli("show", "@1", "--json").stdout)
+    assert on["repo_files"] == ["train.py"] and on["inputs"] == off["inputs"]
+    assert "Repo files (1):\n  train.py\n" in roar_cli("show", "@1").stdout

@@ -75,3 +75,36 @@ def current_remote(repo_path: str, commit: str) -> str | None:
                     continue
         url = urls.get(b"origin") or (next(iter(urls.values())) if len(urls) == 1 else None)
     return os.fsdecode(url) if url else None
+
+
+def files_at_commit(repo: str, commit: str, paths: list[bytes]) -> list[bytes] | None:
+    """The `paths` (absolute, as a job recorded them) that are files of `repo` at
+    `commit`, as paths relative to the repository, sorted; None when this machine's
+    copy of the repository cannot tell (gone, or without that commit).
+
+    `output.track_repo_files` (roar-cli's key) lists these as a job's repo files.
+    """
+    from dulwich.errors import NotGitRepository
+    from dulwich.object_store import tree_lookup_path
+    from dulwich.repo import Repo
+
+    prefix = os.fsencode(repo).rstrip(b"/") + b"/"
+    try:
+        with Repo(repo) as r:
+            if commit.encode() not in r.object_store:
+                return None
+            tree = r[commit.encode()].tree  # type: ignore[attr-defined]
+            found = []
+            for path in paths:
+                if not path.startswith(prefix):
+                    continue
+                rel = path[len(prefix) :]
+                try:
+                    mode, _ = tree_lookup_path(r.object_store.__getitem__, tree, rel)
+                except (KeyError, NotADirectoryError):
+                    continue
+                if mode is not None and mode & 0o170000 == 0o100000:  # a regular file
+                    found.append(rel)
+            return sorted(found)
+    except (NotGitRepository, OSError):
+        return None

@@ -217,7 +217,7 @@ def remote_hash(client, text: str) -> str:  # type: ignore[no-untyped-def]
     """The full hash a registry knows by `text`: a full hash, or a unique prefix of
     at least 8 hex digits (as the local resolver reads prefixes)."""
     from roar.errors import Ambiguous, NotFound, UsageError
-    from roar.lineage.resolve import MIN_PREFIX, is_hash_text
+    from roar.lineage.resolve import MIN_PREFIX, is_digest_text, is_hash_text
     from roar.objects.base import is_id
 
     digest = text.lower()
@@ -225,13 +225,16 @@ def remote_hash(client, text: str) -> str:  # type: ignore[no-untyped-def]
         raise UsageError(f"{text} is not a hash, or a prefix of {MIN_PREFIX}+ hex digits")
     if is_id(digest):
         return digest
-    # What the server says is checked: only full ids that start with the prefix count.
+    # What the server says is checked: only full ids that start with the prefix count;
+    # for another digest (sha256:<hex>, a full md5), only artifacts, which the fetched
+    # jobs' recorded digests then confirm when the name is resolved here.
+    other = is_digest_text(digest)
     matches = sorted(
         {
             h
             for m in client.resolve(digest)
-            if isinstance(m, dict) and isinstance(h := m.get("hash"), str)
-            and is_id(h) and h.startswith(digest)
+            if isinstance(m, dict) and isinstance(h := m.get("hash"), str) and is_id(h)
+            and (h.startswith(digest) or other and m.get("kind") == "artifact")
         }
     )  # fmt: skip
     if len(matches) > 1:

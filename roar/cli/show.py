@@ -59,6 +59,7 @@ def show(
     from roar.lineage.views import artifact_view, session_view
 
     ws = Workspace.find()
+    track_repo_files = bool(ws.config.get("output.track_repo_files"))
     source, resolver = local(ws)
     facts = Facts(source)
     ref = resolver.active_ref
@@ -78,7 +79,7 @@ def show(
         if t.kind not in allowed:
             raise UsageError(f"{target} names {t.describe()}, not a {want}")
         if t.kind in ("step", "job"):
-            data = _job_detail(facts, t.id, ref)
+            data = _job_detail(facts, t.id, ref, track_repo_files)
         elif t.kind == "artifact":
             data = artifact_view(facts, t.id, ref).to_json()
             data["path"] = os.path.abspath(target) if t.path is not None else None
@@ -102,14 +103,25 @@ def show(
     click.echo("\n".join(lines))
 
 
-def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
+def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> dict[str, Any]:
     from roar.capture.packages import job_packages
     from roar.lineage.views import job_view
 
     view = job_view(facts, job_id, ref, context=True)
     job = view.job
     read = job_packages(job)
+    extra: dict[str, Any] = {}
+    git = job.context.get("git")
+    if track_repo_files and isinstance(git, dict):
+        # roar-cli's output.track_repo_files: the repository's files the job read.
+        from roar.capture.git import files_at_commit
+
+        found = files_at_commit(
+            os.fsdecode(git["repo"]), str(git["commit"]), [a.path for a in job.inputs]
+        )
+        extra["repo_files"] = None if found is None else [os.fsdecode(p) for p in found]
     return {
+        **extra,
         **view.to_json(),
         "git": job.context.get("git"),
         "env": job.context.get("env"),

@@ -54,9 +54,16 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
     path = data.get("path")
     if path is None and producer:
         path = next((o["path"] for o in producer["outputs"] if o["hash"] == digest), None)
-    lines = [f"Hash (blake3):  {digest}"]
-    if path:
-        lines.append(printable(f"                ≡ b3sum {path}"))
+    others = sorted(data.get("digests", {}).items())
+    if not others:
+        lines = [f"Hash (blake3):  {digest}"]
+        if path:
+            lines.append(printable(f"                ≡ b3sum {path}"))
+    else:  # roar-cli's layout for an artifact with more than one hash
+        lines = ["Hashes:", f"  blake3: {digest}"]
+        if path:
+            lines.append(printable(f"    ≡ b3sum {path}"))
+        lines += [f"  {algo}: {value}" for algo, value in others]
     lines.append(f"Size:       {size_text(data.get('size'))}")
     lines.append(printable(f"Path:       {path or '(not known here)'}"))
     seen = [r["started_ns"] for r in data["read_by"]]
@@ -105,7 +112,15 @@ def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool)
                 printable(f"  blake3:{a['hash'][:12]}…{size_text(a['size']):>12}  {a['path']}")
                 + kind
             )
+            lines += [f"    {algo}:{value}" for algo, value in sorted(a.get("digests", {}).items())]
         lines.append("")
+    if "repo_files" in data:  # output.track_repo_files
+        files = data["repo_files"]
+        if files is None:
+            lines += ["Repo files: (the recorded commit cannot be read here)", ""]
+        else:
+            lines.append(f"Repo files ({len(files)}):")
+            lines += [printable(f"  {f}") for f in files] + [""]
     read = data.get("packages_read", {})
     pip, dpkg = read.get("pip", []), read.get("dpkg", [])
     lines.append("Environment:")

@@ -34,14 +34,14 @@ from roar.errors import CorruptObject
 from roar.lineage.dag import Read, consumed, shown_outputs, step_reads
 from roar.lineage.source import Step, step_label
 from roar.objects.base import is_id
-from roar.objects.job import ArtifactRef, Job
+from roar.objects.job import ArtifactRef, Job, recorded_digests
 from roar.objects.session import Session
 from roar.objects.tree import Tree
 from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "10"
+SCHEMA_VERSION = "11"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     signal INTEGER, interrupted INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS artifacts (
     job TEXT NOT NULL, role TEXT NOT NULL, path BLOB NOT NULL, hash TEXT NOT NULL,
-    size INTEGER NOT NULL, kind TEXT NOT NULL);
+    size INTEGER NOT NULL, kind TEXT NOT NULL, digests TEXT);
 CREATE INDEX IF NOT EXISTS artifacts_by_job ON artifacts (job);
 CREATE INDEX IF NOT EXISTS artifacts_by_hash ON artifacts (hash, role);
 CREATE TABLE IF NOT EXISTS tree_entries (tree TEXT NOT NULL, hash TEXT NOT NULL);
@@ -79,6 +79,9 @@ CREATE TABLE IF NOT EXISTS writers (
 CREATE TABLE IF NOT EXISTS dag_ends (
     ref TEXT NOT NULL, head TEXT NOT NULL, n INTEGER NOT NULL, seq INTEGER NOT NULL,
     path BLOB NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (ref, n)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS digests (
+    algorithm TEXT NOT NULL, digest TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (algorithm, digest, hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NULL);
 """
@@ -401,12 +404,13 @@ class SessionIndex:
         )  # fmt: skip
         for role, arts in (("in", job.inputs), ("out", job.outputs)):
             self.db.executemany(
-                "INSERT INTO artifacts VALUES (?,?,?,?,?,?)",
-                [(oid, role, a.path, a.hash, a.size, a.kind) for a in arts],
+                "INSERT INTO artifacts VALUES (?,?,?,?,?,?,?)",
+                [(oid, role, a.path, a.hash, a.size, a.kind, _pack_digests(a)) for a in arts],
             )
             for a in arts:
                 if a.kind == "tree":
                     self._index_tree(a.hash)
+        self.db.executemany("INSERT OR IGNORE INTO digests VALUES (?,?,?)", recorded_digests(job))
         return job
 
     def _index_tree(self, tree_id: str, tree: Tree | None = None) -> None:
@@ -632,11 +636,13 @@ class SessionIndex:
         arts: dict[str, tuple[list[ArtifactRef], list[ArtifactRef]]] = {i: ([], []) for i in wanted}
         for chunk in _chunks(wanted, 500):
             marks = ",".join("?" * len(chunk))
-            for job, role, path, digest, size, kind in self.db.execute(
-                f"SELECT job, role, path, hash, size, kind FROM artifacts WHERE job IN ({marks})",
+            for job, role, path, digest, size, kind, digests in self.db.execute(
+                "SELECT job, role, path, hash, size, kind, digests FROM artifacts "
+                f"WHERE job IN ({marks})",
                 chunk,
             ):
-                arts[job][0 if role == "in" else 1].append(ArtifactRef(path, digest, size, kind))
+                art = ArtifactRef(path, digest, size, kind, _unpack_digests(digests))
+                arts[job][0 if role == "in" else 1].append(art)
             for r in self.db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
                 ins, outs = arts[r[0]]
                 result[r[0]] = Job(
@@ -660,6 +666,16 @@ class SessionIndex:
     def query(self, sql: str, params: Iterable[object]) -> Iterator[tuple[object, ...]]:
         """Rows of a read-only query, for the lineage source."""
         yield from self.db.execute(sql, list(params))
+
+
+def _pack_digests(a: ArtifactRef) -> str | None:
+    """An artifact's extra digests as one column: `md5:<hex> sha256:<hex>`."""
+    return " ".join(f"{al}:{d}" for al, d in a.digests) or None
+
+
+def _unpack_digests(text: str | None) -> tuple[tuple[str, str], ...]:
+    pairs = (item.split(":", 1) for item in (text or "").split())
+    return tuple((al, d) for al, d in pairs)
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:

@@ -131,6 +131,15 @@ class IndexSource:
             out.setdefault(step.job, []).append(Placement(str(ref), step))
         return out
 
+    def digested(self, algorithm: str, prefix: str, limit: int) -> list[str]:
+        self._store()
+        rows = self.index.query(
+            "SELECT DISTINCT hash FROM digests WHERE algorithm = ? AND digest >= ? AND digest < ? "
+            "ORDER BY hash LIMIT ?",
+            [algorithm, prefix, prefix + "g", limit],
+        )
+        return [str(digest) for (digest,) in rows]
+
     def named(self, prefix: str, limit: int) -> list[Named]:
         self._store()
         low, high = prefix, prefix + "g"

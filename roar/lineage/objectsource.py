@@ -126,6 +126,16 @@ class ObjectSource:
                     self._placements.setdefault(step.job, []).append(Placement(ref, step))
         return {j: list(self._placements[j]) for j in jobs if j in self._placements}
 
+    def digested(self, algorithm: str, prefix: str, limit: int) -> list[str]:
+        found = {
+            a.hash
+            for obj in self._all().values()
+            if isinstance(obj, Job)
+            for a in (*obj.inputs, *obj.outputs)
+            if (a.digest(algorithm) or "").startswith(prefix)
+        }
+        return sorted(found)[:limit]
+
     def named(self, prefix: str, limit: int) -> list[Named]:
         objects = self._all()
         found = {oid: obj.kind for oid, obj in objects.items() if oid.startswith(prefix)}

@@ -1,9 +1,12 @@
 """What a name means (docs/lineage.md §7): every command's targets, resolved once.
 
 Like git's rev-parse: `@N`/`@BN`/`HEAD`, a path, a session name, or a hash
-prefix of at least 8 hex digits. A name that fits a path and something
-else, or a prefix that fits several ids, is refused with the candidates;
-a name that fits nothing says what was tried.
+prefix of at least 8 hex digits. A file's other digests name it too:
+`sha256:<hex>` (also `md5:`, `sha512:`, and `blake3:` for BLAKE3 only, each
+taking a prefix of 8+ digits), or a bare digest of its full length (32 hex
+digits: md5, 64: BLAKE3 or sha256, 128: sha512). A name that fits a path
+and something else, or a prefix that fits several ids, is refused with the
+candidates; a name that fits nothing says what was tried.
 """
 
 from __future__ import annotations
@@ -16,15 +19,41 @@ from typing import NamedTuple
 from roar.errors import Ambiguous, NotFound, UsageError
 from roar.lineage.chain import find_step
 from roar.lineage.source import LineageSource, Step
+from roar.objects.job import DIGEST_ALGORITHMS
 
 MIN_PREFIX = 8
 MAX_LISTED = 10
 HEX = frozenset("0123456789abcdef")
+ALGORITHMS = ("blake3", *DIGEST_ALGORITHMS)
+
+
+def split_digest(text: str) -> tuple[str | None, str]:
+    """`sha256:<hex>` -> ("sha256", "<hex>") for a known algorithm (any case);
+    anything else -> (None, text)."""
+    algorithm, sep, rest = text.partition(":")
+    if sep and algorithm.lower() in ALGORITHMS:
+        return algorithm.lower(), rest
+    return None, text
 
 
 def is_hash_text(text: str) -> bool:
-    """Whether `text` can name something by hash: 8 to 64 hex digits (any case)."""
-    return MIN_PREFIX <= len(text) <= 64 and set(text.lower()) <= HEX
+    """Whether `text` can name something by hash: 8 to 64 hex digits (any case), a
+    full-length sha512, or `ALGO:` and 8 hex digits up to that algorithm's length."""
+    algorithm, digits = split_digest(text)
+    if not set(digits.lower()) <= HEX:
+        return False
+    if algorithm is None:
+        return MIN_PREFIX <= len(digits) <= 64 or len(digits) in DIGEST_ALGORITHMS.values()
+    return MIN_PREFIX <= len(digits) <= DIGEST_ALGORITHMS.get(algorithm, 64)
+
+
+def is_digest_text(text: str) -> bool:
+    """Whether `text` may name a file by a digest other than its BLAKE3 prefix:
+    `ALGO:<hex>` (is_hash_text), or hex of an md5's, sha256's or sha512's full length."""
+    algorithm, digits = split_digest(text)
+    if not is_hash_text(text):
+        return False
+    return algorithm is not None or len(digits) in DIGEST_ALGORITHMS.values()
 
 
 # What a hash names, by the kind `LineageSource.named` reports.
@@ -41,6 +70,7 @@ class Target(NamedTuple):
     step: Step | None = None  # for a step
     path: Path | None = None  # for an artifact named by a path
     object_kind: str | None = None  # for an object: env, label, blob
+    algorithm: str | None = None  # for an artifact named by another digest: md5, sha256, ...
 
     @property
     def job(self) -> str | None:
@@ -49,6 +79,8 @@ class Target(NamedTuple):
     def describe(self) -> str:
         if self.kind == "object":
             return f"{self.object_kind} object {self.id[:12]}"
+        if self.algorithm:
+            return f"{self.kind} {self.id[:12]} (by its {self.algorithm})"
         return f"{self.kind} {self.id[:12]}"
 
 
@@ -108,11 +140,31 @@ class Resolver:
         raise NotFound(self._nothing(text, hashes_only=True))
 
     def hashes(self, text: str) -> list[Target]:
-        """What a hash or prefix of 8+ hex digits may name: up to MAX_LISTED + 1 ids."""
+        """What a hash or prefix of 8+ hex digits may name: up to MAX_LISTED + 1 ids.
+
+        A bare text is an object id or BLAKE3 prefix, and, when it has a digest's
+        full length, that digest (md5: 32 digits, sha256: 64, sha512: 128); with
+        `ALGO:` only that algorithm is tried, and a prefix of it is enough."""
         if not is_hash_text(text):
             return []
-        named = self.source.named(text.lower(), MAX_LISTED + 1)
-        return [self._named(text, n.id, n.kind) for n in named]
+        algorithm, digits = split_digest(text)
+        digits = digits.lower()
+        limit = MAX_LISTED + 1
+        found: list[Target] = []
+        if algorithm is None and len(digits) <= 64 or algorithm == "blake3":
+            named = self.source.named(digits, limit)
+            found = [self._named(text, n.id, n.kind) for n in named]
+            if algorithm == "blake3":  # a digest of bytes: artifacts only
+                found = [t for t in found if t.kind == "artifact"]
+        for other, length in DIGEST_ALGORITHMS.items():
+            if algorithm == other or (algorithm is None and len(digits) == length):
+                ids = {t.id for t in found}
+                found += [
+                    Target("artifact", h, text, algorithm=other)
+                    for h in self.source.digested(other, digits, limit)
+                    if h not in ids
+                ]
+        return found[:limit]
 
     def _names(self, text: str) -> list[Target]:
         session = self._session(text)
@@ -160,6 +212,9 @@ class Resolver:
         if set(lowered) <= HEX and 0 < len(lowered) < MIN_PREFIX:
             hint = f" (a hash prefix needs at least {MIN_PREFIX} hex digits)"
         elif hashes_only and not is_hash_text(text):
-            hint = f" (a hash is {MIN_PREFIX} to 64 hex digits)"
+            hint = (
+                f" (a hash is {MIN_PREFIX} to 64 hex digits, a full md5, sha256 or sha512, "
+                "or ALGO:<hex> such as sha256:<hex>)"
+            )
         tried = "a hash" if hashes_only else "a path, a step (@N), a session, or a hash"
         return f"{text}: not {tried} known here (objects and recorded artifacts){hint}"

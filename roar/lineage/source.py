@@ -108,3 +108,9 @@ class LineageSource(Protocol):
     def named(self, prefix: str, limit: int) -> list[Named]:
         """Up to `limit` object ids and artifact hashes starting with `prefix` (hex)."""
         ...
+
+    def digested(self, algorithm: str, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` artifact hashes (BLAKE3), sorted, of files whose recorded
+        `algorithm` digest (md5, sha256, sha512: an artifact's `digests`) starts with
+        `prefix` (lowercase hex)."""
+        ...

@@ -64,7 +64,10 @@ def command_text(job: Job) -> str:
 
 
 def artifact_json(a: ArtifactRef) -> dict[str, Any]:
-    return {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
+    out = {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
+    if a.digests:
+        out["digests"] = dict(a.digests)
+    return out
 
 
 def best_placement(placements: Iterable[Placement], ref: str | None) -> Placement | None:
@@ -90,12 +93,14 @@ class ArtifactView(NamedTuple):
 
     session: str | None  # the session `consumers` are steps of
     readers: list[JobView]  # every recorded job that read it, oldest first
+    digests: dict[str, str] = {}  # other digests its jobs recorded: md5, sha256, sha512
 
     def to_json(self) -> dict[str, Any]:
         sizes = [a.size for v in (self.producer, *self.readers) if v
                  for a in (*v.job.outputs, *v.job.inputs) if a.hash == self.hash]  # fmt: skip
         return {
             "artifact": self.hash,
+            "digests": dict(self.digests),
             "size": sizes[0] if sizes else None,
             "produced_by": self.producer.to_json() if self.producer else None,
             "consumed_by": self.consumers,
@@ -122,7 +127,18 @@ def artifact_view(facts: Facts, digest: str, ref: str | None) -> ArtifactView:
     views = job_views(facts, [*([producer] if producer else []), *sorted(readers)], ref)
     view = views.get(producer) if producer else None
     read_by = sorted((views[j] for j in readers if j in views), key=lambda v: v.job.started_ns)
-    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref, read_by)
+    digests = digests_of(facts, digest, {*readers, *([producer] if producer else [])})
+    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref, read_by, digests)
+
+
+def digests_of(facts: Facts, digest: str, jobs: Iterable[str]) -> dict[str, str]:
+    """The other digests (md5, sha256, ...) that `jobs` recorded for file `digest`."""
+    found: dict[str, str] = {}
+    for job in facts.jobs(sorted(jobs)).values():
+        for a in (*job.inputs, *job.outputs):
+            if a.hash == digest:
+                found.update(a.digests)
+    return dict(sorted(found.items()))
 
 
 def job_view(facts: Facts, job_id: str, ref: str | None, *, context: bool = False) -> JobView:

@@ -13,6 +13,11 @@ from roar.objects.base import CborObject, check_id
 
 JOB_TYPES = ("run", "build", "get", "put")
 ARTIFACT_KINDS = ("file", "tree")
+# Extra digests an artifact may carry beside its BLAKE3 (docs/object-format.md),
+# by name, with their length in hex digits. The one list: the tracer's
+# `Algo` (tracer/src/hash.rs) computes the same three.
+DIGEST_ALGORITHMS: dict[str, int] = {"md5": 32, "sha256": 64, "sha512": 128}
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -21,9 +26,25 @@ class ArtifactRef:
     hash: str
     size: int
     kind: str = "file"
+    # (algorithm, lowercase hex) pairs sorted by algorithm: md5, sha256, sha512.
+    digests: tuple[tuple[str, str], ...] = ()
 
     def to_value(self) -> dict[str, Any]:
-        return {"path": self.path, "hash": self.hash, "size": self.size, "kind": self.kind}
+        value: dict[str, Any] = {
+            "path": self.path,
+            "hash": self.hash,
+            "size": self.size,
+            "kind": self.kind,
+        }
+        if self.digests:
+            value["digests"] = dict(self.digests)
+        return value
+
+    def digest(self, algorithm: str) -> str | None:
+        """The recorded hex digest of `algorithm` (blake3: the hash), or None."""
+        if algorithm == "blake3":
+            return self.hash if self.kind == "file" else None
+        return dict(self.digests).get(algorithm)
 
     @classmethod
     def from_value(cls, v: dict[str, Any]) -> ArtifactRef:
@@ -31,7 +52,27 @@ class ArtifactRef:
             raise ValueError("artifact path must be bytes and size a non-negative int")
         if v["kind"] not in ARTIFACT_KINDS:
             raise ValueError(f"unknown artifact kind {v['kind']!r}")
-        return cls(v["path"], check_id(v["hash"], "artifact hash"), v["size"], v["kind"])
+        digests = v.get("digests")
+        return cls(
+            v["path"],
+            check_id(v["hash"], "artifact hash"),
+            v["size"],
+            v["kind"],
+            () if digests is None else _digests(digests),
+        )
+
+
+def _digests(value: Any) -> tuple[tuple[str, str], ...]:
+    """A `digests` map checked: known algorithms with lowercase hex of their length."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError("artifact digests must be a non-empty map")
+    for algorithm, digest in value.items():
+        want = DIGEST_ALGORITHMS.get(algorithm)
+        if want is None:
+            raise ValueError(f"unknown digest algorithm {algorithm!r}")
+        if not _is_hex(digest, want):
+            raise ValueError(f"{algorithm} digest must be {want} lowercase hex digits")
+    return tuple(sorted(value.items()))
 
 
 @dataclass(frozen=True)
@@ -108,6 +149,31 @@ class Job(CborObject):
             filtered=tuple(v["filtered"]),
             context=v["context"],
         )
+
+
+def recorded_digests(job: Job) -> list[tuple[str, str, str]]:
+    """(algorithm, digest, BLAKE3) of every extra digest `job` records: its artifacts'
+    `digests`, and those an import from roar-cli kept in `context.imported.digests`
+    (docs/roar-cli-compat.md), checked as an artifact's are."""
+    rows = {
+        (algorithm, digest, a.hash)
+        for a in (*job.inputs, *job.outputs)
+        for algorithm, digest in a.digests
+    }
+    imported = job.context.get("imported")
+    kept = imported.get("digests") if isinstance(imported, dict) else None
+    for blake3, digests in kept.items() if isinstance(kept, dict) else ():
+        if not (_is_hex(blake3, 64) and isinstance(digests, dict)):
+            continue
+        for algorithm, digest in digests.items():
+            length = DIGEST_ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
+            if length and _is_hex(digest, length):
+                rows.add((algorithm, digest, blake3))
+    return sorted(rows)
+
+
+def _is_hex(value: Any, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and set(value) <= _HEX
 
 
 def _int(x: Any) -> int:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from roar.identity.keys import PublicKey
 from roar.identity.signature import PROOF_HEADER, SignatureInvalid, signature_bytes
+from roar.lineage.resolve import is_digest_text
 from roar.objects.base import is_id
 from roar.objects.pack import pack_stream
 from roar.server import errors
@@ -152,8 +153,12 @@ def create_app(storage: Storage) -> FastAPI:
     @app.get(f"{API}/lookup/{{digest}}", summary="Everything visible about a hash")
     async def lookup(request: Request, digest: str) -> Response:
         signed = await authenticate(request, required=False)
-        if not is_id(digest):
-            raise BadRequest("not a 64-character hex hash")
+        digest = digest.lower()
+        if not is_id(digest) and not is_digest_text(digest):
+            raise BadRequest(
+                "not a hash: 64 hex digits (BLAKE3, an object id, a sha256), a full md5 "
+                "or sha512, or sha256:/md5:/sha512: and its hex"
+            )
         # A few indexed point queries (~1 ms): run inline, since a hop through the
         # thread pool costs more than the work and widens the latency tail.
         found = views.lookup(storage, signed.caller, digest)

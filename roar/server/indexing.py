@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from roar.objects.base import RoarObject
 from roar.objects.env import Env
-from roar.objects.job import Job
+from roar.objects.job import Job, recorded_digests
 from roar.objects.label import Label
 from roar.objects.session import Session
 from roar.objects.tree import Tree
@@ -42,6 +42,7 @@ class IndexedJob:
     exit_code: int
     env: str | None  # id of its env object, for the GPU names
     artifacts: tuple[ArtifactUse, ...]
+    digests: tuple[tuple[str, str, str], ...] = ()  # (algorithm, digest, BLAKE3)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def _job(oid: str, job: Job) -> IndexedJob:
         exit_code=job.exit_code,
         env=env if isinstance(env, str) else None,
         artifacts=tuple(uses),
+        digests=tuple(recorded_digests(job)),
     )
 
 

@@ -80,6 +80,20 @@ artifact_jobs = Table(
     Index("ix_artifact_jobs_job", "job_id"),
 )
 
+# A file's other digests (md5, sha256, sha512) as its jobs recorded them, so the
+# hash a user holds finds the artifact (docs/lineage.md §7). Scoped like
+# artifact_jobs: a private push's digests are found only by who may read it.
+artifact_digests = Table(
+    "artifact_digests",
+    metadata,
+    Column("algorithm", String(8), nullable=False),
+    Column("digest", String(128), nullable=False),
+    Column("hash", ID, nullable=False),
+    Column("ns", NS, nullable=False),
+    Column("public", Boolean, nullable=False),
+    PrimaryKeyConstraint("algorithm", "digest", "hash", "ns"),
+)
+
 jobs = Table(
     "jobs",
     metadata,

@@ -33,6 +33,10 @@ class Moved:
     size: int
     kind: str  # "file" | "tree"
     url: str
+    digests: tuple[tuple[str, str], ...] = ()  # hash.also's, for a file
+
+    def ref(self) -> ArtifactRef:
+        return ArtifactRef(os.fsencode(self.path), self.hash, self.size, self.kind, self.digests)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,14 @@ def artifact_at(path: Path, ws: Workspace | None) -> tuple[str, int, str]:
     if found.tree is not None and ws is not None:
         ws.objects.write(found.tree)
     return found.hash, found.size, found.kind
+
+
+def _digests(ws: Workspace, path: Path, kind: str) -> tuple[tuple[str, str], ...]:
+    """The digests `hash.also` asks for beside BLAKE3, of a file (none for a tree)."""
+    from roar.config import extra_digests
+    from roar.hashing import file_digests
+
+    return file_digests(path, extra_digests(ws.config)) if kind == "file" else ()
 
 
 def destination(url: str, dest: str | None) -> Path:
@@ -90,10 +102,11 @@ def get(
         # Wrong bytes are not worth resuming: drop them so a retry starts clean.
         _remove(staging)
         raise TransferError(f"{url} holds {digest}, not the expected {expected}; nothing was saved")
+    digests = _digests(ws, staging, kind)
     if force and target.is_dir() and not target.is_symlink():
         _remove(target)
     os.replace(staging, target)
-    moved = Moved(target, digest, size, kind, location.redact(url))
+    moved = Moved(target, digest, size, kind, location.redact(url), digests)
     argv = [b"roar", b"get", moved.url.encode(), os.fsencode(target)]
     if expected:
         argv += [b"--hash", expected.encode()]
@@ -104,7 +117,7 @@ def get(
         started_ns=started,
         ended_ns=time.time_ns(),
         exit_code=0,
-        outputs=(ArtifactRef(os.fsencode(target), digest, size, kind),),
+        outputs=(moved.ref(),),
         context=_context(ws, moved.url),
     )
     return _append(ws, job, [moved])
@@ -131,9 +144,10 @@ def put(
         path = path.absolute()
         target = location.join(url, path.name)
         digest, size, kind = artifact_at(path, None if dry_run else ws)
+        digests = () if dry_run else _digests(ws, path, kind)
         if not dry_run:
             backend.upload(path, target, progress)
-        moved.append(Moved(path, digest, size, kind, location.redact(target)))
+        moved.append(Moved(path, digest, size, kind, location.redact(target), digests))
     if dry_run:
         return Recorded(None, None, moved)
     argv = [b"roar", b"put", *(os.fsencode(m.path) for m in moved), location.redact(url).encode()]
@@ -144,12 +158,7 @@ def put(
         started_ns=started,
         ended_ns=time.time_ns(),
         exit_code=0,
-        inputs=tuple(
-            sorted(
-                (ArtifactRef(os.fsencode(m.path), m.hash, m.size, m.kind) for m in moved),
-                key=lambda a: a.path,
-            )
-        ),
+        inputs=tuple(sorted((m.ref() for m in moved), key=lambda a: a.path)),
         context=_context(ws, location.redact(url)),
     )
     return _append(ws, job, moved)

@@ -218,6 +218,9 @@ def test_import_of_a_real_roar_cli_workspace_loses_nothing(
     job = Workspace(copy).objects.read(prep)
     kept = job.context["imported"]["digests"][b3(features)]
     assert kept["sha256"] == hashlib.sha256(features.read_bytes()).hexdigest()
+    # and names the imported artifact, as roar-cli's `roar show <sha256>` does
+    shown = json.loads(ours("show", kept["sha256"], "--json").stdout)
+    assert shown["artifact"] == b3(features)
 
 
 def _uid_of(db: Path, command: str) -> str:

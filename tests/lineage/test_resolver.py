@@ -96,3 +96,55 @@ def test_unknown_names_say_what_was_tried(
     assert str(e.value) == f"beef: {tried} (a hash prefix needs at least 8 hex digits)"
     with pytest.raises(NotFound, match="no step @7"):
         r.resolve("@7")
+
+
+def _digest_world() -> tuple[World, dict[str, str]]:
+    """A model written with its md5 and sha256 recorded, and a dataset read with its
+    sha512: hashlib's digests of the named contents are the ground truth."""
+    import hashlib
+
+    w = World()
+    model, data = b"model", b"data"
+    d = {
+        "md5": hashlib.md5(model).hexdigest(),
+        "sha256": hashlib.sha256(model).hexdigest(),
+        "sha512": hashlib.sha512(data).hexdigest(),
+    }
+    w.add(
+        Job(
+            type="run", argv=(b"python", b"train.py"), cwd=b"/w", started_ns=0, ended_ns=1,
+            exit_code=0,
+            inputs=(ArtifactRef(b"/w/data", h("data"), 4, digests=(("sha512", d["sha512"]),)),),
+            outputs=(
+                ArtifactRef(
+                    b"/w/model", h("model"), 5,
+                    digests=(("md5", d["md5"]), ("sha256", d["sha256"])),
+                ),
+            ),
+        )
+    )  # fmt: skip
+    return w, d
+
+
+def test_a_file_is_named_by_the_sha256_or_md5_a_user_holds(source_of: SourceMaker) -> None:
+    w, d = _digest_world()
+    r = _resolver(source_of, w)
+    sha = d["sha256"]
+    for text in (sha, sha.upper(), f"sha256:{sha}", f"SHA256:{sha[:10]}"):
+        t = r.resolve(text)
+        assert (t.kind, t.id, t.algorithm) == ("artifact", h("model"), "sha256"), text
+    for text in (d["md5"], f"md5:{d['md5']}", f"md5:{d['md5'][:8]}"):
+        assert r.resolve(text)[:2] == ("artifact", h("model")), text
+    assert r.resolve(d["sha512"])[:2] == ("artifact", h("data"))
+    assert r.resolve(f"blake3:{h('model')[:9]}")[:2] == ("artifact", h("model"))
+    assert r.resolve_hash(f"sha256:{d['sha256']}").describe() == (
+        f"artifact {h('model')[:12]} (by its sha256)"
+    )
+    # A digest prefix without its algorithm is not looked up (only BLAKE3 and ids are).
+    with pytest.raises(NotFound):
+        r.resolve(d["sha256"][:20])
+    # The algorithm's own digest only: the model's md5 is not a sha256.
+    with pytest.raises(NotFound, match="not a hash known here"):
+        r.resolve_hash(f"sha256:{d['md5']}")
+    with pytest.raises(NotFound, match="sha256:<hex>"):
+        r.resolve_hash("sha256:xyz")

@@ -67,6 +67,28 @@ OBJECTS = {
             "params": None,
         },
     ),
+    "job-with-digests": Job(
+        type="run",
+        argv=(b"sha256sum", b"model.bin"),
+        cwd=b"/home/ml/project",
+        started_ns=1,
+        ended_ns=2,
+        exit_code=0,
+        inputs=(
+            ArtifactRef(
+                b"/home/ml/project/model.bin",
+                H2,
+                5,
+                digests=(
+                    ("md5", "5d41402abc4b2a76b9719d911017c592"),  # md5sum of "hello"
+                    (
+                        "sha256",  # sha256sum of "hello"
+                        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+                    ),
+                ),
+            ),
+        ),
+    ),
     "job-negative-and-large-ints": Job(
         type="build",
         argv=(),

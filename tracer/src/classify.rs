@@ -694,6 +694,7 @@ impl Recorder<'_> {
                 hash: object.id(),
                 size,
                 kind: ArtifactKind::Tree,
+                digests: Default::default(),
             });
             tree_objects.push(object);
         }

@@ -4,8 +4,11 @@
 //! of every option stamped with the files it was read from. The front end
 //! reads that file, and when a source file has changed since (or the cache
 //! is missing) asks Python for the values (`roar config list --json`),
-//! which also refreshes the cache.
+//! which also refreshes the cache. Python's checks that decide something
+//! for a run travel in the same record: the digests to record beside BLAKE3
+//! (`roar.config.extra_digests`: `hash.primary`, `hash.also`).
 
+use crate::hash::{Algo, Also};
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value as Json};
 use std::os::unix::fs::MetadataExt;
@@ -13,10 +16,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// The cache's layout version, shared with roar/config.py.
-const CACHE_FORMAT: u64 = 2;
+const CACHE_FORMAT: u64 = 3;
 
 pub struct Config {
     values: Map<String, Json>,
+    /// `hash.also` as Python checked it (sorted names), or why the
+    /// configuration's hash settings are refused.
+    digests: Result<Vec<String>, String>,
 }
 
 /// A source file's identity as roar/config.py stamps it: `ino:mtime_ns:size`,
@@ -35,7 +41,23 @@ fn stamp(path: &Path) -> Json {
 
 impl Config {
     pub fn from_values(values: Map<String, Json>) -> Config {
-        Config { values }
+        Config {
+            values,
+            digests: Ok(Vec::new()),
+        }
+    }
+
+    /// `digests` as the cache record holds it: `{"also": [NAME...]}` or
+    /// `{"error": MESSAGE}`.
+    fn verdict(digests: &Json) -> Option<Result<Vec<String>, String>> {
+        if let Some(message) = digests["error"].as_str() {
+            return Some(Err(message.to_owned()));
+        }
+        let names = digests["also"].as_array()?.iter();
+        names
+            .map(|n| n.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .map(Ok)
     }
 
     /// The resolved values in `store_dir/cache/config.json` if every file
@@ -52,12 +74,17 @@ impl Config {
                 return None;
             }
         }
-        Some(Config::from_values(doc["resolved"].as_object()?.clone()))
+        Some(Config {
+            values: doc["resolved"].as_object()?.clone(),
+            digests: Config::verdict(&doc["digests"])?,
+        })
     }
 
     /// The values as `python` (a command that runs roar's Python CLI, e.g.
-    /// `roar-py`) reports them for the workspace of the current directory.
-    pub fn from_python(python: &mut Command) -> Result<Config> {
+    /// `roar-py`) resolves them for the workspace of the current directory,
+    /// whose store is `store_dir`: its answer refreshes the cache, which is
+    /// read again (the cache alone carries Python's checks).
+    pub fn from_python(python: &mut Command, store_dir: &Path) -> Result<Config> {
         let out = python
             .args(["config", "list", "--json"])
             .output()
@@ -71,17 +98,29 @@ impl Config {
                     .trim_start_matches("error: ")
             );
         }
-        let items: Json = serde_json::from_slice(&out.stdout).context("roar config list --json")?;
-        let mut values = Map::new();
-        for item in items
-            .as_array()
-            .context("roar config list --json: not a list")?
-        {
-            if let Some(key) = item["key"].as_str() {
-                values.insert(key.to_owned(), item["value"].clone());
-            }
+        Config::cached(store_dir).with_context(|| {
+            format!(
+                "roar's Python side did not keep {} (is the directory writable?)",
+                store_dir.join("cache").join("config.json").display()
+            )
+        })
+    }
+
+    /// The digests to record beside BLAKE3: the configuration's `hash.also`
+    /// (as Python checked it) and `asked` (`--hash`, lowercased, each one
+    /// the front end accepts), without blake3. Err: the configuration's
+    /// hash settings are refused, with Python's message.
+    pub fn also_digests(&self, asked: &[String]) -> Result<Also, String> {
+        let configured = self.digests.as_ref().map_err(String::clone)?;
+        let mut also = Also::default();
+        for name in configured.iter().chain(asked).filter(|n| *n != "blake3") {
+            let algo = Algo::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = Algo::ALL.iter().map(|a| a.name()).collect();
+                format!("hash.also takes {}, not '{name}'", names.join(", "))
+            })?;
+            also = also.with(algo);
         }
-        Ok(Config::from_values(values))
+        Ok(also)
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -125,15 +164,44 @@ mod tests {
             "sources": [[toml.to_str().expect("utf-8"), stamp(&toml)]],
             "data": {},
             "resolved": {"run.require_clean": true, "filters.ignore_patterns": ["a", "b"]},
+            "digests": {"also": ["sha256"]},
         });
         std::fs::write(store.path().join("cache/config.json"), doc.to_string()).expect("write");
         let config = Config::cached(store.path()).expect("fresh cache");
         assert!(config.flag("run.require_clean"));
         assert_eq!(config.list("filters.ignore_patterns"), vec!["a", "b"]);
+        let also = config
+            .also_digests(&["md5".into(), "blake3".into()])
+            .expect("checked");
+        assert_eq!(
+            Algo::ALL.map(|a| also.contains(a)),
+            [true, true, false],
+            "hash.also's sha256 and --hash md5; blake3 is always there"
+        );
         std::fs::write(&toml, "[run]\nrequire_clean = false\n").expect("write");
         assert!(
             Config::cached(store.path()).is_none(),
             "an edited file makes it stale"
         );
+    }
+
+    #[test]
+    fn refused_hash_settings_keep_pythons_message_and_a_record_without_a_verdict_is_stale() {
+        let store = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(store.path().join("cache")).expect("mkdir");
+        let write = |digests: Json| {
+            let doc = serde_json::json!({
+                "format": CACHE_FORMAT, "sources": [], "resolved": {}, "digests": digests,
+            });
+            std::fs::write(store.path().join("cache/config.json"), doc.to_string()).expect("write");
+        };
+        write(serde_json::json!({"error": "hash.primary = md5 in f: roar takes blake3 only"}));
+        let config = Config::cached(store.path()).expect("fresh cache");
+        assert_eq!(
+            config.also_digests(&[]),
+            Err("hash.primary = md5 in f: roar takes blake3 only".into())
+        );
+        write(Json::Null);
+        assert!(Config::cached(store.path()).is_none());
     }
 }

@@ -11,6 +11,7 @@ use crate::context::{Gatherer, Notes, Plan};
 use crate::env_snapshot::{self, PythonInfo};
 use crate::filters;
 use crate::git_state;
+use crate::hash::{Algo, Also};
 use crate::labels;
 use crate::run::{self, Mechanism, RunOptions};
 use crate::workspace::{Found, Workspace};
@@ -51,7 +52,6 @@ pub struct Request {
 /// roar-cli 0.4.7 chooses among three tracers; roar has one, so these names
 /// are accepted and mean the same thing (roar/cli/run.py lists them in help).
 const TRACER_NAMES: [&str; 4] = ["auto", "ebpf", "preload", "ptrace"];
-const HASH_ALGORITHMS: [&str; 4] = ["blake3", "sha256", "sha512", "md5"];
 /// roar-cli options that have no counterpart here, with the reason given.
 const FOREIGN_OPTIONS: [(&str, &str); 3] = [
     (
@@ -142,10 +142,15 @@ pub fn parse(args: &[OsString]) -> Result<Request, String> {
             f if f.starts_with("-n") && !f.starts_with("--") => req.name = Some(f[2..].to_owned()),
             "--hash" => {
                 let algo = value(&mut i)?.to_lowercase();
-                if !HASH_ALGORITHMS.contains(&algo.as_str()) {
+                if algo != "blake3" && Algo::parse(&algo).is_none() {
+                    let names = Algo::ALL.iter().map(|a| a.name());
                     return Err(format!(
                         "--hash takes one of {}, not {}",
-                        HASH_ALGORITHMS.join(", "),
+                        ["blake3"]
+                            .into_iter()
+                            .chain(names)
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         quoted(&algo)
                     ));
                 }
@@ -287,7 +292,7 @@ pub fn load_config(ws: &Workspace) -> Result<Config, Failure> {
             "roar's Python CLI (roar-py) is not installed beside this roar; reinstall roar".into(),
         )
     })?;
-    Config::from_python(&mut python).map_err(|e| Failure(USAGE, format!("{e:#}")))
+    Config::from_python(&mut python, &ws.dir).map_err(|e| Failure(USAGE, format!("{e:#}")))
 }
 
 /// `$ROAR_TRACER`, else `tracer.path`: another tracer binary to run the
@@ -356,34 +361,12 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
         Err(Found::Nothing(why)) => return Err(Failure(NOT_A_WORKSPACE, why)),
     };
     let config = load_config(&ws)?;
-    let primary = config.text("hash.primary");
-    if primary != "blake3" {
-        return Err(Failure(
-            USAGE,
-            format!(
-                "hash.primary = {primary} in {}: roar identifies artifacts by BLAKE3 (what \
-                 b3sum prints); set it to blake3",
-                ws.dir.join("config.toml").display()
-            ),
-        ));
-    }
+    // hash.primary and hash.also as roar/config.py checked them, with --hash.
+    let also = config
+        .also_digests(&req.hashes)
+        .map_err(|m| Failure(USAGE, m))?;
     let external = external_tracer(&config)?;
     let session = ws.head_target().map_err(|m| Failure(5, m))?;
-    let mut extra: Vec<&str> = req
-        .hashes
-        .iter()
-        .map(String::as_str)
-        .filter(|h| *h != "blake3")
-        .collect();
-    extra.sort_unstable();
-    extra.dedup();
-    if !extra.is_empty() && !req.quiet {
-        warn(&format!(
-            "--hash {}: recorded digests are BLAKE3 only for now (extra digests: \
-             docs/roar-cli-compat.md, multi-digest hashing)",
-            extra.join(",")
-        ));
-    }
 
     // The command's environment: ours plus the workspace's `roar env`.
     let persistent = ws.persistent_env();
@@ -462,6 +445,7 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
                 session: &session,
                 prefixes: &prefixes,
                 globs: &globs,
+                also,
             };
             external_run(&tracer, kind, &req, plan, &handover)
         }
@@ -478,6 +462,7 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
                 step: req.step,
                 supersedes: req.supersedes.clone(),
                 hash_cache: true,
+                also,
                 mechanism,
                 command: req.command.clone(),
                 beside: Some(Box::new(gatherer)),
@@ -569,6 +554,7 @@ struct Handover<'a> {
     session: &'a str,
     prefixes: &'a [PathBuf],
     globs: &'a [String],
+    also: Also,
 }
 
 /// The run under another tracer binary (`tracer.path`, `$ROAR_TRACER`):
@@ -614,6 +600,9 @@ fn external_run(
     }
     for g in to.globs {
         cmd.args(["--ignore-glob", g]);
+    }
+    for algo in Algo::ALL.into_iter().filter(|a| to.also.contains(*a)) {
+        cmd.args(["--also-hash", algo.name()]);
     }
     cmd.arg("--").args(&req.command);
     let code = crate::signals::install()

@@ -1,8 +1,11 @@
 //! The persistent hash cache at `<store>/cache/hashes`: file identity
 //! (device, inode, size, mtime_ns, ctime_ns) -> BLAKE3, so an unchanged file
-//! is never re-read. It is a derived index (safe to delete). The exact
-//! format, and why concurrent runs cannot corrupt it, is in
-//! docs/hash-cache.md; Python reads it with `struct.unpack("<QQQqq32s8s")`.
+//! is never re-read; and beside it `<store>/cache/digests`, identity -> the
+//! extra digests (md5, sha256, sha512) asked for with `--also-hash`. Both
+//! are derived indexes (safe to delete) with the same rules. The exact
+//! formats, and why concurrent runs cannot corrupt them, are in
+//! docs/hash-cache.md; Python reads the first with
+//! `struct.unpack("<QQQqq32s8s")`.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -12,8 +15,16 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use crate::hash::Digests;
+
 pub const MAGIC: &[u8; 8] = b"RHCACHE1";
 pub const RECORD_LEN: usize = 80;
+/// The digests file: identity | present u8 | 7 zero bytes | md5[16] |
+/// sha256[32] | sha512[64] | check[8].
+pub const DIGESTS_MAGIC: &[u8; 8] = b"RDCACHE1";
+pub const DIGESTS_RECORD_LEN: usize = 176;
+/// Bytes of a record before its payload: the identity.
+const KEY_LEN: usize = 40;
 /// Past this size the file is compacted (duplicates dropped, oldest records
 /// dropped beyond the cap) instead of appended to.
 const COMPACT_AT: u64 = 64 << 20;
@@ -47,40 +58,113 @@ impl Identity {
     }
 }
 
+/// One kind of cache file: its magic and fixed record length. A record is
+/// identity (40 bytes) | payload | check (8 bytes: the first 8 bytes of the
+/// BLAKE3 of everything before it).
+#[derive(Clone, Copy)]
+struct Format {
+    magic: &'static [u8; 8],
+    len: usize,
+}
+
+const HASHES: Format = Format {
+    magic: MAGIC,
+    len: RECORD_LEN,
+};
+const DIGESTS: Format = Format {
+    magic: DIGESTS_MAGIC,
+    len: DIGESTS_RECORD_LEN,
+};
+
+impl Format {
+    fn encode(self, id: &Identity, payload: &[u8]) -> Vec<u8> {
+        let mut r = vec![0u8; self.len];
+        r[0..8].copy_from_slice(&id.dev.to_le_bytes());
+        r[8..16].copy_from_slice(&id.ino.to_le_bytes());
+        r[16..24].copy_from_slice(&id.size.to_le_bytes());
+        r[24..32].copy_from_slice(&id.mtime_ns.to_le_bytes());
+        r[32..40].copy_from_slice(&id.ctime_ns.to_le_bytes());
+        r[KEY_LEN..self.len - 8].copy_from_slice(payload);
+        let check = blake3::hash(&r[..self.len - 8]);
+        r[self.len - 8..].copy_from_slice(&check.as_bytes()[..8]);
+        r
+    }
+
+    /// The identity and payload of one record; None if its checksum does
+    /// not match (torn or corrupt).
+    fn decode(self, r: &[u8]) -> Option<(Identity, &[u8])> {
+        let body = self.len - 8;
+        if r.len() != self.len || blake3::hash(&r[..body]).as_bytes()[..8] != r[body..] {
+            return None;
+        }
+        Some((identity_at(r), &r[KEY_LEN..body]))
+    }
+
+    /// Every valid record of a file's bytes, oldest first. A partial record
+    /// at the end (a crashed append) is ignored.
+    fn decode_file(self, bytes: &[u8]) -> Vec<(Identity, Vec<u8>)> {
+        if bytes.len() < self.magic.len() || &bytes[..self.magic.len()] != self.magic {
+            return Vec::new();
+        }
+        bytes[self.magic.len()..]
+            .chunks_exact(self.len)
+            .filter_map(|r| self.decode(r).map(|(id, p)| (id, p.to_vec())))
+            .collect()
+    }
+}
+
 pub fn encode_record(id: &Identity, hash: &[u8; 32]) -> [u8; RECORD_LEN] {
     let mut r = [0u8; RECORD_LEN];
-    r[0..8].copy_from_slice(&id.dev.to_le_bytes());
-    r[8..16].copy_from_slice(&id.ino.to_le_bytes());
-    r[16..24].copy_from_slice(&id.size.to_le_bytes());
-    r[24..32].copy_from_slice(&id.mtime_ns.to_le_bytes());
-    r[32..40].copy_from_slice(&id.ctime_ns.to_le_bytes());
-    r[40..72].copy_from_slice(hash);
-    let check = blake3::hash(&r[..72]);
-    r[72..80].copy_from_slice(&check.as_bytes()[..8]);
+    r.copy_from_slice(&HASHES.encode(id, hash));
     r
 }
 
 /// Decodes one record; None if its checksum does not match (torn or corrupt).
 pub fn decode_record(r: &[u8]) -> Option<(Identity, [u8; 32])> {
-    if r.len() != RECORD_LEN || blake3::hash(&r[..72]).as_bytes()[..8] != r[72..80] {
-        return None;
-    }
-    let id = identity_at(r);
-    let mut hash = [0u8; 32];
-    hash.copy_from_slice(&r[40..72]);
-    Some((id, hash))
+    let (id, payload) = HASHES.decode(r)?;
+    Some((id, payload.try_into().ok()?))
 }
 
-/// Every valid record of a cache file's bytes, oldest first. A partial
+/// Every valid record of a hashes file's bytes, oldest first. A partial
 /// record at the end (a crashed append) is ignored.
 pub fn decode_file(bytes: &[u8]) -> Vec<(Identity, [u8; 32])> {
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Vec::new();
-    }
-    bytes[MAGIC.len()..]
-        .chunks_exact(RECORD_LEN)
-        .filter_map(decode_record)
+    HASHES
+        .decode_file(bytes)
+        .into_iter()
+        .filter_map(|(id, p)| Some((id, p.try_into().ok()?)))
         .collect()
+}
+
+/// The payload of a digests record (see `DIGESTS_RECORD_LEN`).
+fn encode_digests(d: &Digests) -> Vec<u8> {
+    let mut p = vec![0u8; DIGESTS_RECORD_LEN - KEY_LEN - 8];
+    let mut present = 0u8;
+    if let Some(md5) = d.md5 {
+        present |= 1;
+        p[8..24].copy_from_slice(&md5);
+    }
+    if let Some(sha256) = d.sha256 {
+        present |= 2;
+        p[24..56].copy_from_slice(&sha256);
+    }
+    if let Some(sha512) = d.sha512 {
+        present |= 4;
+        p[56..120].copy_from_slice(&sha512);
+    }
+    p[0] = present;
+    p
+}
+
+fn decode_digests(p: &[u8]) -> Option<Digests> {
+    let present = *p.first()?;
+    if present & !7 != 0 || p.len() != DIGESTS_RECORD_LEN - KEY_LEN - 8 {
+        return None;
+    }
+    Some(Digests {
+        md5: (present & 1 != 0).then(|| p[8..24].try_into().ok()).flatten(),
+        sha256: (present & 2 != 0).then(|| p[24..56].try_into().ok()).flatten(),
+        sha512: (present & 4 != 0).then(|| p[56..120].try_into().ok()).flatten(),
+    })
 }
 
 /// Identity keys are hashed with a multiply-rotate mix (FxHash's) rather
@@ -110,7 +194,7 @@ impl Hasher for IdentityHasher {
 
 type IdentityMap<V> = HashMap<Identity, V, BuildHasherDefault<IdentityHasher>>;
 
-/// The records of the cache file, indexed by identity. Checksums are
+/// The records of a cache file, indexed by identity. Checksums are
 /// verified on lookup, not on load: a run looks up a few thousand files but
 /// the file may hold 500,000 records.
 struct Loaded {
@@ -131,39 +215,43 @@ fn identity_at(r: &[u8]) -> Identity {
 }
 
 impl Loaded {
-    fn from_bytes(bytes: Vec<u8>) -> Loaded {
+    fn from_bytes(bytes: Vec<u8>, format: Format) -> Loaded {
         let mut offsets = IdentityMap::default();
-        if bytes.len() >= MAGIC.len() && &bytes[..MAGIC.len()] == MAGIC {
-            let records = (bytes.len() - MAGIC.len()) / RECORD_LEN;
+        let magic = format.magic.len();
+        if bytes.len() >= magic && &bytes[..magic] == format.magic {
+            let records = (bytes.len() - magic) / format.len;
             offsets.reserve(records);
             for i in 0..records {
-                let at = MAGIC.len() + i * RECORD_LEN;
-                offsets.insert(identity_at(&bytes[at..at + RECORD_LEN]), at);
+                let at = magic + i * format.len;
+                offsets.insert(identity_at(&bytes[at..at + format.len]), at);
             }
         }
         Loaded { bytes, offsets }
     }
 
-    /// The cached hash of `id`, if its last record is intact. A torn or
+    /// The payload cached for `id`, if its last record is intact. A torn or
     /// corrupt last record hides an older one: a miss, which only costs
     /// hashing the file again.
-    fn get(&self, id: &Identity) -> Option<[u8; 32]> {
+    fn get(&self, id: &Identity, format: Format) -> Option<&[u8]> {
         let at = *self.offsets.get(id)?;
-        let (found, hash) = decode_record(&self.bytes[at..at + RECORD_LEN])?;
-        (found == *id).then_some(hash)
+        let (found, payload) = format.decode(&self.bytes[at..at + format.len])?;
+        (found == *id).then_some(payload)
     }
 }
 
-pub struct HashCache {
+/// One cache file: loaded on first use, appended to at `flush`.
+struct RecordFile {
     path: PathBuf,
+    format: Format,
     known: OnceLock<Loaded>,
-    fresh: Mutex<Vec<(Identity, [u8; 32])>>,
+    fresh: Mutex<Vec<(Identity, Vec<u8>)>>,
 }
 
-impl HashCache {
-    pub fn at(store: &Path) -> HashCache {
-        HashCache {
-            path: store.join("cache").join("hashes"),
+impl RecordFile {
+    fn new(path: PathBuf, format: Format) -> RecordFile {
+        RecordFile {
+            path,
+            format,
             known: OnceLock::new(),
             fresh: Mutex::new(Vec::new()),
         }
@@ -171,23 +259,24 @@ impl HashCache {
 
     /// Loaded on first use, so a run that hashes nothing never reads it.
     fn known(&self) -> &Loaded {
-        self.known
-            .get_or_init(|| Loaded::from_bytes(fs::read(&self.path).unwrap_or_default()))
+        self.known.get_or_init(|| {
+            Loaded::from_bytes(fs::read(&self.path).unwrap_or_default(), self.format)
+        })
     }
 
-    pub fn get(&self, id: &Identity) -> Option<[u8; 32]> {
-        self.known().get(id)
+    fn get(&self, id: &Identity) -> Option<&[u8]> {
+        self.known().get(id, self.format)
     }
 
-    pub fn put(&self, id: Identity, hash: [u8; 32]) {
+    fn put(&self, id: Identity, payload: Vec<u8>) {
         if let Ok(mut fresh) = self.fresh.lock() {
-            fresh.push((id, hash));
+            fresh.push((id, payload));
         }
     }
 
     /// Appends this run's new records in one write. Errors are returned so
     /// the caller can ignore them: losing cache entries costs only time.
-    pub fn flush(&self) -> io::Result<()> {
+    fn flush(&self) -> io::Result<()> {
         let fresh = match self.fresh.lock() {
             Ok(mut fresh) => std::mem::take(&mut *fresh),
             Err(_) => return Ok(()),
@@ -209,16 +298,16 @@ impl HashCache {
             Err(e) => return Err(e),
         };
         let len = file.metadata()?.len();
-        let aligned = len >= MAGIC.len() as u64
-            && (len - MAGIC.len() as u64).is_multiple_of(RECORD_LEN as u64);
+        let magic = self.format.magic.len() as u64;
+        let aligned = len >= magic && (len - magic).is_multiple_of(self.format.len as u64);
         if !aligned || len > COMPACT_AT {
             let mut bytes = Vec::new();
             File::open(&self.path)?.read_to_end(&mut bytes)?;
-            return self.rewrite(decode_file(&bytes), fresh);
+            return self.rewrite(self.format.decode_file(&bytes), fresh);
         }
-        let mut buf = Vec::with_capacity(fresh.len() * RECORD_LEN);
-        for (id, hash) in &fresh {
-            buf.extend_from_slice(&encode_record(id, hash));
+        let mut buf = Vec::with_capacity(fresh.len() * self.format.len);
+        for (id, payload) in &fresh {
+            buf.extend_from_slice(&self.format.encode(id, payload));
         }
         // One write(2) with O_APPEND: concurrent appenders never interleave
         // inside a record on a local filesystem.
@@ -229,28 +318,77 @@ impl HashCache {
     /// new one, never a mixture.
     fn rewrite(
         &self,
-        old: Vec<(Identity, [u8; 32])>,
-        fresh: Vec<(Identity, [u8; 32])>,
+        old: Vec<(Identity, Vec<u8>)>,
+        fresh: Vec<(Identity, Vec<u8>)>,
     ) -> io::Result<()> {
-        let mut latest: HashMap<Identity, ([u8; 32], usize)> = HashMap::new();
-        for (i, (id, hash)) in old.into_iter().chain(fresh).enumerate() {
-            latest.insert(id, (hash, i));
+        let mut latest: HashMap<Identity, (Vec<u8>, usize)> = HashMap::new();
+        for (i, (id, payload)) in old.into_iter().chain(fresh).enumerate() {
+            latest.insert(id, (payload, i));
         }
         let mut records: Vec<_> = latest.into_iter().collect();
         records.sort_by_key(|(_, (_, i))| *i);
         let skip = records.len().saturating_sub(KEEP_RECORDS);
-        let mut buf = Vec::with_capacity(MAGIC.len() + (records.len() - skip) * RECORD_LEN);
-        buf.extend_from_slice(MAGIC);
-        for (id, (hash, _)) in records.into_iter().skip(skip) {
-            buf.extend_from_slice(&encode_record(&id, &hash));
+        let mut buf =
+            Vec::with_capacity(self.format.magic.len() + (records.len() - skip) * self.format.len);
+        buf.extend_from_slice(self.format.magic);
+        for (id, (payload, _)) in records.into_iter().skip(skip) {
+            buf.extend_from_slice(&self.format.encode(&id, &payload));
         }
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let tmp = self
             .path
-            .with_file_name(format!(".hashes.{}.tmp", std::process::id()));
+            .with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         fs::write(&tmp, &buf)?;
         fs::rename(&tmp, &self.path).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })
+    }
+}
+
+/// The store's hash cache: BLAKE3 by identity (`cache/hashes`) and the
+/// extra digests by identity (`cache/digests`, read only when asked for).
+pub struct HashCache {
+    hashes: RecordFile,
+    digests: RecordFile,
+}
+
+impl HashCache {
+    pub fn at(store: &Path) -> HashCache {
+        let dir = store.join("cache");
+        HashCache {
+            hashes: RecordFile::new(dir.join("hashes"), HASHES),
+            digests: RecordFile::new(dir.join("digests"), DIGESTS),
+        }
+    }
+
+    pub fn get(&self, id: &Identity) -> Option<[u8; 32]> {
+        self.hashes.get(id)?.try_into().ok()
+    }
+
+    pub fn put(&self, id: Identity, hash: [u8; 32]) {
+        self.hashes.put(id, hash.to_vec());
+    }
+
+    /// The extra digests cached for `id` (any subset of md5, sha256, sha512).
+    pub fn get_digests(&self, id: &Identity) -> Option<Digests> {
+        decode_digests(self.digests.get(id)?)
+    }
+
+    /// Caches `digests` for `id`, replacing what was cached for it: pass
+    /// the union with what `get_digests` returned to keep both.
+    pub fn put_digests(&self, id: Identity, digests: Digests) {
+        self.digests.put(id, encode_digests(&digests));
+    }
+
+    /// Appends this run's new records to both files. Errors are returned so
+    /// the caller can ignore them: losing cache entries costs only time.
+    pub fn flush(&self) -> io::Result<()> {
+        let hashes = self.hashes.flush();
+        self.digests.flush()?;
+        hashes
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `job` and `tree` object schemas of docs/object-format.md §3, built
 //! from what the tracer found.
 
-use crate::hash::FileHash;
+use crate::hash::{Digests, FileHash};
 use crate::object::{Object, Value};
 use anyhow::Result;
 
@@ -27,6 +27,9 @@ pub struct Artifact {
     pub hash: String,
     pub size: u64,
     pub kind: ArtifactKind,
+    /// Extra digests of a file's bytes (docs/object-format.md): written as
+    /// the `digests` map, left out when there are none.
+    pub digests: Digests,
 }
 
 impl Artifact {
@@ -36,16 +39,26 @@ impl Artifact {
             hash: hash.hex(),
             size: hash.size,
             kind: ArtifactKind::File,
+            digests: hash.digests,
         }
     }
 
     fn value(&self) -> Value {
-        Value::map(vec![
+        let mut fields = vec![
             ("path", Value::Bytes(self.path.clone())),
             ("hash", Value::text(&self.hash)),
             ("size", Value::Int(self.size as i128)),
             ("kind", Value::text(self.kind.word())),
-        ])
+        ];
+        let digests = self.digests.hex();
+        if !digests.is_empty() {
+            let map = digests
+                .into_iter()
+                .map(|(algo, hex)| (algo, Value::Text(hex)))
+                .collect();
+            fields.push(("digests", Value::map(map)));
+        }
+        Value::map(fields)
     }
 }
 

@@ -3,7 +3,7 @@
 //!   roar-tracer --version
 //!   roar-tracer --preflight [--json]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
-//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]
+//!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--also-hash md5|sha256|sha512]... [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
 //!   roar-tracer append --store DIR --session REF --job ID [--type run|build] [--step N --supersedes JOB]
 //!                   (appends a job written elsewhere, e.g. get and put, by the same re-run rule;
@@ -44,7 +44,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("roar-tracer: {e}");
-            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]");
+            eprintln!("usage: roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE] [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--also-hash md5|sha256|sha512]... [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]");
             SETUP_FAILED
         }
     };
@@ -174,6 +174,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         step: None,
         supersedes: None,
         hash_cache: true,
+        also: hash::Also::default(),
         mechanism: Mechanism::from_env()?,
         command: Vec::new(),
         beside: None,
@@ -188,6 +189,13 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
             Long("ignore-prefix") => opts.ignore_prefixes.push(parser.value()?.into()),
             Long("ignore-glob") => opts.ignore_globs.push(parser.value()?.string()?),
             Long("no-hash-cache") => opts.hash_cache = false,
+            Long("also-hash") => {
+                let word = parser.value()?.string()?;
+                let algo = hash::Algo::parse(&word).ok_or_else(|| {
+                    format!("--also-hash takes md5, sha256 or sha512, not {word:?}")
+                })?;
+                opts.also = opts.also.with(algo);
+            }
             Long("mechanism") => {
                 let word = parser.value()?.string()?;
                 opts.mechanism = Mechanism::parse(&word).ok_or_else(|| {

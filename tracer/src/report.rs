@@ -14,7 +14,18 @@ pub fn path_value(path: &[u8]) -> Value {
 }
 
 fn artifact_value(a: &Artifact) -> Value {
-    json!({ "path": path_value(&a.path), "hash": a.hash, "size": a.size, "kind": a.kind.word() })
+    let mut v =
+        json!({ "path": path_value(&a.path), "hash": a.hash, "size": a.size, "kind": a.kind.word() });
+    let digests = a.digests.hex();
+    if !digests.is_empty() {
+        v["digests"] = Value::Object(
+            digests
+                .into_iter()
+                .map(|(algo, hex)| (algo.to_owned(), Value::String(hex)))
+                .collect(),
+        );
+    }
+    v
 }
 
 /// How the run was observed (additions to the brief's report shape).

@@ -13,7 +13,7 @@ use crate::classify::{News, Recorder};
 use crate::context::StartGate;
 use crate::descendants::{self, Exit};
 use crate::early::{self, Early};
-use crate::hash::Hasher;
+use crate::hash::{Also, Hasher};
 use crate::hash_cache::HashCache;
 use crate::job::Job;
 use crate::object::{self, Value};
@@ -94,6 +94,8 @@ pub struct RunOptions {
     pub step: Option<u64>,
     pub supersedes: Option<String>,
     pub hash_cache: bool,
+    /// Extra digests recorded beside BLAKE3 (`--also-hash`).
+    pub also: Also,
     pub mechanism: Mechanism,
     pub command: Vec<OsString>,
     /// Work the caller does beside the command; its result replaces `context`.
@@ -222,7 +224,7 @@ fn run_inner(mut opts: RunOptions) -> Result<i32> {
 
     descendants::become_subreaper().context("cannot become a child subreaper")?;
     signals::install().context("cannot install signal handlers")?;
-    let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store)));
+    let hasher = Hasher::new(opts.hash_cache.then(|| HashCache::at(&opts.store))).also(opts.also);
     let started_ns = now_ns();
     let mut mechanism = opts.mechanism.resolve();
     let mut beside = opts.beside.take();

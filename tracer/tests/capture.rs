@@ -389,6 +389,7 @@ fn a_directory_written_as_a_dataset_is_one_tree_artifact() {
             roar_tracer::hash::FileHash {
                 hash: *blake3::hash(&data).as_bytes(),
                 size: data.len() as u64,
+                digests: Default::default(),
             },
         )
     })
@@ -432,6 +433,7 @@ fn a_dataset_written_under_a_temporary_name_and_renamed_is_one_tree() {
                 roar_tracer::hash::FileHash {
                     hash: *blake3::hash(&data).as_bytes(),
                     size: i,
+                    digests: Default::default(),
                 },
             )
         })

@@ -3,7 +3,7 @@
 //! decoder gives the value back. Job and tree vectors also go through the
 //! tracer's own `Job` / `tree_object` builders, the code that writes real jobs.
 
-use roar_tracer::hash::FileHash;
+use roar_tracer::hash::{Digests, FileHash};
 use roar_tracer::job::{tree_object, Artifact, ArtifactKind, Job};
 use roar_tracer::object::{decode, encode, Object, Value};
 use serde_json::Value as Json;
@@ -55,6 +55,16 @@ fn artifact(j: &Json) -> Artifact {
         } else {
             ArtifactKind::File
         },
+        digests: digests(&j["digests"]),
+    }
+}
+
+fn digests(j: &Json) -> Digests {
+    let fixed = |algo: &str| j.get(algo).and_then(Json::as_str).map(unhex);
+    Digests {
+        md5: fixed("md5").map(|d| d.try_into().expect("16 bytes")),
+        sha256: fixed("sha256").map(|d| d.try_into().expect("32 bytes")),
+        sha512: fixed("sha512").map(|d| d.try_into().expect("64 bytes")),
     }
 }
 
@@ -109,6 +119,7 @@ fn tree_from(v: &Json) -> Object {
                 FileHash {
                     hash,
                     size: int(&e[2]) as u64,
+                    digests: Digests::default(),
                 },
             )
         })

@@ -169,6 +169,25 @@ class RegistrySource:
                 self._placements[step.job].append(Placement(ref, step))
         return {j: list(self._placements[j]) for j in jobs if self._placements.get(j)}
 
+    def digested(self, algorithm: str, prefix: str, limit: int) -> list[str]:
+        """BLAKE3 hashes of files whose `algorithm` digest starts with `prefix`, as
+        jobs the caller may see recorded them."""
+        d = t.artifact_digests
+        q = (
+            select(d.c.hash)
+            .where(
+                d.c.algorithm == algorithm,
+                d.c.digest >= prefix,
+                d.c.digest < prefix + "g",
+                visible(d, self.caller),
+            )
+            .distinct()
+            .order_by(d.c.hash)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [str(h) for (h,) in conn.execute(q).all()]
+
     def named(self, prefix: str, limit: int) -> list[Named]:
         """Visible objects, and artifact hashes registered by anyone (existence is
         global), whose id starts with `prefix`; an object's kind before "file"."""

@@ -37,6 +37,15 @@ class Lookups:
             session = _session(conn, digest, caller) if kind == "session" else None
             return Lookup(digest, kind, artifact, job, session, labels_of(conn, digest, caller))
 
+    def digests(self, digest: str, caller: Caller) -> dict[str, str]:
+        """{"blake3": digest, and each other digest (md5, sha256, sha512) a job the
+        caller may see recorded for these bytes}."""
+        d = t.artifact_digests
+        q = select(d.c.algorithm, d.c.digest).where(d.c.hash == digest, visible(d, caller))
+        with self.db.read() as conn:
+            rows = conn.execute(q.distinct().order_by(d.c.algorithm, d.c.digest)).all()
+        return {"blake3": digest, **{algorithm: value for algorithm, value in rows}}
+
     def search(self, caller: Caller, f: SearchFilters, limit: int) -> list[JobHit]:
         j, aj = t.jobs, t.artifact_jobs
         q = select(

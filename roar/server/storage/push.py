@@ -153,6 +153,7 @@ class Pushes:
         sessions: list[dict[str, Any]] = []
         labels: list[dict[str, Any]] = []
         members: list[dict[str, Any]] = []
+        digests: list[dict[str, Any]] = []
         hashes: set[str] = set()
         for o in fresh:
             r = o.record
@@ -163,6 +164,9 @@ class Pushes:
                         {"hash": a.hash, "job_id": o.id, "role": a.role, "path": a.path,
                          "size": a.size, "kind": a.kind, **scope}
                     )  # fmt: skip
+                digests.extend(
+                    {"algorithm": al, "digest": d, "hash": h, **scope} for al, d, h in r.digests
+                )
                 jobs.append(
                     {"job_id": o.id, "owner": where.owner, "command": r.command, "type": r.type,
                      "started_ns": r.started_ns, "ended_ns": r.ended_ns,
@@ -186,6 +190,7 @@ class Pushes:
                 )
         insert_ignore(conn, t.artifacts, [{"hash": h, "first_ns": now} for h in hashes])
         insert_ignore(conn, t.artifact_jobs, arts)
+        insert_ignore(conn, t.artifact_digests, digests)
         insert_ignore(conn, t.jobs, jobs)
         insert_ignore(conn, t.sessions, sessions)
         insert_ignore(conn, t.labels, labels)

@@ -14,8 +14,9 @@ from typing import Any
 from roar.errors import Ambiguous
 from roar.errors import NotFound as RoarNotFound
 from roar.lineage.producers import Facts, producer_of
-from roar.lineage.resolve import MAX_LISTED, Resolver, Target, is_hash_text
+from roar.lineage.resolve import MAX_LISTED, Resolver, Target, is_hash_text, split_digest
 from roar.lineage.views import job_views
+from roar.objects.base import is_id
 from roar.objects.blob import Blob
 from roar.objects.env import Env
 from roar.objects.job import Job
@@ -75,14 +76,32 @@ def home(storage: Storage, caller: Caller) -> dict[str, Any]:
     return {"recent_sessions": [h.to_json() for h in storage.web.recent_sessions(caller)]}
 
 
-def lookup(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | None:
+def lookup(storage: Storage, caller: Caller, text: str) -> dict[str, Any] | None:
     """GET /api/v1/lookup: `Lookup.to_json()`, an artifact's `produced_by` led by its
-    `producer`, the job the rules choose (docs/lineage.md §4), as `roar show` does."""
-    found = storage.lookup.hash(digest, caller)
+    `producer`, the job the rules choose (docs/lineage.md §4), as `roar show` does.
+
+    `text` is a full hash (an object id or BLAKE3, which come first), or a file's
+    other digest as the resolver reads one (a full md5/sha256/sha512, `sha256:<hex>`):
+    then the answer is the artifact's, with `named_by` saying which digest found it.
+    Raises BadRequest when such a digest names several artifacts."""
+    found = storage.lookup.hash(text, caller) if is_id(text) else None
+    named_by = None
     if found is None:
-        return None
+        hits = [t for t in _resolver(storage.source(caller)).hashes(text) if t.algorithm]
+        if len(hits) > 1:
+            raise BadRequest(Resolver._several(text, hits))
+        if not hits:
+            return None
+        named_by = {"algorithm": hits[0].algorithm, "digest": split_digest(text)[1]}
+        found = storage.lookup.hash(hits[0].id, caller)
+        if found is None:
+            return None
+    digest = found.hash
     out = found.to_json()
+    if named_by:
+        out["named_by"] = named_by
     if found.artifact is not None:
+        out["artifact"]["digests"] = storage.lookup.digests(digest, caller)
         source = storage.source(caller)
         source.know_writers(digest, {e.job for e in found.artifact.produced_by})
         producer = producer_of(source, digest)
@@ -130,7 +149,7 @@ def artifact(storage: Storage, caller: Caller, digest: str) -> dict[str, Any] | 
         "hash": digest,
         "registered_ns": art.registered_ns,
         "visible": visible,
-        "digests": {"blake3": digest},
+        "digests": storage.lookup.digests(digest, caller),
         "size": entries[0].size if entries else None,
         "kind": kind,
         "type": _file_type(paths, kind),
