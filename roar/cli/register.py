@@ -226,16 +226,17 @@ def remote_hash(client, text: str) -> str:  # type: ignore[no-untyped-def]
     if is_id(digest):
         return digest
     # What the server says is checked: only full ids that start with the prefix count.
-    matches = sorted(
-        {
-            h
-            for m in client.resolve(digest)
-            if isinstance(m, dict) and isinstance(h := m.get("hash"), str)
-            and is_id(h) and h.startswith(digest)
-        }
-    )  # fmt: skip
+    kinds = {
+        h: str(m.get("kind") or "object")[:20]
+        for m in client.resolve(digest)
+        if isinstance(m, dict) and isinstance(h := m.get("hash"), str)
+        and is_id(h) and h.startswith(digest)
+    }  # fmt: skip
+    matches = sorted(kinds)
     if len(matches) > 1:
-        listed = ", ".join(m[:16] for m in matches[:5])
+        from roar.display import printable
+
+        listed = ", ".join(printable(f"{kinds[m]} {m[:16]}") for m in matches[:10])
         raise Ambiguous(f"{text} names {len(matches)} hashes on {client.url}: {listed}; "
                         "give more digits")  # fmt: skip
     if not matches:
