@@ -82,6 +82,8 @@ def show(
         elif t.kind == "artifact":
             data = artifact_view(facts, t.id, ref).to_json()
             data["path"] = os.path.abspath(target) if t.path is not None else None
+            if data["size"] is None:  # bytes no job recorded: their size is the file's
+                data["size"] = t.size
         elif t.kind == "session":
             data = session_view(facts, t.id, t.ref).to_json()
         else:
