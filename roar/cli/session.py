@@ -112,6 +112,7 @@ def log(as_json: bool, limit: int) -> None:
                 "job_uid": r.job[:8],
                 "command": r.command,
                 "exit_code": r.exit_code,
+                "interrupted": bool(r.interrupted),
                 "duration_s": round(r.duration_ns / 1e9, 3),
                 "time": r.when,
                 "superseded": bool(r.superseded),
@@ -122,7 +123,9 @@ def log(as_json: bool, limit: int) -> None:
 
 
 def log_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
-    """roar-cli's `roar log`: UID, STEP, TIMESTAMP, DURATION, STATUS (OK or FAIL), COMMAND."""
+    """roar-cli's `roar log`: UID, STEP, TIMESTAMP, DURATION, STATUS (OK, FAIL, or INTR
+    for an interrupted run), COMMAND."""
+    from roar.cli.showtext import status_word
     from roar.display import printable
 
     if not rows:
@@ -135,7 +138,7 @@ def log_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
         "-" * 72,
     ]
     for r in rows:
-        status = "OK" if r.exit_code == 0 else "FAIL"
+        status = status_word(r.exit_code, bool(r.interrupted))
         lines.append(
             f"{r.job[:8]:<10}{r.label:<7}{r.when:<22}{r.duration_ns / 1e9:>7.1f}s  {status:<8}"
             + printable(r.command)

@@ -115,7 +115,6 @@ def _job_detail(facts: Any, job_id: str, ref: str) -> dict[str, Any]:
         **view.to_json(),
         "git": job.context.get("git"),
         "env": job.context.get("env"),
-        "interrupted": job.interrupted,
         "packages_read": {
             "pip": [f"{n}=={v}" for n, v in read.pip],
             "dpkg": [f"{n}={v}" for n, v in read.dpkg],

@@ -29,6 +29,20 @@ def when(ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
 
 
+def status_word(exit_code: int, interrupted: bool) -> str:
+    """A job's STATUS in `log` and `show`: roar-cli's `OK` (exit 0) and `FAIL` (any other
+    exit), and `INTR` for a run that was interrupted (Ctrl-C or a signal to `roar run`,
+    which roar-cli does not record at all)."""
+    if interrupted:
+        return "INTR"
+    return "OK" if exit_code == 0 else "FAIL"
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 job`, `2 jobs`: roar-cli's counts in `show`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _labels(labels: dict[str, Any]) -> list[str]:
     shown = {k: v for k, v in labels.items() if not k.startswith("roar.")}
     if not shown:
@@ -59,20 +73,19 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
         lines.append(printable(f"                ≡ b3sum {path}"))
     lines.append(f"Size:       {size_text(data.get('size'))}")
     lines.append(printable(f"Path:       {path or '(not known here)'}"))
-    seen = [r["started_ns"] for r in data["read_by"]]
-    if producer:
-        seen.append(producer["started_ns"])
-    if any(seen):
-        lines.append(f"First seen: {when(min(s for s in seen if s))}")
+    if data.get("first_seen_ns"):
+        lines.append(f"First seen: {when(data['first_seen_ns'])}")
     lines += _labels(labels.get(digest, {}))
     lines.append("")
     if producer:
         lines.append("Produced by (1 job):")
         lines.append(printable(f"  {producer['id'][:8]}  {producer['command']}") + _where(producer))
-    else:
+    elif data["read_by"]:
         lines.append("Produced by: no recorded job (a root input)")
+    else:
+        lines.append("Produced by: none (no recorded job read or wrote these bytes)")
     if data["read_by"]:
-        lines += ["", f"Consumed by ({len(data['read_by'])} jobs):"]
+        lines += ["", f"Consumed by ({plural(len(data['read_by']), 'job')}):"]
         for r in reversed(data["read_by"]):  # newest first, as roar-cli lists them
             lines.append(printable(f"  {r['job_uid']}  {r['command']}"))
     return lines
@@ -80,7 +93,7 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
 
 def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool) -> list[str]:
     step = data.get("step") or "-"
-    status = f"exit {data['exit_code']}"
+    status = f"exit {data['exit_code']}" + (" (interrupted)" if data.get("interrupted") else "")
     lines = [
         f"Job:       {step}  ·  {data['id'][:8]}  ·  {status}  ·  {data['duration_s']:.1f}s"
         f"  ·  {when(data['started_ns'])}",
@@ -143,7 +156,7 @@ def session(facts: Any, data: dict[str, Any]) -> list[str]:
     ]
     for s in chain:
         j = jobs[s.job]
-        status = "OK" if j.exit_code == 0 else "FAIL"
+        status = status_word(j.exit_code, j.interrupted)
         command = " ".join(os.fsdecode(a) for a in j.argv)
         lines.append(printable(f"{s.label:<8}{s.job[:8]}  {status:<8}{command}"))
     return lines

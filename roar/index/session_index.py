@@ -81,9 +81,9 @@ CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NUL
 SETTLED_NS = 2_000_000_000
 
 _LOG_QUERY = """
-SELECT seq, label, job, command, exit_code, duration_ns, time_ns, time_text, superseded, parents,
-       step, step_kind
-FROM steps WHERE ref = ? ORDER BY seq
+SELECT seq, label, job, command, s.exit_code, duration_ns, time_ns, time_text, superseded,
+       parents, step, step_kind, coalesce(j.interrupted, 0)
+FROM steps s LEFT JOIN jobs j ON j.id = s.job WHERE ref = ? ORDER BY seq
 """
 
 # What `roar dag` prints and orders by, and nothing else (10,000 rows).
@@ -167,6 +167,7 @@ class LogRow(NamedTuple):
     parents: str  # comma-separated labels of the steps it read from
     step: int
     step_kind: str
+    interrupted: int  # the run was interrupted (Ctrl-C or a signal to `roar run`)
 
     @property
     def parent_labels(self) -> list[str]:
