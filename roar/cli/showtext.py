@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from roar.display import printable
+from roar.index.session_index import status_word
 
 
 def size_text(n: int | None) -> str:
@@ -27,15 +28,6 @@ def size_text(n: int | None) -> str:
 
 def when(ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
-
-
-def status_word(exit_code: int, interrupted: bool) -> str:
-    """A job's STATUS in `log` and `show`: roar-cli's `OK` (exit 0) and `FAIL` (any other
-    exit), and `INTR` for a run that was interrupted (Ctrl-C or a signal to `roar run`,
-    which roar-cli does not record at all)."""
-    if interrupted:
-        return "INTR"
-    return "OK" if exit_code == 0 else "FAIL"
 
 
 def plural(n: int, noun: str) -> str:
@@ -156,7 +148,7 @@ def session(facts: Any, data: dict[str, Any]) -> list[str]:
     ]
     for s in chain:
         j = jobs[s.job]
-        status = status_word(j.exit_code, j.interrupted)
+        status = status_word(j.exit_code, j.interrupted)  # as `roar log` prints it
         command = " ".join(os.fsdecode(a) for a in j.argv)
         lines.append(printable(f"{s.label:<8}{s.job[:8]}  {status:<8}{command}"))
     return lines
