@@ -115,3 +115,10 @@ def test_an_interrupted_run_is_intr_in_log_show_and_dag(roar_cli, roar_exe, tmp_
     node = json.loads(roar_cli("dag", "--json").stdout)["nodes"][0]
     assert node["interrupted"] is True
     assert "INTR    sleep 30" in roar_cli("show", "--session").stdout
+
+
+def test_init_at_a_path_that_cannot_be_made_says_why(roar_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = roar_cli("init", "--path", str(tmp_path / ("a" * 300)))
+    assert result.returncode == 2, result.stderr
+    assert "cannot create it (File name too long)" in result.stderr
+    assert "Traceback" not in result.stderr
