@@ -83,20 +83,24 @@ def pop(ws: Workspace, ref: str | None = None) -> Step:
 def reset(ws: Workspace, name: str | None = None) -> str:
     """Start a fresh session (named `name`, else by the time); the old one stays under
     its ref. Returns the new ref; UsageError for a name that is taken or not a ref name."""
-    from roar.errors import UsageError
+    from roar.errors import CorruptObject, UsageError
     from roar.refs.refstore import check_ref_name
 
+    try:
+        active: str | None = active_ref(ws)
+    except CorruptObject:
+        active = None  # a damaged HEAD: the new session repairs it
     if name is not None:
         ref = f"refs/sessions/{name}"
         check_ref_name(ref)
-        if ws.refs.read(ref) is not None or ref == active_ref(ws):
+        if ws.refs.read(ref) is not None or ref == active:
             raise UsageError(f"a session named {name} already exists")
         ws.refs.set_head(ref)
         return ref
     name = time.strftime("s-%Y%m%d-%H%M%S", time.gmtime())
     ref = f"refs/sessions/{name}"
     n = 1
-    while ws.refs.read(ref) is not None or ref == active_ref(ws):
+    while ws.refs.read(ref) is not None or ref == active:
         n += 1
         ref = f"refs/sessions/{name}-{n}"
     ws.refs.set_head(ref)

@@ -269,12 +269,16 @@ def render(
             (child, below + "├──>", below + "│   ", depth + 1) for child in reversed(kids[:-1])
         ]
     lines.append("")
-    legend = ["* = stale"]
+    # Only the parts that apply, and no line when none does (as roar-cli prints it).
+    legend = []
+    if any(r.state == "stale" for r in d.rows):
+        legend.append("* = stale")
     if any(r.build for r in d.rows):
         legend.append("B = build step")
     if any(r.state == "superseded" for r in d.rows):
         legend.append("[superseded] = previous run")
-    lines.append("Legend: " + ", ".join(legend))
+    if legend:
+        lines.append("Legend: " + ", ".join(legend))
     return lines
 
 

@@ -32,7 +32,14 @@ def init(yes: bool, no_gitignore: bool, path: Path | None, as_json: bool) -> Non
     from roar.workspace import Workspace
 
     root = (path or Path.cwd()).absolute()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a name too long, a file in the way, no permission
+        from roar.display import printable
+        from roar.errors import UsageError
+
+        shown = str(root) if len(str(root)) <= 120 else str(root)[:120] + "..."
+        raise UsageError(printable(f"{shown}: cannot create it ({e.strerror or e})")) from None
     from roar.roar_cli_import import legacy_database
 
     if legacy_database(root) is not None:

@@ -229,16 +229,17 @@ def remote_hash(client, text: str) -> str:  # type: ignore[no-untyped-def]
     # for another digest (sha256:<hex>, a full md5), only artifacts, which the fetched
     # jobs' recorded digests then confirm when the name is resolved here.
     other = is_digest_text(digest)
-    matches = sorted(
-        {
-            h
-            for m in client.resolve(digest)
-            if isinstance(m, dict) and isinstance(h := m.get("hash"), str) and is_id(h)
-            and (h.startswith(digest) or other and m.get("kind") == "artifact")
-        }
-    )  # fmt: skip
+    kinds = {
+        h: str(m.get("kind") or "object")[:20]
+        for m in client.resolve(digest)
+        if isinstance(m, dict) and isinstance(h := m.get("hash"), str) and is_id(h)
+        and (h.startswith(digest) or other and m.get("kind") == "artifact")
+    }  # fmt: skip
+    matches = sorted(kinds)
     if len(matches) > 1:
-        listed = ", ".join(m[:16] for m in matches[:5])
+        from roar.display import printable
+
+        listed = ", ".join(printable(f"{kinds[m]} {m[:16]}") for m in matches[:10])
         raise Ambiguous(f"{text} names {len(matches)} hashes on {client.url}: {listed}; "
                         "give more digits")  # fmt: skip
     if not matches:

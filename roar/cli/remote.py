@@ -58,12 +58,15 @@ def remove(name: str) -> None:
 @click.option("--remote", "remote_name", help="Remote to ask (default: the default remote).")
 @click.option("--json", "as_json", is_flag=True)
 def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
-    """What the remote knows of DIGEST (artifact hash, job or session id)."""
+    """What the remote knows of DIGEST (artifact hash, job or session id, or a prefix
+    of 8+ hex digits of one)."""
     from roar.cli.output import print_json
+    from roar.cli.register import remote_hash
     from roar.remote.client import connect
 
     _, client = connect(Workspace.find(), remote_name)
-    found = client.lookup(digest.lower())
+    # A prefix is resolved by the registry's resolver first, as fetch and reproduce do.
+    found = client.lookup(remote_hash(client, digest))
     if as_json:
         print_json(found)
         return

@@ -119,6 +119,7 @@ def log(as_json: bool, limit: int) -> None:
                 "job_uid": r.job[:8],
                 "command": r.command,
                 "exit_code": r.exit_code,
+                "interrupted": bool(r.interrupted),
                 "duration_s": round(r.duration_ns / 1e9, 3),
                 "time": r.when,
                 "superseded": bool(r.superseded),
@@ -339,16 +340,24 @@ def _delete(path: str) -> None:
 def reset(yes: bool, name: str | None) -> None:
     """Start a fresh session; the previous one is kept."""
     from roar import sessions
+    from roar.display import printable
+    from roar.errors import CorruptObject
     from roar.index.session_index import SessionIndex
 
     ws = Workspace.find()
-    old = sessions.active_ref(ws)
+    try:
+        old: str | None = sessions.active_ref(ws)
+    except CorruptObject as e:  # a damaged HEAD: reset is how it is repaired
+        old = None
+        click.echo(f"warning: {printable(str(e).split(';')[0])}", err=True)
     if not yes:
-        click.echo(f"Current session has {SessionIndex(ws).counts(old).steps} step(s).")
+        if old is not None:
+            click.echo(f"Current session has {SessionIndex(ws).counts(old).steps} step(s).")
         if not _confirm("Start a new session?"):
             return
     new = sessions.reset(ws, name)
-    name, previous = new.removeprefix("refs/sessions/"), old.removeprefix("refs/sessions/")
+    name = new.removeprefix("refs/sessions/")
+    previous = old.removeprefix("refs/sessions/") if old else "none: HEAD was damaged"
     click.echo(f"new session {name} (previous: {previous})")
 
 

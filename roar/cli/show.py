@@ -83,6 +83,8 @@ def show(
         elif t.kind == "artifact":
             data = artifact_view(facts, t.id, ref).to_json()
             data["path"] = os.path.abspath(target) if t.path is not None else None
+            if data["size"] is None:  # bytes no job recorded: their size is the file's
+                data["size"] = t.size
         elif t.kind == "session":
             data = session_view(facts, t.id, t.ref).to_json()
         else:
@@ -125,7 +127,6 @@ def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> di
         **view.to_json(),
         "git": job.context.get("git"),
         "env": job.context.get("env"),
-        "interrupted": job.interrupted,
         "packages_read": {
             "pip": [f"{n}=={v}" for n, v in read.pip],
             "dpkg": [f"{n}={v}" for n, v in read.dpkg],

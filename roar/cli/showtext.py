@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from roar.display import printable
+from roar.index.session_index import status_word
 
 
 def size_text(n: int | None) -> str:
@@ -27,6 +28,11 @@ def size_text(n: int | None) -> str:
 
 def when(ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 job`, `2 jobs`: roar-cli's counts in `show`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _labels(labels: dict[str, Any]) -> list[str]:
@@ -66,20 +72,19 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
         lines += [f"  {algo}: {value}" for algo, value in others]
     lines.append(f"Size:       {size_text(data.get('size'))}")
     lines.append(printable(f"Path:       {path or '(not known here)'}"))
-    seen = [r["started_ns"] for r in data["read_by"]]
-    if producer:
-        seen.append(producer["started_ns"])
-    if any(seen):
-        lines.append(f"First seen: {when(min(s for s in seen if s))}")
+    if data.get("first_seen_ns"):
+        lines.append(f"First seen: {when(data['first_seen_ns'])}")
     lines += _labels(labels.get(digest, {}))
     lines.append("")
     if producer:
         lines.append("Produced by (1 job):")
         lines.append(printable(f"  {producer['id'][:8]}  {producer['command']}") + _where(producer))
-    else:
+    elif data["read_by"]:
         lines.append("Produced by: no recorded job (a root input)")
+    else:
+        lines.append("Produced by: none (no recorded job read or wrote these bytes)")
     if data["read_by"]:
-        lines += ["", f"Consumed by ({len(data['read_by'])} jobs):"]
+        lines += ["", f"Consumed by ({plural(len(data['read_by']), 'job')}):"]
         for r in reversed(data["read_by"]):  # newest first, as roar-cli lists them
             lines.append(printable(f"  {r['job_uid']}  {r['command']}"))
     return lines
@@ -87,7 +92,7 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
 
 def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool) -> list[str]:
     step = data.get("step") or "-"
-    status = f"exit {data['exit_code']}"
+    status = f"exit {data['exit_code']}" + (" (interrupted)" if data.get("interrupted") else "")
     lines = [
         f"Job:       {step}  ·  {data['id'][:8]}  ·  {status}  ·  {data['duration_s']:.1f}s"
         f"  ·  {when(data['started_ns'])}",
@@ -158,7 +163,7 @@ def session(facts: Any, data: dict[str, Any]) -> list[str]:
     ]
     for s in chain:
         j = jobs[s.job]
-        status = "OK" if j.exit_code == 0 else "FAIL"
+        status = status_word(j.exit_code, j.interrupted)  # as `roar log` prints it
         command = " ".join(os.fsdecode(a) for a in j.argv)
         lines.append(printable(f"{s.label:<8}{s.job[:8]}  {status:<8}{command}"))
     return lines

@@ -41,7 +41,7 @@ from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "11"
+SCHEMA_VERSION = "12"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -92,9 +92,9 @@ CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NUL
 SETTLED_NS = 2_000_000_000
 
 _LOG_QUERY = """
-SELECT seq, label, job, command, exit_code, duration_ns, time_ns, time_text, superseded, parents,
-       step, step_kind
-FROM steps WHERE ref = ? ORDER BY seq
+SELECT seq, label, job, command, s.exit_code, duration_ns, time_ns, time_text, superseded,
+       parents, step, step_kind, coalesce(j.interrupted, 0)
+FROM steps s LEFT JOIN jobs j ON j.id = s.job WHERE ref = ? ORDER BY seq
 """
 
 # What `roar dag` prints and orders by, and nothing else (10,000 rows).
@@ -185,6 +185,7 @@ class LogRow(NamedTuple):
     parents: str  # comma-separated labels of the steps it read from
     step: int
     step_kind: str
+    interrupted: int  # the run was interrupted (Ctrl-C or a signal to `roar run`)
 
     @property
     def parent_labels(self) -> list[str]:
@@ -194,12 +195,27 @@ class LogRow(NamedTuple):
 LOG_HEADER = "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND"
 
 
+def status_word(exit_code: int, interrupted: bool) -> str:
+    """A job's STATUS in `log` and `show`: roar-cli's `OK` (exit 0) and `FAIL` (any other
+    exit), and `INTR` for a run that was interrupted (Ctrl-C or a signal to `roar run`,
+    which roar-cli does not record at all)."""
+    if interrupted:
+        return "INTR"
+    return "OK" if exit_code == 0 else "FAIL"
+
+
 def log_line(
-    job: str, label: str, when: str, duration_ns: int, exit_code: int, command: str
+    job: str,
+    label: str,
+    when: str,
+    duration_ns: int,
+    exit_code: int,
+    command: str,
+    interrupted: bool = False,
 ) -> str:
     """One row of roar-cli's `roar log` table (UID, STEP, TIMESTAMP, DURATION, STATUS
-    (OK or FAIL), COMMAND), stored as each step arrives."""
-    status = "OK" if exit_code == 0 else "FAIL"
+    (`status_word`), COMMAND), stored as each step arrives."""
+    status = status_word(exit_code, interrupted)
     return f"{job[:8]:<10}{label:<7}{when:<22}{duration_ns / 1e9:>7.1f}s  {status:<8}" + printable(
         command
     )
@@ -377,7 +393,9 @@ class SessionIndex:
         parents = list(dict.fromkeys(r.parent for r in reads))
         command = _display(job.argv)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
-        line = log_line(obj.job, label, when, job.duration_ns, job.exit_code, command)
+        line = log_line(
+            obj.job, label, when, job.duration_ns, job.exit_code, command, job.interrupted
+        )
         self.db.execute(
             "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)",
             (ref, seq, oid, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns, label,

@@ -162,4 +162,4 @@ class IndexSource:
 def local(ws: Workspace) -> tuple[IndexSource, Resolver]:
     """The lineage source commands read, and the resolver of names over it."""
     source = IndexSource(ws)
-    return source, Resolver(source, ws.refs.head_target(), ws.refs.read)
+    return source, Resolver(source, ws.refs.head_target(), ws.refs.read, ws.root)

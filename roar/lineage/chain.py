@@ -60,8 +60,11 @@ def parse_step(text: str) -> tuple[str, int]:
     body = text[1:] if text.startswith("@") else text
     kind = "build" if body[:1] in ("B", "b") else "run"
     number = body[1:] if kind == "build" else body
-    if not number.isdigit() or int(number) < 1:
-        raise UsageError(f"not a step: {text!r} (use @N for run steps, @BN for build steps)")
+    # ASCII digits only ("²".isdigit() is true) and at most 18 of them (int() of
+    # thousands of digits is refused by Python, and no session has that many steps)
+    if not (number.isascii() and number.isdigit()) or len(number) > 18 or int(number) < 1:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise UsageError(f"not a step: {shown!r} (use @N for run steps, @BN for build steps)")
     return kind, int(number)
 
 

@@ -23,6 +23,10 @@ from roar.objects.job import DIGEST_ALGORITHMS
 
 MIN_PREFIX = 8
 MAX_LISTED = 10
+# The longest target looked up: a path longer than PATH_MAX (4096 bytes on Linux)
+# cannot be opened, and no ref name or hash is as long, so nothing is tried.
+MAX_TARGET = 4096
+SHOWN = 80  # characters of a target echoed in a message
 HEX = frozenset("0123456789abcdef")
 ALGORITHMS = ("blake3", *DIGEST_ALGORITHMS)
 
@@ -71,6 +75,7 @@ class Target(NamedTuple):
     path: Path | None = None  # for an artifact named by a path
     object_kind: str | None = None  # for an object: env, label, blob
     algorithm: str | None = None  # for an artifact named by another digest: md5, sha256, ...
+    size: int | None = None  # bytes, for an artifact named by a path
 
     @property
     def job(self) -> str | None:
@@ -92,12 +97,18 @@ class Resolver:
         source: LineageSource,
         active_ref: str,
         read_ref: Callable[[str], str | None],
+        root: Path | None = None,
     ):
+        """`root`: the workspace's directory, when names are a workspace's; a directory
+        above it is not hashed (it would read everything under it, `/` included)."""
         self.source = source
         self.active_ref = active_ref
         self._read_ref = read_ref
+        self._root = root
 
     def resolve(self, text: str) -> Target:
+        if len(text) > MAX_TARGET or len(text.encode("utf-8", "surrogateescape")) > MAX_TARGET:
+            raise NotFound(self._nothing(text))
         if text.startswith("@"):
             head = self._read_ref(self.active_ref)
             step = find_step(self.source.chain(head) if head else [], text)
@@ -191,13 +202,20 @@ class Resolver:
         return None
 
     def _path(self, text: str) -> Target:
-        from roar.hashing import hash_path
+        from roar.hashing import artifact_of
 
+        if self._root is not None and os.path.isdir(text):
+            here, root = os.path.realpath(text), os.path.realpath(self._root)
+            if os.path.commonpath([here, root]) == here and here != root:
+                raise UsageError(
+                    f"{text}: a directory above the workspace ({root}); hashing it would "
+                    "read everything under it: name a file or a directory inside it"
+                )
         try:
-            digest = hash_path(text)
+            found = artifact_of(text)
         except OSError as e:
-            raise NotFound(f"{text}: cannot read it ({e.strerror})") from None
-        return Target("artifact", digest, text, path=Path(text))
+            raise NotFound(f"{text}: cannot read it ({e.strerror or e})") from None
+        return Target("artifact", found.hash, text, path=Path(text), size=found.size)
 
     @staticmethod
     def _spelled(target: Target) -> str:
@@ -217,4 +235,6 @@ class Resolver:
                 "or ALGO:<hex> such as sha256:<hex>)"
             )
         tried = "a hash" if hashes_only else "a path, a step (@N), a session, or a hash"
+        if len(text) > SHOWN:
+            text = f"{text[:SHOWN]}... ({len(text)} characters)"
         return f"{text}: not {tried} known here (objects and recorded artifacts){hint}"

@@ -51,6 +51,7 @@ class JobView(NamedTuple):
             "argv": [os.fsdecode(a) for a in self.job.argv],
             "cwd": os.fsdecode(self.job.cwd),
             "exit_code": self.job.exit_code,
+            "interrupted": self.job.interrupted,
             "duration_s": round(self.job.duration_ns / 1e9, 3),
             "started_ns": self.job.started_ns,
             "inputs": [artifact_json(a) for a in self.job.inputs],
@@ -94,6 +95,9 @@ class ArtifactView(NamedTuple):
     session: str | None  # the session `consumers` are steps of
     readers: list[JobView]  # every recorded job that read it, oldest first
     digests: dict[str, str] = {}  # other digests its jobs recorded: md5, sha256, sha512
+    # When these bytes were first recorded (ns since the epoch): the earliest end of a
+    # job that wrote them (hashed as it ended) or start of one that read them.
+    first_seen_ns: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         sizes = [a.size for v in (self.producer, *self.readers) if v
@@ -115,6 +119,7 @@ class ArtifactView(NamedTuple):
                 for v in self.readers
             ],  # fmt: skip
             "session": session_name(self.session),
+            "first_seen_ns": self.first_seen_ns,
         }
 
 
@@ -128,7 +133,10 @@ def artifact_view(facts: Facts, digest: str, ref: str | None) -> ArtifactView:
     view = views.get(producer) if producer else None
     read_by = sorted((views[j] for j in readers if j in views), key=lambda v: v.job.started_ns)
     digests = digests_of(facts, digest, {*readers, *([producer] if producer else [])})
-    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref, read_by, digests)
+    writers = facts.jobs(facts.source.writers([digest]).get(digest, set()))
+    seen = [j.ended_ns for j in writers.values()] + [v.job.started_ns for v in read_by]
+    first = min((t for t in seen if t), default=None)
+    return ArtifactView(digest, view, list(dict.fromkeys(consumers)), ref, read_by, digests, first)
 
 
 def digests_of(facts: Facts, digest: str, jobs: Iterable[str]) -> dict[str, str]:
@@ -286,6 +294,7 @@ class DagNode(NamedTuple):
             "state": self.state,
             "is_build": job.type == "build",
             "exit_code": job.exit_code,
+            "interrupted": job.interrupted,
             "metrics": {
                 "inputs": len(job.inputs),
                 "outputs": len(job.outputs),

@@ -23,6 +23,10 @@ LABELS = "refs/labels/"
 REMOTES = "refs/remotes/"
 
 
+# What fixes a damaged HEAD, said wherever one is met (every session stays under its ref).
+HEAD_REPAIR = "`roar reset -y` points it at a new session (every session is kept)"
+
+
 class _Any:
     pass
 
@@ -53,9 +57,10 @@ class RefStore:
         try:
             text = (self.root / HEAD).read_text().strip()
         except FileNotFoundError:
-            raise CorruptObject(f"{self.root / HEAD} is missing") from None
+            raise CorruptObject(f"{self.root / HEAD} is missing; {HEAD_REPAIR}") from None
         if not text.startswith("ref: "):
-            raise CorruptObject(f"HEAD does not name a ref: {text!r}")
+            shown = text if len(text) <= 80 else text[:80] + "..."
+            raise CorruptObject(f"HEAD does not name a ref: {shown!r}; {HEAD_REPAIR}")
         return text[5:]
 
     def set_head(self, target: str) -> None:
@@ -161,8 +166,22 @@ class RefStore:
             )
 
 
+# A ref is a file under .roar/: each part of its name must fit a file name
+# (NAME_MAX, 255 bytes on Linux and macOS) and the whole a path, checked before
+# the name reaches the file system (a longer one is "File name too long" there).
+MAX_REF_PART = 255
+MAX_REF_NAME = 1024
+
+
 def check_ref_name(name: str) -> None:
+    """Refuse (UsageError) a name that is not a valid ref: `HEAD` or `refs/<a>/<b>...`
+    with no empty, `.`-leading or `.lock` part, no space, tab, newline, NUL, `\\`
+    or `:`, each part at most MAX_REF_PART bytes and the whole at most MAX_REF_NAME."""
+    if len(name) > MAX_REF_NAME or len(name.encode("utf-8", "surrogateescape")) > MAX_REF_NAME:
+        raise UsageError(f"invalid ref name: {name[:40]!r}... (longer than {MAX_REF_NAME} bytes)")
     parts = name.split("/")
+    if any(len(p.encode("utf-8", "surrogateescape")) > MAX_REF_PART for p in parts):
+        raise UsageError(f"invalid ref name: a part is longer than {MAX_REF_PART} bytes")
     if (
         name != HEAD
         and (parts[0] != "refs" or len(parts) < 3)

@@ -546,3 +546,68 @@ def test_run_at_step_with_a_bare_argument_a_deliberate_difference(
         lines = tool("log").stdout.splitlines()
         commands.append(lines[-1][57:])
     assert commands == ["python prep.py --mode=x", "python prep.py --mode=x extra"]
+
+
+def test_dag_legend_only_when_something_applies(tools: tuple[Tool, Tool]) -> None:
+    # given: one step, nothing stale, no build step
+    for tool in tools:
+        tool("run", "python", "prep.py")
+    texts = [tool("dag", "--no-color").stdout.splitlines() for tool in tools]
+    # then: neither prints a legend (roar-cli's, observed: no line at all)
+    for tool, lines in zip(tools, texts, strict=True):
+        assert not any(ln.startswith("Legend:") for ln in lines), (tool.name, lines)
+        assert lines[-1] == "", (tool.name, lines)
+    # and a build step brings only its own part
+    for tool in tools:
+        tool("build", "python", "build.py")
+        assert tool("dag", "--no-color").stdout.splitlines()[-1] == "Legend: B = build step"
+
+
+def test_show_first_seen_is_the_first_write_and_counts_one_job(tools: tuple[Tool, Tool]) -> None:
+    import time
+
+    for tool in tools:
+        # given: features.csv written, read, then written again with the same bytes
+        tool("run", "python", "prep.py")
+        tool("run", "python", "train.py", "--lr=0.1")
+        time.sleep(1.5)
+        tool("run", "python", "prep.py")
+        lines = tool("show", "features.csv").stdout.splitlines()
+        rows = tool("log").stdout.splitlines()[5:]
+        first_prep, last_prep = rows[0][17:36].strip(), rows[-1][17:36].strip()
+        # then: first seen is when the first run made the bytes, not the latest run
+        first = next(ln for ln in lines if ln.startswith("First seen: "))[12:]
+        assert first_prep <= first < last_prep, (tool.name, first, rows)
+        # and one reader is "1 job", as roar-cli writes it
+        assert "Consumed by (1 job):" in lines, (tool.name, lines)
+
+
+def test_a_command_that_fails_by_a_signal_is_fail_in_the_log(tools: tuple[Tool, Tool]) -> None:
+    # roar-cli: a command killed by a signal is FAIL (an interrupted `roar run` itself
+    # records nothing there; ours records it as INTR: tests/test_cli_bad_input.py)
+    for tool in tools:
+        tool("run", "sh", "-c", "kill -INT $$", ok=False)
+        row = tool("log").stdout.splitlines()[5]
+        assert row[57:].startswith("sh -c "), (tool.name, row)
+        assert row[49:57] == "FAIL    ", (tool.name, row)
+
+
+def test_pop_and_reset_from_dev_null_abort_alike(tools: tuple[Tool, Tool]) -> None:
+    import subprocess
+
+    for tool in tools:
+        tool("run", "python", "prep.py")
+    for tool in tools:
+        for command in ("pop", "reset"):
+            proc = subprocess.run(
+                [*tool.argv0, command],
+                cwd=tool.root,
+                env=tool.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert proc.returncode == 1, (tool.name, command, proc.stdout, proc.stderr)
+            assert proc.stderr.strip().endswith("Aborted!"), (tool.name, command, proc.stderr)
+        assert (tool.root / "features.csv").exists(), tool.name

@@ -117,3 +117,23 @@ def test_register_an_artifact_follows_reads_of_a_file_inside_a_composite(make_us
     model = record_composite_pipeline(alice.ws)["model"]
     out = json.loads(cli_as(alice, "register", model, "--dry-run", "--json").stdout)
     assert out["objects"]["job"] == 2  # the composite's producer is upstream too
+
+
+def test_remote_lookup_takes_a_prefix_as_fetch_does(make_user, cli_as):
+    # given: alice registered the model's lineage
+    alice = make_user("alice")
+    files = record_pipeline_into(alice)
+    assert cli_as(alice, "register", "-y", files["model"]).returncode == 0
+    full = json.loads(cli_as(alice, "remote", "lookup", files["model"], "--json").stdout)
+    # when: she looks it up by the 12 digits roar prints
+    short = cli_as(alice, "remote", "lookup", files["model"][:12], "--json")
+    # then: the registry's resolver names the hash, and the lookup is the full one's
+    assert short.returncode == 0, short.stderr
+    assert json.loads(short.stdout) == full
+    text = cli_as(alice, "remote", "lookup", files["model"][:12])
+    assert text.returncode == 0 and text.stdout.startswith(files["model"])
+    # a prefix the registry does not know is not found (exit 4), not a bad request
+    unknown = cli_as(alice, "remote", "lookup", "0123456789ab")
+    assert unknown.returncode == 4 and "is not known to" in unknown.stderr
+    short_text = cli_as(alice, "remote", "lookup", "abc")
+    assert short_text.returncode == 2 and "prefix of 8+ hex digits" in short_text.stderr

@@ -359,7 +359,11 @@ fn head_target(store: &Path) -> Result<String> {
     let text = fs::read_to_string(store.join("HEAD")).context("cannot read .roar/HEAD")?;
     match text.trim().strip_prefix("ref: ") {
         Some(target) => Ok(target.to_owned()),
-        None => bail!("HEAD does not name a ref: {:?}", text.trim()),
+        None => bail!(
+            "HEAD does not name a ref: {:?}; {}",
+            text.trim().chars().take(80).collect::<String>(),
+            crate::workspace::HEAD_REPAIR
+        ),
     }
 }
 

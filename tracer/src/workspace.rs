@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 
 pub const ROAR_DIR: &str = ".roar";
+/// What fixes a damaged HEAD, said wherever one is met (roar/refs/refstore.py's HEAD_REPAIR).
+pub const HEAD_REPAIR: &str = "`roar reset -y` points it at a new session (every session is kept)";
 
 pub struct Workspace {
     pub root: PathBuf,
@@ -58,7 +60,10 @@ impl Workspace {
             .map_err(|e| format!("{} is unreadable: {e}", self.dir.join("HEAD").display()))?;
         match text.trim().strip_prefix("ref: ") {
             Some(target) => Ok(target.to_owned()),
-            None => Err(format!("HEAD does not name a ref: {:?}", text.trim())),
+            None => Err(format!(
+                "HEAD does not name a ref: {:?}; {HEAD_REPAIR}",
+                text.trim().chars().take(80).collect::<String>()
+            )),
         }
     }
 
