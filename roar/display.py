@@ -25,6 +25,8 @@ def printable(value: str | bytes) -> str:
     bytes that are not UTF-8 become `\\xNN`. A backslash is left as is."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
+    if value.isascii() and value.isprintable():  # " " to "~": nothing to escape (fast)
+        return value
     return _UNSAFE.sub(_escape, value)
 
 

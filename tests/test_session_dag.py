@@ -156,3 +156,21 @@ def test_unknown_targets_say_what_was_tried(workspace: Workspace, roar_cli) -> N
     short = roar_cli("show", "beef")
     assert short.returncode == 4
     assert short.stderr == f"error: beef: {tried} (a hash prefix needs at least 8 hex digits)\n"
+
+
+def test_dag_text_follows_the_session_as_it_moves(workspace: Workspace, roar_cli) -> None:  # type: ignore[no-untyped-def]
+    # What the pipeline ends in is kept in the index per head: a new step, and a
+    # `pop` back, must each show the outputs of the session as it is now.
+    def ends() -> list[str]:
+        out = roar_cli("dag")
+        assert out.returncode == 0, out.stderr
+        return [line.split("└──> ")[1] for line in out.stdout.splitlines() if "└──> (" in line]
+
+    record(workspace, "python prep.py", [_art("raw.csv", RAW)], [_art("clean.csv", CLEAN)])
+    assert ends() == ["(clean.csv)"]
+    record(workspace, "python train.py", [_art("clean.csv", CLEAN)], [_art("model.pt", MODEL)])
+    assert ends() == ["(model.pt)"]
+    assert roar_cli("pop", "-y").returncode == 0
+    assert ends() == ["(clean.csv)"]
+    log = roar_cli("log", "-n", "1").stdout.splitlines()
+    assert log[1] == "Job Log (1 jobs)" and log[-1].endswith("python prep.py")

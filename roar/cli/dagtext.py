@@ -13,11 +13,13 @@ import operator
 import os
 import shutil
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from roar.display import printable
 from roar.lineage import dag as rules
-from roar.lineage.views import SessionDag
+
+if TYPE_CHECKING:
+    from roar.lineage.views import SessionDag
 
 MAX_DEPTH = 12  # deeper steps are drawn at this depth: a 10,000-step chain stays readable
 
@@ -101,9 +103,12 @@ def from_index(
     *,
     expanded: bool,
     stale_only: bool,
+    all_outputs: bool = False,
 ) -> Text:
-    """The rows from the session index alone (`SessionIndex.dag_text_rows`)."""
-    steps, artifacts = index.dag_text_rows(ref)
+    """The rows from the session index alone (`SessionIndex.dag_text_rows`). Only
+    the terminal outputs are listed unless `all_outputs`; when nothing is stale and
+    only live steps are shown, they come ready from the index (`live_ends`)."""
+    steps = index.dag_text_rows(ref)
     live = [r for r in steps if not r.superseded]
     stale: set[str] = set()
     if len(live) < len(steps):  # only a re-run can make a step stale
@@ -112,44 +117,49 @@ def from_index(
         map(operator.itemgetter(1, 4, 5), live),  # (label, step_kind, step)
         {r.label: r.parents.split(",") for r in live if r.parents},
     )
-    position = {label: i for i, label in enumerate(ranked)}
-    shown = sorted(
-        (
-            r
-            for r in steps
-            if (expanded or not r.superseded) and (not stale_only or r.label in stale)
-        ),
-        key=lambda r: position[r.label],
-    )
-    by_seq: dict[int, tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]] = {
-        r.seq: ([], []) for r in shown
-    }
-    for seq, role, path, digest in artifacts:
-        if seq in by_seq:
-            by_seq[seq][role == "out"].append((path, digest))
+    shown = [
+        r for r in steps if (expanded or not r.superseded) and (not stale_only or r.label in stale)
+    ]
+    # Shown by rank; live steps alone are already in it unless a re-run reordered them.
+    if expanded or ranked != [r.label for r in live]:
+        position = {label: i for i, label in enumerate(ranked)}
+        shown.sort(key=lambda r: position[r.label])
+    row_of = {r.seq: i for i, r in enumerate(shown)}
     found = labels_of([r.job for r in shown])
     rows = []
-    for r in shown:
-        state = "superseded" if r.superseded else "stale" if r.label in stale else "active"
-        labels = found.get(r.job, {})
+    add = rows.append
+    for seq, label, job, superseded, kind, _, parents, command, ins, outs, cons in shown:
+        state = "superseded" if superseded else "stale" if label in stale else "active"
+        labels = found.get(job, {})
         name = labels.get("name")
-        rows.append(
+        add(
             Row(
-                r.seq,
-                r.job,
-                r.label,
-                str(name) if name is not None else r.command,
-                r.inputs,
-                r.outputs,
-                r.consumed,
+                seq,
+                job,
+                label,
+                str(name) if name is not None else command,
+                ins,
+                outs,
+                cons,
                 state,
-                r.parents.split(",") if r.parents else [],
+                parents.split(",") if parents else [],
                 labels,
-                r.step_kind == "build",
+                kind == "build",
             )
         )
+    if not (all_outputs or expanded or stale_only or stale):
+        ends = index.live_ends(ref)
+        if all(s in row_of for s, _, _ in ends):  # else a step arrived while this read
+            outs = [Out(row_of[s], _basename(p), True, False) for s, p, _ in ends]
+            return Text(len(live), 0, 0, 0, False, {}, rows, outs)
+    by_seq: dict[int, tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]] = {
+        r.seq: ([], []) for r in steps
+    }
+    for seq, role, path, digest in index.dag_artifacts(ref):
+        if seq in by_seq:
+            by_seq[seq][role == "out"].append((path, digest))
     ends = rules.shown_outputs([by_seq[r.seq][1] for r in shown], [by_seq[r.seq][0] for r in shown])
-    stale_outputs = {d for r in live if r.label in stale for _, d in by_seq.get(r.seq, ([], []))[1]}
+    stale_outputs = {d for r in live if r.label in stale for _, d in by_seq[r.seq][1]}
     old_outputs = {d for r in shown if r.superseded for _, d in by_seq[r.seq][1]}
     return Text(
         len(live),
@@ -159,7 +169,11 @@ def from_index(
         expanded,
         {},
         rows,
-        [Out(o.row, _basename(o.path), o.terminal, o.orphaned) for o in ends],
+        [
+            Out(o.row, _basename(o.path), o.terminal, o.orphaned)
+            for o in ends
+            if o.terminal or all_outputs
+        ],
     )
 
 
@@ -212,45 +226,48 @@ def render(
     drawn: dict[str, int] = {}
     children: dict[int | None, list[int]] = {}
     for i, r in enumerate(d.rows):
-        parent = next((drawn[p] for p in r.depends_on if p in drawn), None)
+        parent = None
+        for p in r.depends_on:
+            if p in drawn:
+                parent = drawn[p]
+                break
         children.setdefault(parent, []).append(i)
         drawn[r.label] = i
     outputs: dict[int, list[Out]] = {}
     for o in d.outputs:
         if o.terminal or show_artifacts:
             outputs.setdefault(o.row, []).append(o)
+    notes = notes or {}
     # Depth first without recursion: (row, connector, prefix below it, depth); a row
-    # is pushed again as ~row to draw its outputs after the steps below it.
+    # with outputs is pushed again as ~row to draw them after the steps below it.
     todo: list[tuple[int, str, str, int]] = [(i, "", "", 0) for i in children.get(None, [])][::-1]
+    push, pop, add = todo.append, todo.pop, lines.append
     while todo:
-        i, connector, below, depth = todo.pop()
+        i, connector, below, depth = pop()
         if i < 0:
             r = d.rows[~i]
-            lines += [
-                printable(f"{below}    └──> ({o.name}){_marks(r, o)}") for o in outputs.get(~i, [])
-            ]
+            lines += [printable(f"{below}    └──> ({o.name}){_marks(r, o)}") for o in outputs[~i]]
             continue
         r = d.rows[i]
-        lines.append(_step_line(r, connector, cols))
-        visible = {k: v for k, v in r.labels.items() if not k.startswith("roar.")}
-        if visible:
-            lines.append(printable(f"{connector}    labels: {_labels(visible)}"))
-        lines += [printable(f"{below}    <- {text}") for text in (notes or {}).get(r.seq, [])]
-        todo.append((~i, connector, below, depth))
-        kids = children.get(i, [])
-        for k, child in reversed(list(enumerate(kids))):
-            last = k == len(kids) - 1
-            if depth >= MAX_DEPTH:
-                todo.append((child, connector, below, depth))
-            else:
-                todo.append(
-                    (
-                        child,
-                        below + ("└──>" if last else "├──>"),
-                        below + ("    " if last else "│   "),
-                        depth + 1,
-                    )
-                )
+        add(_step_line(r, connector, cols))
+        if r.labels:
+            visible = {k: v for k, v in r.labels.items() if not k.startswith("roar.")}
+            if visible:
+                add(printable(f"{connector}    labels: {_labels(visible)}"))
+        if r.seq in notes:
+            lines += [printable(f"{below}    <- {text}") for text in notes[r.seq]]
+        if i in outputs:
+            push((~i, connector, below, depth))
+        kids = children.get(i)
+        if not kids:
+            continue
+        if depth >= MAX_DEPTH:
+            todo += [(child, connector, below, depth) for child in reversed(kids)]
+            continue
+        push((kids[-1], below + "└──>", below + "    ", depth + 1))
+        todo += [
+            (child, below + "├──>", below + "│   ", depth + 1) for child in reversed(kids[:-1])
+        ]
     lines.append("")
     legend = ["* = stale"]
     if any(r.build for r in d.rows):

@@ -93,17 +93,24 @@ def _ago(ns: int) -> str:
 def log(as_json: bool, limit: int) -> None:
     """Show the job history of the active session, oldest first, as roar-cli's table
     (superseded executions included); --json lists newest first."""
-    from roar.cli.output import print_json
-    from roar.index.session_index import SessionIndex
+    from roar.index.session_index import LOG_HEADER, SessionIndex
 
     ws = Workspace.find()
     index, ref = SessionIndex(ws), ws.refs.head_target()
+    if not as_json:
+        # roar-cli's table: the rows are stored as steps arrive (session_index.log_line).
+        count, body = index.log_lines(ref, limit)
+        if not count:
+            _write_lines(["No log entries found."])
+            return
+        header = ["", f"Job Log ({count} jobs)", "", LOG_HEADER, "-" * 72]
+        _write_lines([*header, body])
+        return
+    from roar.cli.output import print_json
+
     rows = index.log_rows(ref)
     if limit > 0:
         rows = rows[-limit:]
-    if not as_json:
-        _write_lines(log_table(rows))
-        return
     print_json(
         [
             {
@@ -119,28 +126,6 @@ def log(as_json: bool, limit: int) -> None:
             for r in reversed(rows)
         ]
     )
-
-
-def log_table(rows) -> list[str]:  # type: ignore[no-untyped-def]
-    """roar-cli's `roar log`: UID, STEP, TIMESTAMP, DURATION, STATUS (OK or FAIL), COMMAND."""
-    from roar.display import printable
-
-    if not rows:
-        return ["No log entries found."]
-    lines = [
-        "",
-        f"Job Log ({len(rows)} jobs)",
-        "",
-        "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND",
-        "-" * 72,
-    ]
-    for r in rows:
-        status = "OK" if r.exit_code == 0 else "FAIL"
-        lines.append(
-            f"{r.job[:8]:<10}{r.label:<7}{r.when:<22}{r.duration_ns / 1e9:>7.1f}s  {status:<8}"
-            + printable(r.command)
-        )
-    return lines
 
 
 @click.command()
@@ -163,11 +148,10 @@ def dag(
     Text and --json as roar-cli 0.4.7 prints them (docs/roar-cli-compat.md);
     our fields are beside roar-cli's in --json.
     """
-    from roar import labels, sessions
+    from roar import labels
     from roar.cli import dagtext
     from roar.index.source import local
     from roar.lineage.producers import Facts
-    from roar.lineage.views import session_dag
 
     ws = Workspace.find()
     source, resolver = local(ws)
@@ -190,10 +174,14 @@ def dag(
             lambda ids: labels.labels_of(ws, ids),
             expanded=expanded,
             stale_only=stale_only,
+            all_outputs=show_artifacts,
         )
         notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
         _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
         return
+    from roar import sessions
+    from roar.lineage.views import session_dag
+
     view = session_dag(
         facts,
         ref,

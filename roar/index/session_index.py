@@ -12,6 +12,10 @@ it needs:
   (fetched jobs, popped steps) are found by listing only the fan-out
   directories whose mtime changed and the packs not seen before.
 
+What the inspection commands print per step is stored as the step arrives:
+its row of `roar log` (`log_line`) and its in/out/consumed counts; the
+terminal outputs of the live steps (`live_ends`) are decided once per head.
+
 The file is a cache: deleting it loses nothing, and one that SQLite cannot
 read is deleted and rebuilt. Jobs are cached without their `context`.
 """
@@ -27,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 from roar.atomic import is_temporary
 from roar.display import printable
 from roar.errors import CorruptObject
-from roar.lineage.dag import Read, step_reads
+from roar.lineage.dag import Read, consumed, shown_outputs, step_reads
 from roar.lineage.source import Step, step_label
 from roar.objects.base import is_id
 from roar.objects.job import ArtifactRef, Job
@@ -37,7 +41,7 @@ from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "9"
+SCHEMA_VERSION = "10"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -48,6 +52,7 @@ CREATE TABLE IF NOT EXISTS steps (
     label TEXT NOT NULL, command TEXT NOT NULL, exit_code INTEGER NOT NULL,
     duration_ns INTEGER NOT NULL, time_text TEXT NOT NULL, superseded INTEGER NOT NULL,
     parents TEXT NOT NULL, line TEXT NOT NULL,
+    inputs INTEGER NOT NULL, outputs INTEGER NOT NULL, consumed INTEGER NOT NULL,
     PRIMARY KEY (ref, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS steps_by_object ON steps (session_object);
 CREATE INDEX IF NOT EXISTS steps_by_label ON steps (ref, label, seq);
@@ -71,6 +76,9 @@ CREATE INDEX IF NOT EXISTS tree_entries_by_hash ON tree_entries (hash);
 CREATE TABLE IF NOT EXISTS writers (
     ref TEXT NOT NULL, hash TEXT NOT NULL, label TEXT NOT NULL, job TEXT NOT NULL,
     PRIMARY KEY (ref, hash));
+CREATE TABLE IF NOT EXISTS dag_ends (
+    ref TEXT NOT NULL, head TEXT NOT NULL, n INTEGER NOT NULL, seq INTEGER NOT NULL,
+    path BLOB NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (ref, n)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NULL);
 """
@@ -91,15 +99,23 @@ _DAG_QUERY = """
 SELECT seq, label, job, superseded, step_kind, step, parents, exit_code, command
 FROM steps WHERE ref = ? ORDER BY seq
 """
+# ... and for its text: the counts stored as each step arrived.
+_DAG_TEXT_QUERY = """
+SELECT seq, label, job, superseded, step_kind, step, parents, command, inputs, outputs, consumed
+FROM steps WHERE ref = ? ORDER BY seq
+"""
 
 
-# `roar dag`'s text: every artifact of the session's steps (their in:/out: counts,
-# and what the pipeline ends in), and how many hashes each read from earlier steps.
+# `roar dag`'s text: every artifact of the session's steps (what the shown
+# steps end in, when that is not the live steps' `dag_ends`), or of its live steps.
 _DAG_ARTIFACTS_QUERY = """
 SELECT s.seq, a.role, a.path, a.hash FROM steps s JOIN artifacts a ON a.job = s.job
 WHERE s.ref = ? ORDER BY s.seq, a.rowid
 """
-_DAG_CONSUMED_QUERY = "SELECT seq, count(DISTINCT hash) FROM reads WHERE ref = ? GROUP BY seq"
+_LIVE_ARTIFACTS_QUERY = """
+SELECT s.seq, a.role, a.path, a.hash FROM steps s JOIN artifacts a ON a.job = s.job
+WHERE s.ref = ? AND s.superseded = 0 ORDER BY s.seq, a.rowid
+"""
 
 
 class DagTextRow(NamedTuple):
@@ -110,7 +126,6 @@ class DagTextRow(NamedTuple):
     step_kind: str
     step: int
     parents: str
-    exit_code: int
     command: str
     inputs: int
     outputs: int
@@ -171,6 +186,20 @@ class LogRow(NamedTuple):
     @property
     def parent_labels(self) -> list[str]:
         return self.parents.split(",") if self.parents else []
+
+
+LOG_HEADER = "UID       STEP   TIMESTAMP             DURATION  STATUS  COMMAND"
+
+
+def log_line(
+    job: str, label: str, when: str, duration_ns: int, exit_code: int, command: str
+) -> str:
+    """One row of roar-cli's `roar log` table (UID, STEP, TIMESTAMP, DURATION, STATUS
+    (OK or FAIL), COMMAND), stored as each step arrives."""
+    status = "OK" if exit_code == 0 else "FAIL"
+    return f"{job[:8]:<10}{label:<7}{when:<22}{duration_ns / 1e9:>7.1f}s  {status:<8}" + printable(
+        command
+    )
 
 
 class Counts(NamedTuple):
@@ -345,12 +374,12 @@ class SessionIndex:
         parents = list(dict.fromkeys(r.parent for r in reads))
         command = _display(job.argv)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
-        exit_note = "" if job.exit_code == 0 else f"  exit {job.exit_code}"
-        line = f"{label:>5}  {obj.job[:12]}  {when}  {printable(command)}{exit_note}"
+        line = log_line(obj.job, label, when, job.duration_ns, job.exit_code, command)
         self.db.execute(
-            "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+            "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)",
             (ref, seq, oid, obj.job, obj.step, obj.step_kind, obj.supersedes, obj.time_ns, label,
-             command, job.exit_code, job.duration_ns, when, ",".join(parents), line),
+             command, job.exit_code, job.duration_ns, when, ",".join(parents), line,
+             len(job.inputs), len(job.outputs), consumed(reads)),
         )  # fmt: skip
         for art in job.outputs:
             self._wrote(ref, label, obj.job, art.hash, art.kind)
@@ -475,6 +504,18 @@ class SessionIndex:
         rows = self.db.execute(_LOG_QUERY, (ref,)).fetchall()
         return list(map(LogRow._make, rows))
 
+    def log_lines(self, ref: str, limit: int = 0) -> tuple[int, str]:
+        """(how many, their `log_line`s joined by newlines), oldest first; the newest
+        `limit` when it is positive (SQLite joins them: 10,000 rows cost no Python)."""
+        self.sync(ref)
+        row = self.db.execute(
+            "SELECT count(*), coalesce(group_concat(line, char(10)), '') FROM"
+            " (SELECT seq, line FROM (SELECT seq, line FROM steps WHERE ref = ?"
+            "  ORDER BY seq DESC LIMIT ?) ORDER BY seq)",
+            (ref, limit if limit > 0 else -1),
+        ).fetchone()
+        return int(row[0]), str(row[1])
+
     def latest(self, ref: str) -> LogRow | None:
         """The newest execution of the session, as `log` shows it."""
         self.sync(ref)
@@ -501,22 +542,46 @@ class SessionIndex:
         self.sync(ref)
         return list(map(DagRow._make, self.db.execute(_DAG_QUERY, (ref,))))
 
-    def dag_text_rows(self, ref: str) -> tuple[list[DagTextRow], list[tuple[int, str, bytes, str]]]:
-        """Every step with its input, output and consumed counts, oldest first; and
-        (seq, role, path, hash) of every artifact of those steps."""
+    def dag_text_rows(self, ref: str) -> list[DagTextRow]:
+        """Every step with its input, output and consumed counts, oldest first."""
         self.sync(ref)
-        artifacts = self.db.execute(_DAG_ARTIFACTS_QUERY, (ref,)).fetchall()
-        ins: dict[int, int] = {}
-        outs: dict[int, int] = {}
-        for seq, role, _, _ in artifacts:
-            counter = outs if role == "out" else ins
-            counter[seq] = counter.get(seq, 0) + 1
-        consumed = dict(self.db.execute(_DAG_CONSUMED_QUERY, (ref,)).fetchall())
-        steps = [
-            DagTextRow._make((*r, ins.get(r[0], 0), outs.get(r[0], 0), consumed.get(r[0], 0)))
-            for r in self.db.execute(_DAG_QUERY, (ref,))
-        ]
-        return steps, artifacts
+        return list(map(DagTextRow._make, self.db.execute(_DAG_TEXT_QUERY, (ref,))))
+
+    def dag_artifacts(self, ref: str) -> list[tuple[int, str, bytes, str]]:
+        """(seq, role, path, hash) of every artifact of the session's steps (call after sync)."""
+        return self.db.execute(_DAG_ARTIFACTS_QUERY, (ref,)).fetchall()
+
+    def live_ends(self, ref: str) -> list[tuple[int, bytes, str]]:
+        """(seq, path, hash) of the terminal outputs of the live executions, in the
+        order `shown_outputs` gives them (call after sync). Decided by that rule once
+        per head, then kept: what the pipeline ends in changes only when the session does."""
+        cached = self.db.execute(
+            "SELECT e.seq, e.path, e.hash FROM dag_ends e JOIN heads h ON h.ref = e.ref"
+            " AND h.head = e.head WHERE e.ref = ? ORDER BY e.n",
+            (ref,),
+        ).fetchall()
+        if cached:  # row -1 marks "decided for this head" when the pipeline ends in nothing
+            return [(seq, path, digest) for seq, path, digest in cached if seq >= 0]
+        self.db.execute("BEGIN IMMEDIATE")  # the head and its steps read as one state
+        try:
+            row = self.db.execute("SELECT head FROM heads WHERE ref = ?", (ref,)).fetchone()
+            head = "" if row is None else str(row[0])
+            by_seq: dict[int, tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]] = {}
+            for seq, role, path, digest in self.db.execute(_LIVE_ARTIFACTS_QUERY, (ref,)):
+                by_seq.setdefault(seq, ([], []))[role == "out"].append((path, digest))
+            seqs = list(by_seq)
+            ends = shown_outputs([by_seq[s][1] for s in seqs], [by_seq[s][0] for s in seqs])
+            found = [(seqs[o.row], o.path, o.hash) for o in ends if o.terminal]
+            self.db.execute("DELETE FROM dag_ends WHERE ref = ?", (ref,))
+            self.db.executemany(
+                "INSERT INTO dag_ends VALUES (?,?,?,?,?,?)",
+                [(ref, head, n, *e) for n, e in enumerate([(-1, b"", ""), *found])],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return found
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)

@@ -61,6 +61,11 @@ def session_reads(
     return out
 
 
+def consumed(reads: Iterable[Read]) -> int:
+    """How many distinct hashes an execution read from earlier steps (roar-cli's `cons:`)."""
+    return len({r.hash for r in reads})
+
+
 def parents(reads: Iterable[Read]) -> list[str]:
     """The step labels an execution depends on, each once, in the order first read."""
     return list(dict.fromkeys(r.parent for r in reads))

@@ -401,7 +401,7 @@ def session_dag(
             dag.parents(r),
             not s.superseded and s.label in stale,
             i + 1,
-            len({x.hash for x in r}),
+            dag.consumed(r),
             found.get(s.job, {}),
         )
         for i, s, r in shown
