@@ -46,6 +46,8 @@ config = repo.get_config()
 config.set((b"remote", b"origin"), b"url", b"../origin.git")
 config.write_to_path()
 porcelain.push(".", "../origin.git", b"master", errstream=io.BytesIO())
+# as `git push` does: what origin now has, as the remote-tracking branch
+repo.refs[b"refs/remotes/origin/master"] = repo.refs[b"refs/heads/master"]
 PY
 
 echo "== record it with roar run"

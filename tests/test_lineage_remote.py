@@ -180,3 +180,40 @@ def test_reproduce_from_a_directory_that_is_not_a_workspace(roar_cli, person, gl
     assert [s["job"] for s in plan["steps"]] == [jobs["@1"], jobs["@2"]]
     nothing = roar_cli("reproduce", "0" * 64, cwd=dave.root, env=dave.env)
     assert nothing.returncode == 4
+
+
+def test_a_session_rerun_with_an_override_reproduces_from_what_register_prints(
+    roar_cli, person, glaas_url, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # given: alice's pipeline, then step 2 re-run with an override (other model bytes),
+    # so that the live @3 read the model of the superseded @2 (docs/lineage.md §4, §5)
+    alice = person("alice")
+    jobs = alice_pipeline(roar_cli, alice, git=True)
+    old_model = b3(alice.root / "model.pt")
+    ok(roar_cli, alice, "run", "@2", "--epochs=2")
+    rows = json.loads(ok(roar_cli, alice, "log", "--json").stdout)
+    rerun = next(r["job"] for r in rows if r["step"] == "@2" and not r["superseded"])
+    assert rerun != jobs["@2"]
+    assert b3(alice.root / "model.pt") != old_model
+    # the checklist finds the model's producer, as `reproduce metrics.json` does
+    dry = json.loads(ok(roar_cli, alice, "register", "--dry-run", "--json").stdout)
+    sourced = next(c for c in dry["checklist"] if c["check"] == "all inputs sourced")
+    assert sourced["ok"] is True, sourced
+    out = ok(roar_cli, alice, "register", "-y").stdout
+    line = next(x for x in out.splitlines() if x.startswith("reproduce: "))
+    argv = shlex.split(line.removeprefix("reproduce: "))
+    # when: someone with nothing but the registry plans and runs that command
+    dave = person("dave", workspace=False)
+    plan = json.loads(ok(roar_cli, dave, *argv[1:], "--remote", glaas_url, "--json").stdout)
+    # then: each step after what it read; the superseded @2 makes the model @3 read
+    assert [s["job"] for s in plan["steps"]] == [jobs["@1"], jobs["@2"], jobs["@3"], rerun]
+    assert plan["inputs"] and all(i["status"] != "missing" for i in plan["inputs"])
+    assert any("@3 is stale" in w for w in plan["warnings"]), plan["warnings"]
+    shown = ok(roar_cli, dave, *argv[1:], "--remote", glaas_url)
+    assert "MISSING" not in shown.stdout and "@3 is stale" in shown.stdout + shown.stderr
+    where = tmp_path / "again"
+    done = roar_cli(*argv[1:], "--remote", glaas_url, "--run", "-y", "--dir", str(where),
+                    cwd=dave.root, env=dave.env)  # fmt: skip
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert b3(where / "model.pt") == b3(alice.root / "model.pt")
+    assert b3(where / "metrics.json") == b3(alice.root / "metrics.json")

@@ -225,3 +225,15 @@ def test_run_warns_of_what_would_keep_the_run_from_being_reproduced(
     assert warnings() == ["warning: git work tree is dirty; the patch is recorded with the job"]
     git(root, "commit", "-qam", "second")  # ahead of origin/main: not pushed
     assert warnings() == [unpushed.replace(head[:12], git(root, "rev-parse", "HEAD")[:12])]
+
+
+def test_a_step_that_imports_nothing_reads_no_package(roar_cli, tmp_path: Path, venv: Path) -> None:  # type: ignore[no-untyped-def]
+    # The venv's .pth files run setuptools' `_distutils_hack` and mylib's editable finder
+    # at every interpreter start: the step used neither.
+    root = tmp_path / "proj"
+    workspace(roar_cli, root)
+    assert any("_distutils_hack" in p.read_text() for p in venv.glob("lib/*/site-packages/*.pth"))
+    result = roar_cli("run", str(venv / "bin" / "python"), "-c", "print(1)", cwd=root)
+    assert result.returncode == 0, result.stderr
+    packages = last_job(root).context["packages"]
+    assert packages["pip"] == [] and packages["code"] == []

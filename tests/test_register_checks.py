@@ -106,3 +106,50 @@ def test_push_tag_pushes_roar_tag_to_the_git_remote(
     assert out["git_tag"] == tag and out["git_tag_pushed_to"] == str(git_project.origin)
     with Repo(str(git_project.origin)) as origin:
         assert origin.refs[f"refs/tags/{tag}".encode()] == commit.encode()
+
+
+def test_a_dry_run_outside_git_does_not_say_the_code_is_committed(
+    roar_cli, glaas_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # given: a step recorded in a directory that is no git repository
+    root = tmp_path / "plain"
+    root.mkdir()
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home/.config"),
+           "GIT_CEILING_DIRECTORIES": str(tmp_path)}  # fmt: skip
+    (root / "step.py").write_text("open('out.txt','w').write('x')\n")
+    ok(roar_cli, "init", "-n", cwd=root, env=env)
+    ok(roar_cli, "config", "set", "glaas.url", glaas_url, cwd=root, env=env)
+    ok(roar_cli, "run", "python", "step.py", cwd=root, env=env)
+    # when
+    dry = json.loads(ok(roar_cli, "register", "--dry-run", "--json", cwd=root, env=env).stdout)
+    text = ok(roar_cli, "register", "--dry-run", cwd=root, env=env).stdout
+    # then: not committed, and why
+    check = next(c for c in dry["checklist"] if c["check"] == "code committed to git")
+    assert check["ok"] is False and "outside a git repository" in check["detail"]
+    assert "[✅] code committed to git" not in text
+    assert "[❌] code committed to git" in text
+
+
+def test_a_remote_url_is_shown_with_its_credentials_masked(
+    roar_cli, git_project: GitProject, glaas_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # given: a step recorded in a repository whose origin URL holds a token
+    root = git_project.root
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home/.config")}
+    secret = "ghp_SECRETSECRETSECRET"
+    set_remote(root, None)
+    set_remote(root, f"https://alice:{secret}@github.com/alice/pipeline.git")
+    git_project.commit({"step.py": "open('out.txt','w').write('x')\n"})
+    ok(roar_cli, "init", "-n", cwd=root, env=env)
+    ok(roar_cli, "config", "set", "glaas.url", glaas_url, cwd=root, env=env)
+    ok(roar_cli, "run", "python", "step.py", cwd=root, env=env)
+    # when: the checklist and the plan show the repository
+    shown = [
+        ok(roar_cli, "register", "--dry-run", cwd=root, env=env).stdout,
+        ok(roar_cli, "register", "--dry-run", "--json", cwd=root, env=env).stdout,
+        ok(roar_cli, "reproduce", "out.txt", cwd=root, env=env).stdout,
+    ]
+    # then: the host and user are there, the password never is
+    for out in shown:
+        assert secret not in out
+        assert "https://alice:<redacted>@github.com/alice/pipeline.git" in out, out

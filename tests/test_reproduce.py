@@ -276,6 +276,29 @@ def test_script_writes_the_plan_as_an_editable_shell_script(
     assert f"cp -- {git_project.root}/data/raw.csv" in text
 
 
+def test_the_script_runs_from_any_directory_with_a_relative_dir(
+    roar_cli,
+    git_project: GitProject,
+    tmp_path: Path,
+) -> None:  # type: ignore[no-untyped-def]
+    record_pipeline(roar_cli, git_project, None)
+    metrics = b3(git_project.root / "metrics.json")
+    run_ok(roar_cli, "reproduce", metrics, "--script", str(tmp_path / "plan.sh"),
+           cwd=git_project.root)  # fmt: skip
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("ROAR_WORKSPACE", None)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    # the default directory is relative: every step's `cd` must still find it
+    run = subprocess.run(["bash", str(tmp_path / "plan.sh")], cwd=empty, env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    made = empty / f"reproduce-{metrics[:12]}"
+    assert b3(made / "metrics.json") == metrics
+    assert b3(made / "model" / "weights.bin") == b3(git_project.root / "model" / "weights.bin")
+
+
 @pytest.mark.parametrize("flag", ["--json"])
 def test_plan_json_lists_steps_inputs_and_packages(
     roar_cli,

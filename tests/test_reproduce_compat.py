@@ -51,8 +51,14 @@ def test_export_requirements_writes_the_recorded_pins(
     roar_cli, git_project: GitProject, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     record_pipeline(roar_cli, git_project, None)
-    metrics = b3(git_project.root / "metrics.json")
+    # a step that imports a package (the pipeline's steps import none)
+    (git_project.root / "digest.py").write_text(
+        "import blake3\nopen('digest.txt', 'w').write(blake3.blake3(b'x').hexdigest())\n"
+    )
+    run_ok(roar_cli, "run", "python", "digest.py", cwd=git_project.root)
+    metrics = b3(git_project.root / "digest.txt")
     listed = run_ok(roar_cli, "reproduce", metrics, "--list-requirements", cwd=git_project.root)
+    assert any(ln.startswith("blake3==") for ln in listed.stdout.splitlines())
     pins = [ln for ln in listed.stdout.splitlines() if "==" in ln]
     out = run_ok(
         roar_cli,

@@ -77,6 +77,14 @@ def secret_spans(text: bytes) -> list[Span]:
     return _not_redacted(text, merge(spans))
 
 
+def mask(text: str) -> str:
+    """`text` to show on a terminal: every secret by its shape (a URL's password, a
+    token) replaced by REDACTED, by the rules of secret_rules.json."""
+    raw = os.fsencode(text)
+    spans = secret_spans(raw)
+    return os.fsdecode(redact_spans(raw, spans)) if spans else text
+
+
 def is_secret(name: bytes, value: bytes) -> bool:
     return is_secret_name(name) or bool(secret_spans(value))
 

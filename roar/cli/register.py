@@ -320,11 +320,12 @@ def _checks(ws, p):  # type: ignore[no-untyped-def]
             rplan = make_plan(ws, job.outputs[0].hash)
     except NotFound:
         return []
-    dirty = 0
+    dirty = outside = 0
     for step in rplan.steps:
         git = ws.objects.read(step.job).context.get("git")
         dirty += bool(isinstance(git, dict) and git.get("dirty"))
-    return checklist(ws, rplan, dirty)
+        outside += not isinstance(git, dict)
+    return checklist(ws, rplan, dirty, outside)
 
 
 def _secrets_check(hits):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from roar.capture.secrets import mask
 from roar.workspace import Workspace
 
 
@@ -20,7 +21,7 @@ def add(name: str, url: str) -> None:
     from roar.remote.remotes import add_remote
 
     r = add_remote(Workspace.find(), name, url)
-    click.echo(f"added remote {r.name} -> {r.url}")
+    click.echo(f"added remote {r.name} -> {mask(r.url)}")
 
 
 @remote.command("list")
@@ -40,7 +41,7 @@ def list_(as_json: bool) -> None:
         return
     for r in remotes:
         mark = "*" if r.name == default.name else " "
-        click.echo(f"{mark} {r.name}\t{r.url}" + ("  (glaas.url)" if r.implicit else ""))
+        click.echo(f"{mark} {r.name}\t{mask(r.url)}" + ("  (glaas.url)" if r.implicit else ""))
 
 
 @remote.command("remove")

@@ -214,6 +214,7 @@ def _print_requirements(plan, as_json: bool) -> None:  # type: ignore[no-untyped
 
 
 def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
+    from roar.capture.secrets import mask
     from roar.display import printable
 
     def say(text: str = "") -> None:
@@ -227,7 +228,7 @@ def _print_plan(plan, out) -> None:  # type: ignore[no-untyped-def]
         if s.url == s.repo:
             say(f"repository: unknown (no git remote recorded; the work tree here: {s.url})")
         else:
-            say(f"repository: {s.url}")
+            say(f"repository: {mask(s.url)}")
         say(f"  commit {s.commit}" + (f" ({s.branch})" if s.branch else ""))
         if s.patch:
             say(f"  uncommitted changes recorded: patch {s.patch[:12]} is applied")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from roar.capture.secrets import mask
 from roar.reproduce.plan import Plan
 from roar.workspace import Workspace
 
@@ -28,27 +29,23 @@ class Check:
         return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
-def checklist(ws: Workspace, plan: Plan, dirty_jobs: int) -> list[Check]:
+def checklist(ws: Workspace, plan: Plan, dirty_jobs: int, outside_git: int = 0) -> list[Check]:
     """The checks of docs/roar-cli-compat.md (register --dry-run), in order; their
-    names are roar-cli's where it has the same check."""
+    names are roar-cli's where it has the same check. `dirty_jobs` steps ran with
+    uncommitted changes, `outside_git` steps outside any git repository. URLs are
+    shown with their credentials masked (roar.capture.secrets.mask)."""
     source = plan.source
     checks = [
         Check(
             "git remote known",
             bool(source and source.url != source.repo),
-            source.url
+            mask(source.url)
             if source and source.url != source.repo
             else "no git remote recorded: others cannot fetch the code "
             "(`git remote add origin <url>`, then run again)",
         ),
         _pushed(source),
-        Check(
-            "code committed to git",
-            dirty_jobs == 0,
-            "every step ran on committed code"
-            if dirty_jobs == 0
-            else f"{dirty_jobs} step(s) ran with uncommitted changes (their patch is recorded)",
-        ),
+        _committed(dirty_jobs, outside_git, len(plan.steps)),
     ]
     unreachable = [i for i in plan.inputs if i.status not in ("repository", "obtainable")]
     checks.append(
@@ -72,6 +69,18 @@ def checklist(ws: Workspace, plan: Plan, dirty_jobs: int) -> list[Check]:
         )
     )
     return checks
+
+
+def _committed(dirty_jobs: int, outside_git: int, steps: int) -> Check:
+    name = "code committed to git"
+    if outside_git:
+        why = "their code is not recorded (`git init`, commit, run again)"
+        return Check(name, False, f"{outside_git} of {steps} step(s) ran outside a git "
+                     f"repository: {why}")  # fmt: skip
+    if dirty_jobs:
+        return Check(name, False, f"{dirty_jobs} step(s) ran with uncommitted changes "
+                     "(their patch is recorded)")  # fmt: skip
+    return Check(name, True, "every step ran on committed code")
 
 
 def _pushed(source) -> Check:  # type: ignore[no-untyped-def]

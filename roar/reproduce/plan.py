@@ -22,7 +22,7 @@ from roar.lineage import chain as chains
 from roar.lineage.closure import upstream
 from roar.lineage.producers import Facts, producer_of
 from roar.lineage.resolve import is_hash_text
-from roar.lineage.views import best_placement
+from roar.lineage.views import best_placement, session_dag
 from roar.objects.blob import Blob
 from roar.objects.env import Env
 from roar.objects.job import ArtifactRef, Job
@@ -194,11 +194,9 @@ def make_plan(
             )
         break
     cat = Catalog(facts, resolver.active_ref if t.ref is None else t.ref)
+    notes: list[str] = []
     if t.kind == "session":
-        steps = chains.live(source.chain(t.id))
-        kinds = facts.jobs(s.job for s in steps)
-        chosen = [s.job for s in steps if kinds[s.job].type in ("run", "build")]
-        getters = [s.job for s in steps if kinds[s.job].type == "get"]
+        chosen, getters, notes = _session_jobs(facts, cat.ref, t.id)
     elif t.kind in ("artifact", "step", "job"):
         lin = upstream(facts, **({"hashes": [t.id]} if t.kind == "artifact" else {"jobs": [t.id]}))
         chosen = [j for j, job in lin.jobs.items() if job.type in ("run", "build")]
@@ -208,7 +206,33 @@ def make_plan(
         raise UsageError(f"{target} is a {t.object_kind} object: reproduce takes an artifact, "
                          "a job or a session")  # fmt: skip
     kind = "session" if t.kind == "session" else "artifact"
-    return _finish(ws, cat, t.id, kind, chosen, getters, search, max(fetched, 0), full_environment)
+    plan = _finish(ws, cat, t.id, kind, chosen, getters, search, max(fetched, 0), full_environment)
+    plan.warnings[:0] = notes
+    return plan
+
+
+def _session_jobs(
+    facts: Facts, ref: str | None, head: str
+) -> tuple[list[str], list[str], list[str]]:
+    """The steps of a session's plan (docs/lineage.md §6): its live steps, and the
+    lineage of each (a live step that read the output of a superseded execution
+    needs that execution to run first: superseded jobs are producers, §4). Returns
+    (run and build jobs, get jobs, a note for each stale live step)."""
+    steps = chains.live(facts.source.chain(head))
+    live = [s.job for s in steps]
+    lin = upstream(facts, jobs=live)
+    kinds = {**lin.jobs, **facts.jobs(j for j in live if j not in lin.jobs)}
+    jobs = [*live, *(j for j in lin.jobs if j not in live)]
+    chosen = [j for j in jobs if kinds[j].type in ("run", "build")]
+    getters = [j for j in jobs if kinds[j].type == "get"]
+    nodes = session_dag(facts, ref or "", head).nodes
+    notes = [
+        f"{n.view.step.label} is stale: it read outputs of an earlier execution of a step "
+        "since re-run; the plan runs that execution first, as recorded"
+        for n in nodes
+        if n.stale and n.view.step is not None
+    ]
+    return chosen, getters, notes
 
 
 def _session_builds(facts: Facts, jobs: list[str]) -> list[str]:

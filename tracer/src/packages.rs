@@ -147,6 +147,58 @@ struct Site {
     files: HashMap<Vec<u8>, usize>,
     /// usize::MAX: files of several distributions are in it.
     dirs: HashMap<Vec<u8>, usize>,
+    /// Modules an `import` line of a `.pth` file runs at every interpreter start
+    /// (setuptools' `_distutils_hack`, an editable install's finder): no evidence.
+    startup: HashSet<Vec<u8>>,
+}
+
+/// The top-level modules the `import` lines of a `.pth` file load (site.py runs
+/// those lines at start-up; every other line is a path): each `import m[.x][, n]`
+/// statement and each `__import__('m')` on the line, as setuptools'
+/// `distutils-precedence.pth` loads `_distutils_hack`.
+fn pth_imports(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let top = |m: &[u8]| -> Option<Vec<u8>> {
+        let m = m.trim_ascii();
+        let t = m.split(|&b| b == b'.' || b.is_ascii_whitespace()).next()?;
+        (!t.is_empty()).then(|| t.to_vec())
+    };
+    for line in text.split(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"import") else {
+            continue;
+        };
+        if !rest.first().is_some_and(u8::is_ascii_whitespace) {
+            continue;
+        }
+        for statement in line.split(|&b| b == b';') {
+            if let Some(names) = statement.trim_ascii().strip_prefix(b"import ") {
+                out.extend(names.split(|&b| b == b',').filter_map(top));
+            }
+        }
+        let mut tail = line;
+        while let Some(at) = tail.windows(11).position(|w| w == b"__import__(") {
+            tail = &tail[at + 11..];
+            let quoted = tail.trim_ascii_start();
+            if let Some(&q) = quoted.first().filter(|&&q| q == b'\'' || q == b'"') {
+                let name = quoted[1..].split(|&b| b == q).next().unwrap_or_default();
+                out.extend(top(name));
+            }
+        }
+    }
+    out
+}
+
+/// The top-level module a site-relative path belongs to: `m.py`, `m/...` and
+/// `__pycache__/m.cpython-311.pyc` are `m`.
+fn top_module(rel: &[u8]) -> &[u8] {
+    let mut parts = rel.split(|&b| b == b'/');
+    let first = parts.next().unwrap_or(rel);
+    let name = if first == b"__pycache__" {
+        parts.next().unwrap_or(first)
+    } else {
+        first
+    };
+    name.split(|&b| b == b'.').next().unwrap_or(name)
 }
 
 const SHARED: usize = usize::MAX;
@@ -180,6 +232,11 @@ impl Site {
         };
         let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
         names.sort();
+        for pth in names.iter().filter(|n| n.as_bytes().ends_with(b".pth")) {
+            if let Some(text) = read_limited(&site.join(pth)) {
+                s.startup.extend(pth_imports(&text));
+            }
+        }
         for dir_name in names {
             let Some((name, version)) = dir_name.to_str().and_then(dist_name) else {
                 continue;
@@ -242,6 +299,7 @@ impl Site {
             || first.ends_with(b".dist-info")
             || first.ends_with(b".egg-info")
             || rel.ends_with(b".pth")
+            || self.startup.contains(top_module(rel))
         {
             return None;
         }
@@ -543,6 +601,35 @@ mod tests {
 
     fn names(list: &[(String, String)]) -> Vec<&str> {
         list.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn modules_a_pth_file_imports_at_start_up_are_no_evidence() {
+        let (_dir, site) = site();
+        let root = Path::new(OsStr::from_bytes(&site));
+        std::fs::create_dir_all(root.join("setuptools-65.5.0.dist-info")).unwrap();
+        std::fs::write(
+            root.join("setuptools-65.5.0.dist-info/RECORD"),
+            "_distutils_hack/__init__.py,,\ndistutils-precedence.pth,,\nsetuptools/__init__.py,,\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("distutils-precedence.pth"),
+            "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') \
+             == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n",
+        )
+        .unwrap();
+        // every interpreter start reads the hook: not a use of setuptools
+        let start = [
+            "_distutils_hack/__init__.py",
+            "_distutils_hack/__pycache__/__init__.cpython-311.pyc",
+        ];
+        assert!(pip_of(&site, &start).is_empty());
+        // importing setuptools itself is
+        assert_eq!(
+            names(&pip_of(&site, &["setuptools/__init__.py"])),
+            vec!["setuptools"]
+        );
     }
 
     #[test]
