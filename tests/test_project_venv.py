@@ -169,7 +169,7 @@ def test_an_editable_install_is_code_with_its_commit(roar_cli, tmp_path: Path, v
     assert code["git"]["dirty"] is False
     assert "mylib" not in dict(packages["pip"]) and dict(packages["pip"])["six"] == "1.16.0"
     shown = roar_cli("show", "@1", cwd=root).stdout
-    assert f"code     mylib 0.3 @ {code['git']['commit'][:12]}" in shown
+    assert f"code:     mylib 0.3 @ {code['git']['commit'][:12]}" in shown
 
 
 def test_an_absolute_ignore_pattern_is_filtered(roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
