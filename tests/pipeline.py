@@ -6,6 +6,8 @@ from pathlib import Path
 
 import blake3
 
+from roar.objects.job import Job
+
 PREPROCESS = """
 import argparse
 p = argparse.ArgumentParser(); p.add_argument("--input"); p.add_argument("--output")
@@ -42,3 +44,14 @@ def run_pipeline(roar_cli) -> None:  # type: ignore[no-untyped-def]
     for command in PIPELINE:
         result = roar_cli("run", *command.split())
         assert result.returncode == 0, result.stderr
+
+
+def last_job(root: Path) -> Job:
+    """The job at the head of the workspace at `root`'s current session."""
+    from roar.workspace import Workspace
+
+    ws = Workspace(root)
+    head = ws.refs.read(ws.refs.head_target())
+    job = ws.objects.read(ws.objects.read(head).job)  # type: ignore[attr-defined]
+    assert isinstance(job, Job)
+    return job

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pipeline import last_job
 
 from roar.objects.env import Env
 from roar.objects.job import Job
@@ -41,14 +42,6 @@ open("out.txt", "w").write(f"{len(rows)} {six.PY3} {idna.decode('xn--d1acufc.xn-
 def git(cwd: Path, *args: str) -> str:
     done = subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True)
     return done.stdout.strip()
-
-
-def last_job(root: Path) -> Job:
-    ws = Workspace(root)
-    head = ws.refs.read(ws.refs.head_target())
-    job = ws.objects.read(ws.objects.read(head).job)  # type: ignore[attr-defined]
-    assert isinstance(job, Job)
-    return job
 
 
 def env_of(root: Path, job: Job) -> Env:

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pipeline import last_job
 
 from roar.objects.env import Env
-from roar.objects.job import Job
 from roar.workspace import Workspace
 
 GIT = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
@@ -39,14 +39,6 @@ def repo(root: Path, files: dict[bytes, bytes]) -> str:
     git(root, "add", "-A")
     git(root, "commit", "-qm", "first")
     return git(root, "rev-parse", "HEAD").strip()
-
-
-def last_job(root: Path) -> Job:
-    ws = Workspace(root)
-    head = ws.refs.read(ws.refs.head_target())
-    job = ws.objects.read(ws.objects.read(head).job)  # type: ignore[attr-defined]
-    assert isinstance(job, Job)
-    return job
 
 
 EDIT_AT_ONCE = "open('train.py', 'a').write('# edited by the command\\n')"

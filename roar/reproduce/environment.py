@@ -25,7 +25,8 @@ from roar.reproduce.plan import Interpreter
 # at another version is never what made an artifact differ.
 VENV_TOOLS = {"pip", "setuptools", "wheel"}
 # Recorded names and versions reach pip's command line: a name like
-# `--index-url=...` would be an option, so only what PEP 508 / PEP 440 allow passes.
+# a leading `--` would make it an option to pip, so only what PEP 508 / PEP 440
+# allow passes.
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 _PYTHON_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)(\.[0-9]+)?[A-Za-z0-9.+-]*$")
