@@ -349,7 +349,13 @@ fn a_setuid_program_run_without_privileges_is_named_in_a_warning() {
     for dir in [ws.root(), ws.bins.path()] {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     }
-    let mut cmd = ws.command(&[&prog], &[]);
+    // The unprivileged user may not reach the build's own binary (a checkout in a
+    // 0700 directory, as `mktemp -d` makes): run a copy from the open bins dir.
+    let tracer = ws.bins.path().join("roar-tracer");
+    std::fs::copy(common::TRACER, &tracer).expect("copy the tracer");
+    let template = ws.command(&[&prog], &[]);
+    let mut cmd = Command::new(&tracer);
+    cmd.current_dir(ws.root()).args(template.get_args());
     cmd.uid(uid).gid(gid);
     let plain = Command::new(&prog)
         .uid(uid)
@@ -357,7 +363,7 @@ fn a_setuid_program_run_without_privileges_is_named_in_a_warning() {
         .output()
         .expect("runs");
     let traced = cmd.output().expect("tracer runs");
-    assert_eq!(traced.status.code(), Some(0));
+    assert_eq!(traced.status.code(), Some(0), "{}", text(&traced.stderr));
     // SAFETY: geteuid cannot fail.
     let owner = unsafe { libc::geteuid() };
     assert_eq!(
