@@ -41,7 +41,7 @@ from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "12"
+SCHEMA_VERSION = "13"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -213,8 +213,8 @@ def log_line(
     command: str,
     interrupted: bool = False,
 ) -> str:
-    """One row of roar-cli's `roar log` table (UID, STEP, TIMESTAMP, DURATION, STATUS
-    (`status_word`), COMMAND), stored as each step arrives."""
+    """One row of roar-cli's `roar log` table (UID, STEP, TIMESTAMP (the job's start),
+    DURATION, STATUS (`status_word`), COMMAND), stored as each step arrives."""
     status = status_word(exit_code, interrupted)
     return f"{job[:8]:<10}{label:<7}{when:<22}{duration_ns / 1e9:>7.1f}s  {status:<8}" + printable(
         command
@@ -392,7 +392,8 @@ class SessionIndex:
         )
         parents = list(dict.fromkeys(r.parent for r in reads))
         command = _display(job.argv)
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(obj.time_ns / 1e9))
+        # roar-cli's TIMESTAMP is when the job started, not when it was recorded.
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.started_ns / 1e9))
         line = log_line(
             obj.job, label, when, job.duration_ns, job.exit_code, command, job.interrupted
         )

@@ -582,6 +582,19 @@ def test_show_first_seen_is_the_first_write_and_counts_one_job(tools: tuple[Tool
         assert "Consumed by (1 job):" in lines, (tool.name, lines)
 
 
+def test_the_log_timestamp_is_when_the_job_started(tools: tuple[Tool, Tool]) -> None:
+    import time
+
+    for tool in tools:
+        # given: a job that runs for 2.5 s
+        before = time.time()
+        tool("run", "python", "-c", "import time; time.sleep(2.5)")
+        row = tool("log").stdout.splitlines()[5]
+        # then: TIMESTAMP is its start (roar-cli: the job's start_time), not its end
+        stamp = time.mktime(time.strptime(row[17:36], "%Y-%m-%d %H:%M:%S"))
+        assert int(before) <= stamp <= before + 1.5, (tool.name, row, before)
+
+
 def test_a_command_that_fails_by_a_signal_is_fail_in_the_log(tools: tuple[Tool, Tool]) -> None:
     # roar-cli: a command killed by a signal is FAIL (an interrupted `roar run` itself
     # records nothing there; ours records it as INTR: tests/test_cli_bad_input.py)
