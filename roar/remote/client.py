@@ -161,6 +161,10 @@ class RemoteClient:
     def lookup(self, digest: str) -> dict[str, Any]:
         return self._json("GET", f"/lookup/{digest}")  # type: ignore[no-any-return]
 
+    def artifact(self, digest: str) -> dict[str, Any]:
+        """The artifact page's data (GET /api/v1/artifacts/<hash>, docs/protocol.md §8)."""
+        return self._json("GET", f"/artifacts/{digest}")  # type: ignore[no-any-return]
+
     def search(self, **filters: Any) -> list[dict[str, Any]]:
         """GET /search (docs/protocol.md §5). A bytes value (a path for `file`) is sent
         percent-encoded byte for byte; others as text."""
