@@ -11,6 +11,7 @@ import mimetypes
 import os
 from typing import Any
 
+from roar.display import printable
 from roar.errors import Ambiguous
 from roar.errors import NotFound as RoarNotFound
 from roar.lineage.producers import Facts, producer_of
@@ -298,7 +299,7 @@ def _file_type(paths: list[bytes], kind: str | None) -> str | None:
         if guessed in ("application/json", "application/zip", "application/gzip"):
             return guessed
     ext = {os.path.splitext(os.fsdecode(p))[1] for p in paths} - {""}
-    return ", ".join(sorted(ext)) or None
+    return printable(", ".join(sorted(ext))) or None  # a name's odd bytes, escaped
 
 
 def _environment(env_id: Any, env: Any, job: Job) -> dict[str, Any] | None:
