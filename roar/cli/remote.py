@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
 from roar.capture.secrets import mask
@@ -71,6 +74,11 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
+    print_lookup(found)
+
+
+def print_lookup(found: dict[str, Any]) -> None:
+    """`roar remote lookup`'s text for a lookup answer (docs/protocol.md §5)."""
     from roar.display import printable
 
     click.echo(f"{found['hash']}  {printable(str(found.get('object_kind') or 'artifact'))}")
@@ -82,9 +90,9 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
             where += ", superseded)" if producer.get("superseded") else ")"
             click.echo(printable(f"  produced by job {str(producer['job'])[:12]}{where}"))
         for e in art["produced_by"]:
-            click.echo(printable(f"  written by job {e['job'][:12]} as {e['path']}"))
+            click.echo(printable(f"  written by job {e['job'][:12]} as ") + _path(e["path"]))
         for e in art["consumed_by"]:
-            click.echo(printable(f"  read by job {e['job'][:12]} as {e['path']}"))
+            click.echo(printable(f"  read by job {e['job'][:12]} as ") + _path(e["path"]))
         if not art["produced_by"] and not art["consumed_by"]:
             click.echo("  registered; no lineage visible in your scope")
     job = found.get("job")
@@ -94,8 +102,25 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
         click.echo(printable(f"  label {k}={v}"))
 
 
+def _path(value: object) -> str:
+    """A path of the registry's JSON (pathjson's one form) as a terminal shows it.
+    The server is not trusted: what is not a path form is shown escaped, as text."""
+    from roar.display import printable
+    from roar.pathjson import from_json
+
+    try:
+        return printable(from_json(value))
+    except ValueError:
+        return printable(str(value))
+
+
 @remote.command("search")
 @click.option("--command", "command_text", help="Text in the command line.")
+@click.option(
+    "--file",
+    "file_path",
+    help="Bytes in the path of an input or output (any bytes a file name may hold).",
+)
 @click.option("--gpu", help="true, false, or text in the GPU name.")
 @click.option("--file-type", help="Extension of an input or output, e.g. csv.")
 @click.option("--label", help="KEY or KEY=VALUE.")
@@ -106,6 +131,7 @@ def lookup(digest: str, remote_name: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def search(
     command_text: str | None,
+    file_path: str | None,
     gpu: str | None,
     file_type: str | None,
     label: str | None,
@@ -123,6 +149,8 @@ def search(
     _, client = connect(Workspace.find(), remote_name)
     jobs = client.search(
         command=command_text,
+        # argv's bytes as the shell passed them (os.fsencode undoes Python's decoding)
+        file=os.fsencode(file_path) if file_path else None,
         gpu=gpu,
         file_type=file_type,
         label=label,

@@ -24,9 +24,7 @@ from roar.workspace import Workspace
 @click.option("--all", "show_all", is_flag=True, help="Also list the packages a job read.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--remote", "remote", is_flag=True, help="Ask the default GLaaS remote instead.")
-@click.pass_context
 def show(
-    ctx: click.Context,
     target: str | None,
     as_session: bool,
     job_ref: str | None,
@@ -47,11 +45,9 @@ def show(
     want = selectors[0][0] if selectors else ("session" if as_session else None)
     target = selectors[0][1] if selectors else target
     if remote:
-        from roar.cli.remote import lookup
-
         if not target:
             raise UsageError("roar show --remote needs a hash")
-        ctx.invoke(lookup, digest=target, remote_name=None, as_json=as_json)
+        _show_remote(target, as_json)
         return
     from roar.cli.output import print_json
     from roar.index.source import local
@@ -103,6 +99,29 @@ def show(
     else:
         lines = showtext.job(data, labels.labels_of(ws, [data["id"]]), show_all)
     click.echo("\n".join(lines))
+
+
+def _show_remote(target: str, as_json: bool) -> None:
+    """`show --remote`: an artifact in roar-cli's layout for one found on GLaaS (its
+    producer on top, docs/roar-cli-compat.md); a job or session as `roar remote
+    lookup` prints it; `--json` is the lookup's answer (docs/protocol.md §5)."""
+    from roar.cli.output import print_json
+    from roar.cli.register import remote_hash
+    from roar.cli.remote import print_lookup
+    from roar.objects.base import is_id
+    from roar.remote.client import connect
+
+    _, client = connect(Workspace.find(), None)
+    found = client.lookup(remote_hash(client, target))
+    if as_json:
+        print_json(found)
+        return
+    digest = found.get("hash")
+    if found.get("object_kind") is None and isinstance(found.get("artifact"), dict):
+        if isinstance(digest, str) and is_id(digest):
+            click.echo("\n".join(showtext.remote_artifact(client.artifact(digest))))
+            return
+    print_lookup(found)
 
 
 def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
         if path:
             lines.append(printable(f"    ≡ b3sum {path}"))
         lines += [f"  {algo}: {value}" for algo, value in others]
+    if data.get("source"):  # roar-cli's line for an artifact looked up on the registry
+        lines.append(f"Source:     {data['source']}")
     lines.append(f"Size:       {size_text(data.get('size'))}")
     lines.append(printable(f"Path:       {path or '(not known here)'}"))
     if data.get("first_seen_ns"):
@@ -81,6 +83,8 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
         lines.append(printable(f"  {producer['id'][:8]}  {producer['command']}") + _where(producer))
     elif data["read_by"]:
         lines.append("Produced by: no recorded job (a root input)")
+    elif data.get("hidden"):
+        lines.append("Produced by: none you may see (registered; its jobs are not visible to you)")
     else:
         lines.append("Produced by: none (no recorded job read or wrote these bytes)")
     if data["read_by"]:
@@ -88,6 +92,68 @@ def artifact(data: dict[str, Any], labels: dict[str, dict[str, Any]]) -> list[st
         for r in reversed(data["read_by"]):  # newest first, as roar-cli lists them
             lines.append(printable(f"  {r['job_uid']}  {r['command']}"))
     return lines
+
+
+def remote_artifact(page: dict[str, Any]) -> list[str]:
+    """`roar show --remote` of an artifact: `artifact`'s layout, as roar-cli shows an
+    artifact found on GLaaS (`Source:     GLaaS`, the one producer), from the
+    registry's artifact page data (docs/protocol.md §8). Nothing from a server is
+    trusted: a field of the wrong type is shown as unknown, every text escaped."""
+    digest = str(page.get("hash"))
+    producer = _dict(page.get("producer"))
+    writers = [w for w in _list(page.get("produced_by")) if isinstance(w, dict)]
+    paths = [p for p in (_path(w.get("path")) for w in writers) if p is not None]
+    paths += [p for p in map(_path, _list(page.get("paths"))) if p is not None]
+    data = {
+        "artifact": digest,
+        "source": "GLaaS",
+        "digests": {
+            k: v
+            for k, v in _dict(page.get("digests")).items()
+            if k != "blake3" and isinstance(v, str)
+        },  # fmt: skip
+        "size": _int(page.get("size")),
+        "path": paths[0] if paths else None,
+        "first_seen_ns": _int(page.get("registered_ns")),
+        "produced_by": {
+            "id": str(producer.get("job")),
+            "command": str(producer.get("command") or "?"),
+            "step": producer.get("step") if isinstance(producer.get("step"), str) else None,
+            "superseded": producer.get("superseded") is True,
+        }
+        if producer.get("job")
+        else None,  # fmt: skip
+        "read_by": [
+            {"job_uid": str(r.get("job"))[:8], "command": str(r.get("command") or "?")}
+            for r in _list(page.get("consumed_by"))
+            if isinstance(r, dict)
+        ],
+        "hidden": page.get("visible") is False,
+    }
+    labels = {k: v for k, v in _dict(page.get("labels")).items() if isinstance(k, str)}
+    return artifact(data, {digest: labels})
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _path(value: Any) -> str | None:
+    """A path of the registry's JSON (pathjson's one form) as text `printable` escapes."""
+    from roar.pathjson import from_json
+
+    try:
+        return os.fsdecode(from_json(value))
+    except ValueError:
+        return None
 
 
 def job(data: dict[str, Any], labels: dict[str, dict[str, Any]], show_all: bool) -> list[str]:

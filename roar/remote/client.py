@@ -52,7 +52,7 @@ class RemoteClient:
         method: str,
         endpoint: str,
         *,
-        params: dict[str, str] | None = None,
+        params: dict[str, str | bytes] | None = None,
         body: bytes = b"",
         content_type: str = "application/json",
         progress: Progress | None = None,
@@ -161,8 +161,16 @@ class RemoteClient:
     def lookup(self, digest: str) -> dict[str, Any]:
         return self._json("GET", f"/lookup/{digest}")  # type: ignore[no-any-return]
 
+    def artifact(self, digest: str) -> dict[str, Any]:
+        """The artifact page's data (GET /api/v1/artifacts/<hash>, docs/protocol.md §8)."""
+        return self._json("GET", f"/artifacts/{digest}")  # type: ignore[no-any-return]
+
     def search(self, **filters: Any) -> list[dict[str, Any]]:
-        params = {k: str(v) for k, v in filters.items() if v is not None}
+        """GET /search (docs/protocol.md §5). A bytes value (a path for `file`) is sent
+        percent-encoded byte for byte; others as text."""
+        params = {
+            k: v if isinstance(v, bytes) else str(v) for k, v in filters.items() if v is not None
+        }
         return self._json("GET", "/search", params=params)["jobs"]  # type: ignore[no-any-return]
 
     def whoami(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from roar.lineage.resolve import is_digest_text
 from roar.objects.base import is_id
 from roar.objects.pack import pack_stream
 from roar.server import errors
-from roar.server.auth import Authenticator, signed_headers
+from roar.server.auth import Authenticator, query_bytes, signed_headers
 from roar.server.errors import BadRequest, Forbidden, NotFound
 from roar.server.indexing import INT64
 from roar.server.scope import namespace_for_write, valid_name
@@ -183,7 +183,9 @@ def create_app(storage: Storage) -> FastAPI:
         for name, value in (("since", since), ("until", until)):
             if value is not None and not INT64[0] <= value <= INT64[1]:
                 raise BadRequest(f"{name} is nanoseconds since the epoch, a 64-bit integer")
-        filters = SearchFilters(command, file, gpu, file_type, label, owner, since, until)
+        # `file` is declared for the API's schema; its bytes are read raw (a path).
+        file_bytes = query_bytes(request, "file")
+        filters = SearchFilters(command, file_bytes, gpu, file_type, label, owner, since, until)
         limit = min(max(limit, 1), 1000) if INT64[0] <= limit <= INT64[1] else 1000
         jobs = await run_in_threadpool(storage.lookup.search, signed.caller, filters, limit)
         return {"jobs": [j.to_json() for j in jobs]}

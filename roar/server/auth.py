@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -43,6 +44,17 @@ def signed_headers(request: Any) -> dict[str, str]:
             raise Unauthorized(f"the {name} header appears more than once")
         headers[name] = value
     return headers
+
+
+def query_bytes(request: Any, name: str) -> bytes | None:
+    """The query parameter `name` as the bytes it percent-encodes (the last one sent,
+    as Starlette's `query_params` takes), or None when absent or empty. A path
+    searched for may be any bytes: `%FF` is byte 0xff, not U+FFFD as a text
+    parameter would decode it."""
+    # Latin-1 maps each byte to one character and back, so nothing is lost.
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    values = [v for k, v in parse_qsl(raw, encoding="latin-1") if k == name]
+    return values[-1].encode("latin-1") if values and values[-1] else None
 
 
 class Authenticator:

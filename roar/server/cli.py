@@ -63,9 +63,7 @@ def serve(
 
     url = resolve_database_url(data_dir, database_url)
     os.environ["GLAAS_DATABASE_URL"] = url
-    from roar.server.storage import Storage
-
-    Storage(url).close()  # create the schema once, before the workers start
+    _open(url).close()  # create the schema once, before the workers start
     uvicorn.run(
         "roar.server.app:app_from_env",
         factory=True,
@@ -82,9 +80,18 @@ def admin() -> None:
 
 
 def _storage(data_dir: str | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    return _open(resolve_database_url(data_dir, database_url))
+
+
+def _open(url: str):  # type: ignore[no-untyped-def]
+    """The registry's storage, or a one-line error (a database this version refuses)."""
+    from roar.errors import RoarError
     from roar.server.storage import Storage
 
-    return Storage(resolve_database_url(data_dir, database_url))
+    try:
+        return Storage(url)
+    except RoarError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @admin.command("stats")

@@ -28,7 +28,7 @@ LABEL_FUTURE_S = 300  # a label's time may run ahead of the server's clock by th
 class ArtifactUse:
     hash: str
     role: str  # "in" | "out"
-    path: str
+    path: bytes  # as recorded: the index keeps paths exact (schema.artifact_jobs)
     size: int
     kind: str  # "file" | "tree"
 
@@ -69,14 +69,15 @@ class IndexedEnv:
 
 @dataclass(frozen=True)
 class IndexedTree:
-    entries: tuple[tuple[str, str, int], ...]  # (hash, path, size)
+    entries: tuple[tuple[str, bytes, int], ...]  # (hash, relpath bytes, size)
 
 
 Record = IndexedJob | IndexedSession | IndexedLabel | IndexedEnv | IndexedTree | None
 
 
 def index_text(value: bytes | str) -> str:
-    """Recorded bytes or text as an index column holds it.
+    """Recorded bytes or text as a text column of the index holds it (command
+    lines, labels, GPU names; paths are kept as bytes).
 
     Bytes that are not UTF-8 become backslash escapes; NUL, which no
     PostgreSQL text column takes, becomes `\\x00`.
@@ -106,7 +107,7 @@ def record_of(oid: str, obj: RoarObject, now_ns: int) -> Record:
     if isinstance(obj, Tree):
         for e in obj.entries:
             _fits(oid, "entry size", e.size, INT64)
-        return IndexedTree(tuple((e.hash, index_text(e.path), e.size) for e in obj.entries))
+        return IndexedTree(tuple((e.hash, e.path, e.size) for e in obj.entries))
     return None
 
 
@@ -118,7 +119,7 @@ def _job(oid: str, job: Job) -> IndexedJob:
     for role, arts in (("in", job.inputs), ("out", job.outputs)):
         for a in arts:
             _fits(oid, "artifact size", a.size, INT64)
-            uses.append(ArtifactUse(a.hash, role, index_text(a.path), a.size, a.kind))
+            uses.append(ArtifactUse(a.hash, role, a.path, a.size, a.kind))
     env = job.context.get("env")
     return IndexedJob(
         command=" ".join(index_text(a) for a in job.argv),

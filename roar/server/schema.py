@@ -65,13 +65,16 @@ artifacts = Table(
     Column("first_ns", BigInteger, nullable=False),
 )
 
+# Paths are the recorded bytes (BLOB / BYTEA), exactly as the objects hold them
+# (docs/object-format.md): a text column would have to decode them, and a name
+# that is not UTF-8 would come back other than it went in, or not be found.
 artifact_jobs = Table(
     "artifact_jobs",
     metadata,
     Column("hash", ID, nullable=False),
     Column("job_id", ID, nullable=False),
     Column("role", String(3), nullable=False),  # "in" | "out"
-    Column("path", Text, nullable=False),
+    Column("path", LargeBinary, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("kind", String(8), nullable=False),
     Column("ns", NS, nullable=False),
@@ -134,7 +137,7 @@ tree_entries = Table(
     metadata,
     Column("tree", ID, nullable=False),
     Column("hash", ID, nullable=False),
-    Column("path", Text, nullable=False),
+    Column("path", LargeBinary, nullable=False),  # relpath bytes, as artifact_jobs.path
     Column("size", BigInteger, nullable=False),
     PrimaryKeyConstraint("tree", "path"),
     Index("ix_tree_entries_hash", "hash"),

@@ -50,16 +50,18 @@ def in_dir(roar_cli, user, cwd, *args: str, ok: bool = True):  # type: ignore[no
 
 
 def stored_text(database_url: str) -> bytes:
-    """Every value of every row the registry stored; objects decompressed."""
+    """Every value of every row the registry stored; objects decompressed, paths
+    (the index keeps them as bytes) as they are."""
     engine = create_engine(database_url)
     out = []
     with engine.connect() as conn:
         for table in schema.metadata.sorted_tables:
             for row in conn.execute(select(table)).all():
-                for value in row:
-                    if isinstance(value, (bytes, memoryview)):
-                        value = zstandard.ZstdDecompressor().decompress(bytes(value))
-                        out.append(value)
+                for name, value in row._mapping.items():
+                    if table is schema.objects and name == "frame":
+                        out.append(zstandard.ZstdDecompressor().decompress(bytes(value)))
+                    elif isinstance(value, (bytes, memoryview)):
+                        out.append(bytes(value))
                     else:
                         out.append(str(value).encode())
     engine.dispose()

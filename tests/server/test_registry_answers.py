@@ -98,6 +98,19 @@ def test_after_a_rerun_the_old_model_has_the_superseded_producer_everywhere(
     for args in (("remote", "lookup", made["model_1"]), ("show", "--remote", made["model_1"])):
         found = as_json(cli_as, alice, *args, "--json")["artifact"]["producer"]
         assert (found["job"], found["step"], found["superseded"]) == (old_train, "@2", True)
+    # and `show --remote` prints what `show` prints here, in roar-cli's layout for an
+    # artifact found on GLaaS: its one producer on top, and where it came from
+    here = ok(cli_as, alice, "show", made["model_1"]).stdout.splitlines()
+    there = ok(cli_as, alice, "show", "--remote", made["model_1"]).stdout.splitlines()
+    assert "Source:     GLaaS" in there
+    train = "python train.py --data features.csv --output model.pt"
+    producer_row = f"  {old_train[:8]}  {train}  (@2, superseded)"
+    assert there.index("Produced by (1 job):") + 1 == there.index(producer_row)
+    registered = [line for line in there if line.startswith("First seen: ")]
+    assert len(registered) == 1  # when it was registered, where `show` says when recorded
+    assert [x for x in there if x not in ("Source:     GLaaS", registered[0])] == [
+        x for x in here if not x.startswith("First seen: ")
+    ]
     twin = api(glaas, f"artifacts/{made['model_1']}")
     assert (twin["producer"]["job"], twin["producer"]["superseded"]) == (old_train, True)
     assert producer_on_page(page(glaas, f"artifacts/{made['model_1']}")) == old_train

@@ -12,9 +12,25 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, or_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    literal,
+    or_,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
+from roar.errors import RoarError
 from roar.server import schema as t
 from roar.server.scope import Caller
 
@@ -28,6 +44,7 @@ class Database:
         self._create_schema()
 
     def _create_schema(self) -> None:
+        self._check_paths_are_bytes()
         # Two processes starting together may race on CREATE TABLE; the loser retries.
         for attempt in range(5):
             try:
@@ -37,6 +54,23 @@ class Database:
                 if attempt == 4:
                     raise
                 time.sleep(0.2)
+
+    def _check_paths_are_bytes(self) -> None:
+        """Refuse, before creating anything, a database made before the index kept
+        paths as bytes: create_all leaves an existing table as it is, and a text
+        column there would garble (SQLite) or refuse (PostgreSQL) every path that
+        is not UTF-8. Nothing is migrated (docs/protocol.md §3)."""
+        found = inspect(self.engine)
+        if not found.has_table("artifact_jobs"):
+            return
+        path = next((c for c in found.get_columns("artifact_jobs") if c["name"] == "path"), None)
+        if path is None or not isinstance(path["type"], LargeBinary):
+            self.engine.dispose()
+            raise RoarError(
+                f"the registry database {self.engine.url} has an index made before paths "
+                f"were kept as bytes (artifact_jobs.path is {path and path['type']}); "
+                "start the server on a new database"
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -78,6 +112,39 @@ def visible(table: Any, caller: Caller) -> Any:
     if not readable:
         return table.c.public
     return or_(table.c.public, table.c.ns.in_(readable))
+
+
+class _BytesFind(FunctionElement[int]):
+    """1 + the offset of bytes `needle` in bytes `haystack`, 0 when absent."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(_BytesFind)
+def _bytes_find_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    haystack, needle = element.clauses
+    return f"instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
+
+
+@compiles(_BytesFind, "postgresql")
+def _bytes_find_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    haystack, needle = element.clauses
+    return f"position({compiler.process(needle, **kw)} in {compiler.process(haystack, **kw)})"
+
+
+def bytes_contain(column: Any, needle: bytes) -> Any:
+    """`column` (a bytes column: a path) holds `needle`, byte for byte (case matters)."""
+    return _BytesFind(column, literal(needle, LargeBinary)) > 0
+
+
+def bytes_end(column: Any, suffix: bytes) -> Any:
+    """`column` (a bytes column: a path) ends with `suffix`, byte for byte."""
+    n = len(suffix)
+    return and_(
+        func.length(column) >= n,
+        func.substr(column, func.length(column) - n + 1) == literal(suffix, LargeBinary),
+    )
 
 
 READABLE = "readable"

@@ -121,9 +121,7 @@ class RegistrySource:
                 for tree, path, digest in conn.execute(
                     select(te.c.tree, te.c.path, te.c.hash).where(te.c.tree.in_(chunk), seen)
                 ).all():
-                    rows.setdefault(tree, []).append(
-                        (path.encode("utf-8", "surrogateescape"), digest)
-                    )
+                    rows.setdefault(tree, []).append((path, digest))
         return {tree: tuple(d for _, d in sorted(entries)) for tree, entries in rows.items()}
 
     def session_refs(self) -> dict[str, str]:

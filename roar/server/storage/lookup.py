@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    LargeBinary,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from roar.server import schema as t
 from roar.server.scope import Caller
-from roar.server.storage.database import Database, reading, visible, visible_to
+from roar.server.storage.database import (
+    Database,
+    bytes_contain,
+    bytes_end,
+    reading,
+    visible,
+    visible_to,
+)
 from roar.server.storage.records import (
     ArtifactEntry,
     ArtifactInfo,
@@ -69,18 +86,14 @@ class Lookups:
         if f.file:
             q = q.where(
                 j.c.job_id.in_(
-                    select(aj.c.job_id).where(
-                        aj.c.path.contains(f.file, autoescape=True), visible(aj, caller)
-                    )
+                    select(aj.c.job_id).where(bytes_contain(aj.c.path, f.file), visible(aj, caller))
                 )
             )
         if f.file_type:
-            ext = "." + f.file_type.lstrip(".")
+            ext = b"." + f.file_type.lstrip(".").encode("utf-8", "surrogateescape")
             q = q.where(
                 j.c.job_id.in_(
-                    select(aj.c.job_id).where(
-                        aj.c.path.endswith(ext, autoescape=True), visible(aj, caller)
-                    )
+                    select(aj.c.job_id).where(bytes_end(aj.c.path, ext), visible(aj, caller))
                 )
             )
         if f.label:
@@ -115,10 +128,12 @@ def labels_of(conn: Connection, target: str, caller: Caller) -> dict[str, str]:
 def _artifact(conn: Connection, digest: str, first: int | None, caller: Caller) -> ArtifactInfo:
     """Who read and wrote `digest`, as a file or inside a composite (docs/lineage.md §4)."""
     rows = conn.execute(_USES, reading(caller, digest=digest)).all()
-    entries: dict[tuple[str, str, str], ArtifactEntry] = {}
+    entries: dict[tuple[str, str, bytes], ArtifactEntry] = {}
     for r in rows:
+        # A composite member is named by the composite's path, then the file's.
+        path = r.path if r.member is None else r.path + b"/" + r.member
         entry = entries.setdefault(
-            (r.role, r.job_id, r.path), ArtifactEntry(r.job_id, r.path, r.size, r.kind)
+            (r.role, r.job_id, path), ArtifactEntry(r.job_id, path, r.size, r.kind)
         )
         if r.session_id is not None and r.session_id not in entry.sessions:
             entry.sessions.append(r.session_id)
@@ -153,10 +168,14 @@ def _uses_statement() -> Any:
     """Visible reads and writes of the hash, as a file or inside a composite, each
     with the sessions that ran the job."""
     aj, sj, te = t.artifact_jobs, t.sessions, t.tree_entries
-    cols = (aj.c.job_id, aj.c.role)
+    # The member's path is joined to the composite's here, not in SQL: SQLite's `||`
+    # makes text of BLOBs, and a path that is not UTF-8 would not come back.
+    cols = (aj.c.job_id, aj.c.role, aj.c.path)
     uses = union_all(
-        select(*cols, aj.c.path, aj.c.size, aj.c.kind).where(aj.c.hash == _DIGEST, visible_to(aj)),
-        select(*cols, (aj.c.path + "/" + te.c.path).label("path"), te.c.size, literal("file"))
+        select(*cols, cast(null(), LargeBinary).label("member"), aj.c.size, aj.c.kind).where(
+            aj.c.hash == _DIGEST, visible_to(aj)
+        ),
+        select(*cols, te.c.path.label("member"), te.c.size, literal("file"))
         .join(aj, aj.c.hash == te.c.tree)
         .where(te.c.hash == _DIGEST, visible_to(aj)),
     ).subquery()

@@ -2,7 +2,8 @@
 
 These are the fields of the JSON the API and the pages' twins serve
 (docs/protocol.md §5, §8): `to_json()` is that JSON, field for field, so a
-field documented here is a field on the wire.
+field documented here is a field on the wire. Paths are the recorded bytes,
+and on the wire the one JSON form of a path (roar/pathjson.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from roar.pathjson import jsonable
+
 
 def _json(record: Any) -> dict[str, Any]:
-    return asdict(record)
+    return jsonable(asdict(record))  # type: ignore[no-any-return]
 
 
 # -- lineage reads (storage/lineage.py) -------------------------------------
@@ -47,7 +50,7 @@ class ArtifactEntry:
     """A job that wrote or read the artifact, and the sessions that ran it."""
 
     job: str
-    path: str
+    path: bytes  # for a file inside a composite: the composite's path, "/", the file's
     size: int
     kind: str
     sessions: list[str] = field(default_factory=list)
@@ -71,8 +74,8 @@ class JobInfo:
     ended_ns: int
     exit_code: int
     gpu: str | None
-    inputs: list[tuple[str, str]]  # (path, hash), sorted
-    outputs: list[tuple[str, str]]
+    inputs: list[tuple[bytes, str]]  # (path, hash), sorted
+    outputs: list[tuple[bytes, str]]
     sessions: list[str]  # session objects that ran it
 
 
@@ -110,7 +113,7 @@ class SearchFilters:
     """GET /api/v1/search's query; None is no filter."""
 
     command: str | None = None  # text in the command line
-    file: str | None = None  # text in the path of an input or output
+    file: bytes | None = None  # bytes in the path of an input or output
     gpu: str | None = None  # "true" / "false", or text in a GPU name
     file_type: str | None = None  # extension of an input or output
     label: str | None = None  # KEY or KEY=VALUE

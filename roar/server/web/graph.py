@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from roar.display import printable
 from roar.errors import NotFound
 from roar.lineage.closure import Lineage, upstream
 from roar.lineage.producers import Facts
 from roar.lineage.views import session_dag
 from roar.objects.job import Job
-from roar.server.indexing import index_text
 from roar.server.storage.lineage import RegistrySource
 
 MAX_NODES = 2000
@@ -33,8 +33,10 @@ def short(text: str, n: int = LABEL_CHARS) -> str:
 
 
 def command(job: Job) -> str:
-    """The command line as the registry's index shows it (non-UTF-8 bytes escaped)."""
-    return " ".join(index_text(a) for a in job.argv)
+    """The command line as text to show: argv joined by spaces, each character that
+    could move the cursor or reorder a line, and each byte that is not UTF-8,
+    written as a visible escape (display.printable, the one rule)."""
+    return printable(b" ".join(job.argv))
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Graph:
             key, {"id": key, "kind": "artifact", "hash": digest, "url": f"/artifacts/{digest}"}
         )
         if path or "label" not in node:
-            node["label"] = short(index_text(os.path.basename(path))) if path else digest[:12]
+            node["label"] = short(printable(os.path.basename(path))) if path else digest[:12]
         return key
 
     def to_json(self) -> dict[str, Any]:

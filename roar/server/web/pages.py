@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from roar.diff import CATEGORIES
+from roar.display import printable
 from roar.identity.signature import is_signed
 from roar.objects.base import is_id
 from roar.pathjson import jsonable
-from roar.server.auth import Authenticator
+from roar.server.auth import Authenticator, query_bytes
 from roar.server.errors import BadRequest, Forbidden, NotFound
 from roar.server.indexing import INT64
 from roar.server.limits import read_body
@@ -59,6 +59,7 @@ def _templates() -> Environment:
     )
     env.filters["ts"] = _timestamp
     env.filters["size"] = _size
+    env.filters["printable"] = printable  # for recorded text the index holds as text
     env.filters["tojson_script"] = _json_script
     env.globals["categories"] = CATEGORIES
     return env
@@ -82,15 +83,13 @@ def _size(n: int | None) -> str:
 
 
 def _shown(value: Any) -> Any:
-    # A path that is not UTF-8 (text with surrogate escapes, or bytes) is
-    # shown with its odd bytes as \xNN, never as an encoding error.
+    # Recorded bytes (paths, argv, the working directory, environment variables)
+    # are shown as a terminal shows them (display.printable, the one rule): a
+    # newline as \n, an escape sequence as \e[31m, a byte that is not UTF-8 as
+    # \xNN; autoescape then makes the text safe for HTML. Text that is not
+    # recorded bytes (a patch, a message) is shown as it is.
     if isinstance(value, bytes):
-        value = os.fsdecode(value)
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return printable(value)
     return value
 
 
@@ -227,6 +226,7 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
                 m = matches[0]
                 return RedirectResponse(f"/{page_of[m['kind']]}/{m['hash']}", status_code=303)
         filters: dict[str, Any] = {f: request.query_params.get(f) or None for f in SEARCH_FIELDS}
+        filters["file"] = query_bytes(request, "file")  # a path: bytes (auth.query_bytes)
         filters["since"] = _date_ns(since)
         filters["until"] = _date_ns(until, end=True)
         results = None

@@ -11,6 +11,7 @@ import mimetypes
 import os
 from typing import Any
 
+from roar.display import printable
 from roar.errors import Ambiguous
 from roar.errors import NotFound as RoarNotFound
 from roar.lineage.producers import Facts, producer_of
@@ -186,8 +187,8 @@ def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
     return {
         "job": job_id,
         "type": obj.type,
-        "command": [os.fsdecode(a) for a in obj.argv],
-        "cwd": os.fsdecode(obj.cwd),
+        "command": list(obj.argv),  # bytes, as recorded: pages escape them when shown
+        "cwd": obj.cwd,
         "exit_code": obj.exit_code,
         "signal": obj.signal,
         "interrupted": obj.interrupted,
@@ -196,7 +197,7 @@ def job(storage: Storage, caller: Caller, job_id: str) -> dict[str, Any] | None:
         "duration_s": round(obj.duration_ns / 1e9, 3),
         "git": _plain(git) or None,
         "environment": _environment(env_id, env, obj),
-        "env_vars": [[os.fsdecode(k), os.fsdecode(v)] for k, v in obj.context.get("env_vars", [])],
+        "env_vars": [[k, v] for k, v in obj.context.get("env_vars", [])],
         "inputs": [_artifact_ref(a) for a in obj.inputs],
         "outputs": [_artifact_ref(a) for a in obj.outputs],
         "labels": looked.labels if looked else {},
@@ -282,13 +283,13 @@ def _sessions(source: RegistrySource, jobs: list[str]) -> list[dict[str, Any]]:
 
 
 def _artifact_ref(a: Any) -> dict[str, Any]:
-    return {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
+    return {"path": a.path, "hash": a.hash, "size": a.size, "kind": a.kind}
 
 
-def _file_type(paths: list[str], kind: str | None) -> str | None:
+def _file_type(paths: list[bytes], kind: str | None) -> str | None:
     if kind == "tree":
         return "directory (composite)"
-    for p in paths:
+    for p in map(os.fsdecode, paths):
         ext = os.path.splitext(p)[1].lower()
         if ext in ML_TYPES:
             return ML_TYPES[ext]
@@ -297,8 +298,8 @@ def _file_type(paths: list[str], kind: str | None) -> str | None:
             return guessed
         if guessed in ("application/json", "application/zip", "application/gzip"):
             return guessed
-    ext = {os.path.splitext(p)[1] for p in paths} - {""}
-    return ", ".join(sorted(ext)) or None
+    ext = {os.path.splitext(os.fsdecode(p))[1] for p in paths} - {""}
+    return printable(", ".join(sorted(ext))) or None  # a name's odd bytes, escaped
 
 
 def _environment(env_id: Any, env: Any, job: Job) -> dict[str, Any] | None:
@@ -326,8 +327,8 @@ def _packages_read(env: Env, job: Job) -> set[str]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return os.fsdecode(value)
+    # Bytes stay bytes (a repository path may be any bytes): the JSON twin writes
+    # them in the one path form, the page escapes them as it shows them.
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
