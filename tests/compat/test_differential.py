@@ -624,3 +624,66 @@ def test_pop_and_reset_from_dev_null_abort_alike(tools: tuple[Tool, Tool]) -> No
             assert proc.returncode == 1, (tool.name, command, proc.stdout, proc.stderr)
             assert proc.stderr.strip().endswith("Aborted!"), (tool.name, command, proc.stderr)
         assert (tool.root / "features.csv").exists(), tool.name
+
+
+def test_pop_of_an_empty_session_says_so_and_succeeds(tools: tuple[Tool, Tool]) -> None:
+    # roar-cli, observed: one line on stdout, exit 0, with or without -y
+    for tool in tools:
+        for args in (("pop",), ("pop", "-y")):
+            popped = tool(*args, input="")
+            assert popped.stdout == "No jobs in the active session.\n", (tool.name, args)
+
+
+UNTRACKED_TAIL = [
+    "",
+    "These directories won't exist on a clean checkout, so reproduction may fail unless "
+    "the run recreates them.",
+    "Add a .gitkeep (or any tracked file) to each so a fresh checkout includes it.",
+]
+
+
+def test_status_untracked_dirs_lists_alike(tools: tuple[Tool, Tool], tmp_path: Path) -> None:
+    # given: nothing recorded yet, then one step writing into the repository's root (a
+    # tracked directory), a new directory in it (untracked), one holding only an
+    # ignored file, and a directory outside the repository
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for tool in tools:
+        assert tool("status", "--untracked-dirs").stdout == (
+            "All artifact paths are in tracked directories.\n"
+        ), tool.name
+        (tool.root / "kept").mkdir()
+        (tool.root / "kept" / ".gitkeep").write_text("")
+        with open(tool.root / ".gitignore", "a") as ignore:
+            ignore.write("out/\nkept/k.txt\n")
+        _commit(tool.root)
+        tool(
+            "run", "python", "-c",
+            "import os, sys; os.makedirs('out/sub'); open('out/sub/m.bin', 'w').write('m');"
+            "open('model.pkl', 'w').write('r'); open('kept/k.txt', 'w').write('k');"
+            f"open({str(outside / tool.name)!r}, 'w').write(sys.argv[1])", tool.name,
+        )  # fmt: skip
+    for tool in tools:
+        # then: the untracked directory and the one outside, in the order status lists
+        # them (each step's outputs by path), with roar-cli's advice
+        lines = tool("status", "--untracked-dirs").stdout.splitlines()
+        assert lines == [
+            "Artifacts in untracked directories (2):",
+            f"  {outside}/{tool.name}",  # .../outside/ sorts before .../roar*/repo/
+            f"  {tool.root}/out/sub/m.bin",
+            *UNTRACKED_TAIL,
+        ], tool.name
+    # and ours says the same in --json (roar-cli has no --json for status)
+    listed = json.loads(tools[1]("status", "--untracked-dirs", "--json").stdout)["artifacts"]
+    assert [(a["path"], a["directory"], a["in_repo"]) for a in listed] == [
+        (f"{outside}/roar", str(outside), False),
+        (f"{tools[1].root}/out/sub/m.bin", f"{tools[1].root}/out/sub", True),
+    ]
+    assert listed[1]["hash"] == b3(tools[1].root / "out" / "sub" / "m.bin")
+
+
+def _commit(root: Path) -> None:
+    from .conftest import _git
+
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "a tracked directory")
