@@ -77,6 +77,47 @@ def current_remote(repo_path: str, commit: str) -> str | None:
     return os.fsdecode(url) if url else None
 
 
+def missing_on_checkout(repo: str | None, commit: str | None, paths: list[bytes]) -> list[bytes]:
+    """The `paths` (absolute) whose directory a clean checkout of `repo` at `commit`
+    would not create: a directory outside the repository, or one in it that holds no
+    file of that commit (git records files, never empty or ignored directories).
+    Order kept. Without a repository (`repo` None, or one this machine cannot read at
+    `commit`) every path is outside one.
+
+    `roar status --untracked-dirs` (roar-cli's option) lists these outputs.
+    """
+    from dulwich.errors import NotGitRepository
+    from dulwich.object_store import tree_lookup_path
+    from dulwich.repo import Repo
+
+    if repo is None or commit is None:
+        return list(paths)
+    prefix = os.fsencode(repo).rstrip(b"/") + b"/"
+    try:
+        with Repo(repo) as r:
+            if commit.encode() not in r.object_store:
+                return list(paths)
+            tree = r[commit.encode()].tree  # type: ignore[attr-defined]
+            known: dict[bytes, bool] = {b"": True}  # the root always exists
+
+            def exists(rel_dir: bytes) -> bool:
+                if rel_dir not in known:
+                    try:
+                        mode, _ = tree_lookup_path(r.object_store.__getitem__, tree, rel_dir)
+                        known[rel_dir] = mode is not None and mode & 0o170000 == 0o040000
+                    except (KeyError, NotADirectoryError):
+                        known[rel_dir] = False
+                return known[rel_dir]
+
+            return [
+                p
+                for p in paths
+                if not p.startswith(prefix) or not exists(os.path.dirname(p[len(prefix) :]))
+            ]
+    except (NotGitRepository, OSError):
+        return list(paths)
+
+
 def files_at_commit(repo: str, commit: str, paths: list[bytes]) -> list[bytes] | None:
     """The `paths` (absolute, as a job recorded them) that are files of `repo` at
     `commit`, as paths relative to the repository, sorted; None when this machine's

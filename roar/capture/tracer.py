@@ -48,13 +48,23 @@ class Preflight(NamedTuple):
         return list(self.details.get("problems", []))
 
 
-def preflight(tracer: Path | None = None) -> Preflight:
+def preflight(tracer: Path | None = None, command: str | None = None) -> Preflight:
+    """The tracer's preflight (tracer/src/preflight.rs). With `command` (a program name
+    or path), `details["command"]` is what the mechanism found means for that program
+    (tracer/src/program.rs: `{asked, path, ok, checks: [{name, ok, detail}]}`); the
+    program is examined, never run, and its verdict does not change `ready`."""
     tracer = tracer or find_tracer()
+    asked = ["--command", command] if command is not None else []
     try:
         proc = subprocess.run(
-            [str(tracer), "--preflight", "--json"], capture_output=True, text=True, timeout=30
+            [str(tracer), "--preflight", "--json", *asked],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         details = json.loads(proc.stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired) as e:
         return Preflight(False, {"problems": [f"{tracer} --preflight failed: {e}"]})
-    return Preflight(bool(details.get("ready")) and proc.returncode == 0, details)
+    # exit 1 with a ready tracer: the program's checks failed
+    exited = proc.returncode == 0 or (command is not None and proc.returncode == 1)
+    return Preflight(bool(details.get("ready")) and exited, details)

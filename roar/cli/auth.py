@@ -167,3 +167,8 @@ def whoami(remote_name: str | None, as_json: bool) -> None:
         click.echo(f"{info['account']} on {r.url}")
     else:
         click.echo(f"anonymous on {r.url} (key {info['fingerprint']})")
+
+
+# roar-cli's `roar auth login|logout` are its top-level `login`/`logout`: the same here.
+auth.add_command(login, "login")
+auth.add_command(logout, "logout")

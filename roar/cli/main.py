@@ -43,6 +43,7 @@ COMMANDS = {
     "put": "roar.cli.transfer:put",
     "reproduce": "roar.cli.reproduce:reproduce",
     "import": "roar.cli.import_history:import_",
+    "telemetry": "roar.cli.telemetry:telemetry",
 }
 
 

@@ -13,8 +13,14 @@ STATUS_ARTIFACTS = 50  # the newest outputs `roar status` lists
 
 
 @click.command()
+@click.option(
+    "--untracked-dirs",
+    is_flag=True,
+    help="List output artifacts whose directory won't exist on a clean checkout "
+    "(untracked in-repo dirs, or paths outside the repo).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def status(as_json: bool) -> None:
+def status(untracked_dirs: bool, as_json: bool) -> None:
     """Show the git state and a summary of the active session (roar-cli's lines)."""
     from pathlib import Path
 
@@ -26,6 +32,9 @@ def status(as_json: bool) -> None:
     ws = Workspace.find()
     ref = ws.refs.head_target()
     index = SessionIndex(ws)
+    if untracked_dirs:
+        _untracked_dirs(index, ref, as_json)
+        return
     counts = index.counts(ref)
     head = ws.refs.read(ref)
     data = {
@@ -69,6 +78,53 @@ def status(as_json: bool) -> None:
             for digest, size, path in outputs
         ]
     _write_lines(lines)
+
+
+def _untracked_dirs(index, ref: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """`status --untracked-dirs`: the session's outputs (as `status` lists them, all of
+    them) whose directory a clean checkout of the current commit would not create."""
+    from pathlib import Path
+
+    from roar.capture import git
+    from roar.cli.output import print_json
+    from roar.display import printable
+
+    state = git.git_context(Path.cwd(), None)
+    repo, commit = (state["repo"], state["commit"]) if state else (None, None)
+    outputs = index.recent_outputs(ref, None)
+    missing = set(git.missing_on_checkout(repo, commit, [p for _, _, p in outputs]))
+    listed = [(digest, path) for digest, _, path in outputs if path in missing]
+    if as_json:
+        prefix = os.fsencode(repo).rstrip(b"/") + b"/" if isinstance(repo, str) else None
+        print_json(
+            {
+                "repo": repo if isinstance(repo, str) else None,
+                "commit": commit,
+                "artifacts": [
+                    {
+                        "path": os.fsdecode(path),
+                        "hash": digest,
+                        "directory": os.fsdecode(os.path.dirname(path)),
+                        "in_repo": prefix is not None and path.startswith(prefix),
+                    }
+                    for digest, path in listed
+                ],
+            }
+        )
+        return
+    if not listed:  # roar-cli's lines, byte for byte
+        _write_lines(["All artifact paths are in tracked directories."])
+        return
+    _write_lines(
+        [
+            f"Artifacts in untracked directories ({len(listed)}):",
+            *(printable(f"  {os.fsdecode(path)}") for _, path in listed),
+            "",
+            "These directories won't exist on a clean checkout, so reproduction may fail "
+            "unless the run recreates them.",
+            "Add a .gitkeep (or any tracked file) to each so a fresh checkout includes it.",
+        ]
+    )
 
 
 def _size(n: int) -> str:
@@ -287,7 +343,8 @@ def pop(yes: bool) -> None:
     index = SessionIndex(ws)
     steps = index.steps(ref)
     if not steps:
-        raise NotFound("the session is empty: nothing to pop")
+        click.echo("No jobs in the active session.")  # roar-cli's line, and its exit 0
+        return
     last = steps[-1]
     job = ws.objects.read_kind(last.job, Job)
     command = " ".join(os.fsdecode(a) for a in job.argv)

@@ -38,12 +38,7 @@ def show(
 
     The text is roar-cli 0.4.7's (docs/roar-cli-compat.md); --json is ours.
     """
-    selectors = [(k, v) for k, v in (("job", job_ref), ("artifact", artifact_ref),
-                                     ("path", path_ref)) if v is not None]  # fmt: skip
-    if len(selectors) + (target is not None) > 1 or (as_session and selectors):
-        raise UsageError("show takes one target: REF, --job, --artifact or --path")
-    want = selectors[0][0] if selectors else ("session" if as_session else None)
-    target = selectors[0][1] if selectors else target
+    want, target = _selected("show", target, job_ref, artifact_ref, path_ref, as_session)
     if remote:
         if not target:
             raise UsageError("roar show --remote needs a hash")
@@ -63,17 +58,7 @@ def show(
     if target is None:
         data = session_view(facts, ws.refs.read(ref), ref).to_json()
     else:
-        if want == "path" and not os.path.lexists(target):
-            raise NotFound(f"{target}: no such file")
-        t = resolver.resolve(target)
-        allowed = {
-            "job": ("step", "job"),
-            "artifact": ("artifact",),
-            "path": ("artifact",),
-            "session": ("session",),
-        }.get(want or "", (t.kind,))
-        if t.kind not in allowed:
-            raise UsageError(f"{target} names {t.describe()}, not a {want}")
+        t = _resolve_selected(resolver, want, target)
         if t.kind in ("step", "job"):
             data = _job_detail(facts, t.id, ref, track_repo_files)
         elif t.kind == "artifact":
@@ -122,6 +107,41 @@ def _show_remote(target: str, as_json: bool) -> None:
             click.echo("\n".join(showtext.remote_artifact(client.artifact(digest))))
             return
     print_lookup(found)
+
+
+def _selected(
+    command: str,
+    target: str | None,
+    job_ref: str | None,
+    artifact_ref: str | None,
+    path_ref: str | None,
+    as_session: bool = False,
+) -> tuple[str | None, str | None]:
+    """(kind asked for, target) from roar-cli's selectors `--job REF`, `--artifact HASH`,
+    `--path PATH` (and show's `--session`), or the bare TARGET; at most one."""
+    selectors = [(k, v) for k, v in (("job", job_ref), ("artifact", artifact_ref),
+                                     ("path", path_ref)) if v is not None]  # fmt: skip
+    if len(selectors) + (target is not None) > 1 or (as_session and selectors):
+        raise UsageError(f"{command} takes one target: REF, --job, --artifact or --path")
+    if selectors:
+        return selectors[0]
+    return ("session" if as_session else None), target
+
+
+def _resolve_selected(resolver: Any, want: str | None, target: str) -> Any:
+    """The target resolved, refused when it is not the kind its selector asked for."""
+    if want == "path" and not os.path.lexists(target):
+        raise NotFound(f"{target}: no such file")
+    t = resolver.resolve(target)
+    allowed = {
+        "job": ("step", "job"),
+        "artifact": ("artifact",),
+        "path": ("artifact",),
+        "session": ("session",),
+    }.get(want or "", (t.kind,))
+    if t.kind not in allowed:
+        raise UsageError(f"{target} names {t.describe()}, not a {want}")
+    return t
 
 
 def _job_detail(facts: Any, job_id: str, ref: str, track_repo_files: bool) -> dict[str, Any]:
@@ -180,12 +200,27 @@ def lineage(artifact: str, fmt: str, depth: int) -> None:
 
 @click.command()
 @click.argument("target", required=False)
+@click.option(
+    "--job", "job_ref", metavar="REF", help="The target is a job: @N, @BN, or an id prefix."
+)
+@click.option(
+    "--artifact", "artifact_ref", metavar="HASH", help="The target is an artifact, by hash."
+)
+@click.option("--path", "path_ref", metavar="PATH", help="The target is the artifact a file holds.")
 @click.option("--direct", "mode", flag_value="direct", help="Only what the target read itself.")
 @click.option("--all", "mode", flag_value="all", help="Every input upstream, intermediates too.")
 @click.option("--unsourced", "which", flag_value="unsourced", help="Only unsourced inputs.")
 @click.option("--sourced", "which", flag_value="sourced", help="Only sourced inputs.")
 @click.option("--json", "as_json", is_flag=True)
-def inputs(target: str | None, mode: str | None, which: str | None, as_json: bool) -> None:
+def inputs(
+    target: str | None,
+    job_ref: str | None,
+    artifact_ref: str | None,
+    path_ref: str | None,
+    mode: str | None,
+    which: str | None,
+    as_json: bool,
+) -> None:
     """List the root inputs of TARGET (an artifact, job or step; the active session when
     omitted): what its lineage read that no recorded job wrote.
 
@@ -201,14 +236,14 @@ def inputs(target: str | None, mode: str | None, which: str | None, as_json: boo
     from roar.lineage.producers import Facts, producer_of
     from roar.reproduce.plan import make_plan
 
+    want, target = _selected("inputs", target, job_ref, artifact_ref, path_ref)
     ws = Workspace.find()
     source, resolver = local(ws)
     facts = Facts(source)
-    t = (
-        resolver.resolve(target or "HEAD")
-        if (target or ws.refs.read(resolver.active_ref))
-        else None
-    )
+    if target is not None:
+        t = _resolve_selected(resolver, want, target)
+    else:
+        t = resolver.resolve("HEAD") if ws.refs.read(resolver.active_ref) else None
     if t is not None and t.kind not in ("artifact", "job", "step", "session"):
         raise UsageError(f"{target} is a {t.describe()}; inputs takes an artifact, job or step")
     is_root = t is not None and t.kind == "artifact" and producer_of(facts, t.id) is None

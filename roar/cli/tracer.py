@@ -12,6 +12,9 @@ MECHANISMS = {
 }
 
 
+ONE_TRACER = "roar has one tracer (seccomp user notification, ptrace as the fallback)"
+
+
 def _configured() -> str:
     from roar.errors import NotAWorkspace
     from roar.workspace import Workspace
@@ -63,22 +66,38 @@ def tracer(ctx: click.Context, as_json: bool) -> None:
 
 @tracer.command()
 @click.argument("backend", required=False, type=click.Choice(["auto", "ebpf", "preload", "ptrace"]))
+@click.option(
+    "--command",
+    "command",
+    metavar="TEXT",
+    help="A command (its program's name or path, arguments allowed): what tracing "
+    "would mean for it (foreign ABI, setuid, ptrace); examined, never run.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def check(backend: str | None, as_json: bool) -> None:
+def check(backend: str | None, command: str | None, as_json: bool) -> None:
     """Can roar observe commands here, by which mechanism, and what that
-    means for debuggers and setuid programs inside a job? Exit 1 if it cannot.
+    means for debuggers and setuid programs inside a job? Exit 1 if it cannot,
+    or if --command's program would not run or be recorded as it should.
 
-    roar-cli's report (`checks`, `ok`, `summary`, `tracer`, `warnings`), our
-    preflight's details beside it in --json. BACKEND (a roar-cli name) is
-    accepted: roar has one tracer.
+    roar-cli's report (`checks`, `command_checked`, `ok`, `summary`, `tracer`,
+    `warnings`), our preflight's details beside it in --json. BACKEND (a
+    roar-cli name) is accepted: roar has one tracer.
     """
+    import shlex
+
     from roar.capture import tracer as glue
     from roar.cli.output import print_json
-    from roar.errors import TracerUnavailable
+    from roar.errors import TracerUnavailable, UsageError
 
+    program = None
+    if command is not None:
+        try:
+            program = shlex.split(command)[0]
+        except (ValueError, IndexError):
+            raise UsageError(f"--command {command!r} is not a command line") from None
     try:
         binary = glue.find_tracer(_configured())
-        path, found = str(binary), glue.preflight(binary)
+        path, found = str(binary), glue.preflight(binary, program)
         details, ready, problems = found.details, found.ready, list(found.problems)
     except TracerUnavailable as e:
         path, details, ready, problems = "", {}, False, [str(e)]
@@ -95,10 +114,18 @@ def check(backend: str | None, as_json: bool) -> None:
         },
     ]
     summary = f"{mechanism} preflight succeeded" if ready else "; ".join(problems)
+    examined = details.get("command")
+    checked, ok = None, ready
+    if examined is not None:
+        checks += _command_checks(examined)
+        failed = [c["detail"] for c in examined["checks"] if not c["ok"]]
+        checked = examined["path"] or command
+        if ready and failed:  # the tracer is ready; this command would not run as it should
+            ok, summary = False, failed[0]
     report = {
         "checks": checks,
-        "command_checked": None,
-        "ok": ready,
+        "command_checked": checked,
+        "ok": ok,
         "summary": summary,
         "tracer": mechanism or "none",
         "warnings": [],
@@ -110,15 +137,41 @@ def check(backend: str | None, as_json: bool) -> None:
     if as_json:
         print_json(report)
     else:
-        verdict = "passed" if ready else "failed"
-        click.echo(f"Tracer check {verdict} for '{report['tracer']}': {summary}")
-        for c in checks:
-            click.echo(f"  - {c['name']}: {'ok' if c['ok'] else 'FAILED'} ({c['detail']})")
-        for key in ("debuggers", "setuid"):  # ours: what tracing means inside a job
-            if key in details:
-                click.echo(f"  {key}: {details[key]}")
-    if not ready:
+        from roar.display import printable
+
+        # roar-cli's lines; a failed report goes to stderr, as roar-cli's does
+        verdict = "passed" if ok else "failed"
+        lines = [f"Tracer check {verdict} for '{report['tracer']}': {summary}"]
+        if checked is not None:
+            lines.append(f"  command: {checked}")
+        lines += [f"  - {c['name']}: {'ok' if c['ok'] else 'fail'} ({c['detail']})" for c in checks]
+        # ours: what tracing means inside a job
+        lines += [f"  {key}: {details[key]}" for key in ("debuggers", "setuid") if key in details]
+        click.echo("\n".join(printable(line) for line in lines), err=not ok)
+    if not ok:
         sys.exit(1)
+
+
+def _command_checks(examined: dict) -> list[dict]:  # type: ignore[type-arg]
+    """roar-cli's two rows for --command (`command`: found where; `command_compatibility`:
+    `compatible`, or why not), then the tracer's own checks of the program beside them
+    as `command_<name>` rows (tracer/src/program.rs decides each)."""
+    rows = examined["checks"]
+    found = rows[0]  # the tracer's first check is always the program's resolution
+    out = [{"name": "command", "ok": found["ok"], "detail": found["detail"]}]
+    if not found["ok"]:
+        return out
+    failed = [c["detail"] for c in rows[1:] if not c["ok"]]
+    out.append(
+        {
+            "name": "command_compatibility",
+            "ok": not failed,
+            "detail": "; ".join(failed) if failed else "compatible",
+        }
+    )
+    return out + [
+        {"name": f"command_{c['name']}", "ok": c["ok"], "detail": c["detail"]} for c in rows[1:]
+    ]
 
 
 @tracer.command()
@@ -136,10 +189,7 @@ def use(path: str) -> None:
     from roar.workspace import Workspace
 
     if path in TRACER_NAMES:
-        click.echo(
-            "roar has one tracer (seccomp user notification, ptrace as the fallback); "
-            f"'{path}' selects it, nothing to set"
-        )
+        click.echo(f"{ONE_TRACER}; '{path}' selects it, nothing to set")
         return
     full = os.path.realpath(path)
     if not os.path.isfile(full):
@@ -147,3 +197,39 @@ def use(path: str) -> None:
     Workspace.find().config.set("tracer.path", full)
     click.echo(f"tracer.path = {full}")
     _status(False)
+
+
+@tracer.command()
+@click.argument("backend", type=click.Choice(["auto", "ebpf", "preload", "ptrace"]))
+@click.option("--path", metavar="PATH", help="roar-cli's eBPF tracer binary: not used here.")
+def enable(backend: str, path: str | None) -> None:
+    """roar-cli's `tracer enable BACKEND`: roar has one tracer, ready without setup.
+
+    `ebpf` (the one roar-cli sets up) selects it and succeeds; `preload` and `ptrace`
+    answer as roar-cli does (nothing to set up, exit 2), and `auto` is refused as
+    roar-cli refuses it.
+    """
+    from roar.errors import UsageError
+
+    if backend == "auto":  # roar-cli's words
+        raise UsageError(
+            "`auto` is a selection policy, not a tracer — nothing to enable. "
+            "Pick a specific tracer (`roar tracer enable ebpf`)."
+        )
+    if backend != "ebpf":  # roar-cli's lines and exit status, observed
+        click.echo(
+            f"{backend} works out of the box — no host setup needed.\n"
+            f"Run `roar tracer check {backend}` to verify readiness.",
+            err=True,
+        )
+        sys.exit(2)
+    click.echo(f"{ONE_TRACER}; '{backend}' selects it, nothing to enable")
+    if path is not None:
+        from roar.display import printable
+
+        click.echo(
+            printable(
+                f"--path {path} not used: it names roar-cli's eBPF tracer; "
+                "`roar tracer use PATH` sets roar's"
+            )
+        )

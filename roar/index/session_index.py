@@ -546,14 +546,14 @@ class SessionIndex:
                               (ref,)).fetchone()  # fmt: skip
         return LogRow._make(row) if row else None
 
-    def recent_outputs(self, ref: str, limit: int) -> list[tuple[str, int, bytes]]:
+    def recent_outputs(self, ref: str, limit: int | None) -> list[tuple[str, int, bytes]]:
         """(hash, size, path) of what the session's executions wrote, newest first,
-        each hash once, at most `limit`."""
+        each hash once, at most `limit` (None: all)."""
         self.sync(ref)
         rows = self.db.execute(
             "SELECT a.hash, a.size, a.path FROM steps s JOIN artifacts a"
             " ON a.job = s.job AND a.role = 'out' WHERE s.ref = ? ORDER BY s.seq DESC LIMIT ?",
-            (ref, 4 * limit),
+            (ref, -1 if limit is None else 4 * limit),  # SQLite: a negative LIMIT is none
         ).fetchall()
         seen: dict[str, tuple[str, int, bytes]] = {}
         for digest, size, path in rows:

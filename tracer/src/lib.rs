@@ -26,6 +26,7 @@ pub mod paths;
 pub mod plumbing;
 pub mod preflight;
 pub mod process;
+pub mod program;
 pub mod ptrace;
 pub mod ptrace_loop;
 pub mod report;

@@ -1,7 +1,7 @@
 //! roar-tracer's command line (the contract the Python side calls):
 //!
 //!   roar-tracer --version
-//!   roar-tracer --preflight [--json]
+//!   roar-tracer --preflight [--json] [--command NAME]
 //!   roar-tracer run --store DIR [--context FILE] [--type run|build] [--report FILE]
 //!                   [--ignore-prefix P]... [--ignore-glob G]... [--session REF [--step N --supersedes JOB]] [--no-hash-cache] [--also-hash md5|sha256|sha512]... [--mechanism auto|notify|ptrace] -- COMMAND [ARGS...]
 //!   roar-tracer hash [--num-threads N] FILE...   (b3sum's output, the tracer's hashing)
@@ -18,7 +18,7 @@
 
 use lexopt::prelude::*;
 use roar_tracer::run::{Mechanism, RunOptions, SETUP_FAILED};
-use roar_tracer::{front, hash, plumbing, preflight, run, session};
+use roar_tracer::{front, hash, plumbing, preflight, program, run, session};
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -60,22 +60,34 @@ fn parse() -> Result<i32, lexopt::Error> {
         }
         Some(Long("preflight")) => {
             let mut json = false;
+            let mut command = None;
             while let Some(arg) = parser.next()? {
                 match arg {
                     Long("json") => json = true,
+                    Long("command") => command = Some(parser.value()?),
                     other => return Err(other.unexpected()),
                 }
             }
             let result = preflight::check(Mechanism::from_env()?);
-            print!(
-                "{}",
-                if json {
-                    result.json() + "\n"
-                } else {
-                    result.text()
+            // What the mechanism found means for one program (nothing is run).
+            let program = command.map(|c| program::check(&c, &result));
+            if json {
+                let mut out = result.value();
+                if let Some(p) = &program {
+                    out["command"] = p.json();
                 }
-            );
-            Ok(if result.ready() { 0 } else { 1 })
+                println!("{out}");
+            } else {
+                print!("{}", result.text());
+                if let Some(p) = &program {
+                    for c in &p.checks {
+                        let verdict = if c.ok { "ok" } else { "fail" };
+                        println!("command:   {}: {verdict} ({})", c.name, c.detail);
+                    }
+                }
+            }
+            let fits = program.as_ref().is_none_or(|p| p.ok());
+            Ok(if result.ready() && fits { 0 } else { 1 })
         }
         Some(Value(cmd)) if cmd == "run" => parse_run(parser).map(run::run),
         Some(Value(cmd)) if cmd == "hash" => parse_hash(parser),

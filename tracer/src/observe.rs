@@ -7,12 +7,11 @@
 use crate::classify::Recorder;
 use crate::memory;
 use crate::paths::{absolute, to_bytes};
+use crate::program::privileged_program;
 use crate::ptrace::Pid;
 use crate::seccomp::AUDIT_ARCH_NATIVE;
 use crate::syscalls::{self, Call};
 use std::collections::{HashMap, HashSet};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 
 /// A trapped call with its paths read, absolute.
 #[derive(Debug)]
@@ -249,32 +248,4 @@ impl<'a, 'h> Observer<'a, 'h> {
             ));
         }
     }
-}
-
-/// "setuid", "setgid" or "setcap" for a program that gains privileges when
-/// executed; None for an ordinary one.
-fn privileged_program(path: &[u8]) -> Option<&'static str> {
-    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
-    let meta = std::fs::metadata(p).ok()?;
-    let mode = meta.permissions().mode();
-    if mode & libc::S_ISUID != 0 {
-        return Some("setuid");
-    }
-    if mode & libc::S_ISGID != 0 && mode & 0o010 != 0 {
-        return Some("setgid");
-    }
-    let name = b"security.capability\0";
-    let mut c_path = path.to_vec();
-    c_path.push(0);
-    // SAFETY: both strings are NUL-terminated; a NULL buffer of size 0 asks
-    // only for the attribute's size.
-    let size = unsafe {
-        libc::getxattr(
-            c_path.as_ptr().cast(),
-            name.as_ptr().cast(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    (size > 0).then_some("setcap")
 }

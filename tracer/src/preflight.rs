@@ -63,6 +63,10 @@ impl Preflight {
     }
 
     pub fn json(&self) -> String {
+        self.value().to_string()
+    }
+
+    pub fn value(&self) -> serde_json::Value {
         json!({
             "ready": self.ready(),
             "mechanism": self.mechanism(),
@@ -76,7 +80,6 @@ impl Preflight {
             "arch": self.arch,
             "problems": self.problems,
         })
-        .to_string()
     }
 
     pub fn text(&self) -> String {
