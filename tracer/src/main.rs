@@ -189,6 +189,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         command: Vec::new(),
         beside: None,
         start_gate: None,
+        interpreters: None,
     };
     while let Some(arg) = parser.next()? {
         match arg {
