@@ -89,10 +89,10 @@ def workspace(roar_cli, root: Path) -> None:  # type: ignore[no-untyped-def]
     roar_cli("init", "-n", cwd=root)
 
 
-def check_recorded(root: Path, python: Path) -> None:
+def check_recorded(root: Path, python: Path, *more_inputs: str) -> None:
     job = last_job(root)
-    assert [a.path for a in job.inputs] == [
-        os.fsencode(root / "data.csv"), os.fsencode(root / "train.py")]  # fmt: skip
+    inputs = sorted(["data.csv", "train.py", *more_inputs])
+    assert [a.path for a in job.inputs] == [os.fsencode(root / name) for name in inputs]
     assert [a.path for a in job.outputs] == [os.fsencode(root / "out.txt")]
     pip = dict(job.context["packages"]["pip"])
     assert {n: pip.get(n) for n in PINNED} == PINNED
@@ -148,6 +148,38 @@ def test_a_venv_outside_the_repository(roar_cli, tmp_path: Path, venv: Path) -> 
     check_recorded(root, venv.resolve() / "bin" / "python")
 
 
+# A venv activated by the command's own shell, not by the caller's: the job executes
+# the venv's python, which is recognized as when it is named (tracer/src/interpreters.rs).
+ACTIVATED = ". .venv/bin/activate && python train.py"
+
+
+@pytest.mark.parametrize("how", ["sh -c", "a script"])
+def test_a_venv_activated_inside_the_job(roar_cli, tmp_path: Path, venv: Path, how: str) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "proj"
+    workspace(roar_cli, root)
+    os.symlink(venv, root / ".venv")
+    named = roar_cli("run", ".venv/bin/python", "train.py", cwd=root)
+    assert named.returncode == 0, named.stderr
+    as_named = last_job(root)
+    if how == "sh -c":
+        result = roar_cli("run", "sh", "-c", ACTIVATED, cwd=root)
+        script: tuple[str, ...] = ()
+    else:
+        (root / "train.sh").write_text(f"#!/bin/sh\n{ACTIVATED}\n")
+        (root / "train.sh").chmod(0o755)
+        result = roar_cli("run", "./train.sh", cwd=root)
+        script = ("train.sh",)
+    assert result.returncode == 0, result.stderr
+    assert f"read {2 + len(script)}  wrote 1" in result.stderr
+    # the venv's files (its bin/activate included) are no data inputs; its packages are
+    # the job's, with the same environment object as when its python is named
+    check_recorded(root, venv.resolve() / "bin" / "python", *script)
+    job = last_job(root)
+    assert job.context["packages"] == as_named.context["packages"]
+    assert job.context["env"] == as_named.context["env"]
+    assert os.fsencode(venv.resolve() / "bin" / "activate") in job.filtered
+
+
 def test_an_editable_install_is_code_with_its_commit(roar_cli, tmp_path: Path, venv: Path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "proj"
     workspace(roar_cli, root)
@@ -161,6 +193,10 @@ def test_an_editable_install_is_code_with_its_commit(roar_cli, tmp_path: Path, v
     assert code["git"]["remote"] == "https://example.invalid/mylib.git"
     assert code["git"]["dirty"] is False
     assert "mylib" not in dict(packages["pip"]) and dict(packages["pip"])["six"] == "1.16.0"
+    # recorded once, as code at its commit: its files are not data inputs too
+    job = last_job(root)
+    assert job.inputs == ()
+    assert os.fsencode(lib / "mylib" / "__init__.py") in job.filtered
     shown = roar_cli("show", "@1", cwd=root).stdout
     assert f"code:     mylib 0.3 @ {code['git']['commit'][:12]}" in shown
 

@@ -1,9 +1,11 @@
-"""The git context of a get or put job, read where `roar run` reads it.
+"""The git context of a get or put job, and whether a commit is pushed, read
+where `roar run` reads them.
 
 Git state is decided in one place, the Rust side (tracer/src/git_state.rs:
-git's own status rules, a `git diff HEAD` patch, paths as bytes); Python
-asks it through `roar-tracer git-state`. A dirty tree's patch is stored as a
-blob in the workspace and named in the map.
+git's own status rules, a `git diff HEAD` patch, paths as bytes; the walk of
+the remote-tracking branches that `roar run` warns with); Python asks it
+through `roar-tracer git-state` and `roar-tracer remote-branch`. A dirty
+tree's patch is stored as a blob in the workspace and named in the map.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from roar.pathjson import from_json
 
@@ -46,6 +48,33 @@ def git_context(cwd: Path, store_dir: Path | None) -> dict[str, Any] | None:
     except UnicodeDecodeError:
         state["repo"] = repo  # a path that is not UTF-8 stays bytes in the job
     return state  # type: ignore[no-any-return]
+
+
+def remote_branch_holding(repo: str, commit: str) -> str | Literal[False] | None:
+    """The remote-tracking branch (`origin/main`) whose history holds `commit` in the
+    repository at `repo`; False when none does (never pushed, as far as git last heard
+    from its remotes); None when that cannot be told (no repository, a commit it lacks,
+    a history past the walk's bound, no tracer binary). Offline: the refs git fetched.
+
+    The rule is `roar run`'s (tracer/src/git_state.rs `remote_branch_holding`), asked
+    of the binary, so the run's warning and `roar register`'s checklist agree."""
+    from roar.capture.tracer import find_tracer
+    from roar.errors import TracerUnavailable
+
+    try:
+        tracer = find_tracer()
+    except TracerUnavailable:
+        return None
+    proc = subprocess.run(
+        [str(tracer), "remote-branch", commit, repo], capture_output=True, timeout=300
+    )
+    if proc.returncode != 0:
+        return None
+    answer = json.loads(proc.stdout)
+    if answer is None:
+        return None
+    branch = answer["branch"]
+    return branch if isinstance(branch, str) else False
 
 
 def current_remote(repo_path: str, commit: str) -> str | None:

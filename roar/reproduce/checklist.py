@@ -2,7 +2,8 @@
 
 Offline: it reads the reproduction plan (roar.reproduce.plan), the recorded
 git state of the steps and the local git repository's remote-tracking refs
-(what the remote had when git last saw it); nothing is sent or fetched.
+(what the remote had when git last saw it), by the rule `roar run` warns
+with (roar.capture.git.remote_branch_holding); nothing is sent or fetched.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from roar.capture.git import remote_branch_holding
 from roar.capture.secrets import mask
 from roar.reproduce.plan import Plan
 from roar.workspace import Workspace
-
-# Walk at most this many commits of a remote-tracking branch looking for the
-# recorded one: bounds the cost on a huge history (a miss is reported, not hidden).
-MAX_COMMITS_WALKED = 50_000
 
 
 @dataclass(frozen=True)
@@ -87,36 +85,16 @@ def _pushed(source) -> Check:  # type: ignore[no-untyped-def]
     name = "commit reachable on a remote"
     if source is None:
         return Check(name, False, "no git commit recorded")
-    found = _on_remote_branch(source.repo, source.commit)
+    found = remote_branch_holding(source.repo, source.commit)
     if found is None:
-        return Check(name, None, f"cannot read the repository at {source.repo} to check")
+        return Check(
+            name,
+            None,
+            f"cannot tell from the repository at {source.repo} (unreadable, without "
+            f"{source.commit[:12]}, or a history too long to walk)",
+        )
     if found:
         return Check(name, True, f"{source.commit[:12]} is on {found}")
     return Check(
         name, False, f"{source.commit[:12]} is on no remote branch git knows of: `git push`"
     )
-
-
-def _on_remote_branch(repo_path: str, commit: str) -> str | bool | None:
-    """The remote-tracking branch that holds `commit`, False if none, None if unreadable."""
-    from dulwich.errors import NotGitRepository
-    from dulwich.repo import Repo
-
-    try:
-        repo = Repo(repo_path)
-    except (NotGitRepository, OSError):
-        return None
-    with repo:
-        want = commit.encode()
-        for ref, sha in sorted(repo.get_refs().items()):
-            if not ref.startswith(b"refs/remotes/"):
-                continue
-            try:
-                for n, entry in enumerate(repo.get_walker(include=[sha])):
-                    if entry.commit.id == want:
-                        return ref.decode(errors="replace").removeprefix("refs/remotes/")
-                    if n >= MAX_COMMITS_WALKED:
-                        break
-            except KeyError:
-                continue
-    return False

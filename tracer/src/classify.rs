@@ -8,6 +8,7 @@
 use crate::context::StartGate;
 use crate::hash::{FileHash, Hasher, Role};
 use crate::hash_cache::Identity;
+use crate::interpreters::Interpreters;
 use crate::job::{tree_object, Artifact, ArtifactKind};
 use crate::object::Object;
 use crate::paths::{as_path, has_dotdot, is_under, split_parent, to_bytes};
@@ -72,6 +73,9 @@ pub struct Recorder<'h> {
     created_dirs: HashSet<Vec<u8>>,
     ignore_globs: Vec<glob::Pattern>,
     start_gate: Option<Arc<StartGate>>,
+    /// Recognizes the Python interpreters the job executes; their
+    /// installations join `filtered_prefixes` as they are met.
+    interpreters: Option<Interpreters>,
     pub warnings: Vec<String>,
 }
 
@@ -113,7 +117,31 @@ impl<'h> Recorder<'h> {
             created_dirs: HashSet::new(),
             ignore_globs: Vec::new(),
             start_gate: None,
+            interpreters: None,
             warnings: Vec::new(),
+        }
+    }
+
+    /// Watches the programs the job executes for Python interpreters.
+    pub fn with_interpreters(mut self, interpreters: Option<Interpreters>) -> Recorder<'h> {
+        self.interpreters = interpreters;
+        self
+    }
+
+    /// The Python interpreters the job executed, in order.
+    pub fn interpreters(&self) -> &[crate::env_snapshot::PythonInfo] {
+        self.interpreters.as_ref().map_or(&[], Interpreters::found)
+    }
+
+    /// Filters reads under `prefixes` too (absolute, symlinks resolved):
+    /// from now on, and, since `finish` routes every path again, those
+    /// already recorded (a venv's `bin/activate`, read before its python
+    /// was executed).
+    pub fn filter_also(&mut self, prefixes: Vec<Vec<u8>>) {
+        for p in prefixes {
+            if !self.filtered_prefixes.contains(&p) {
+                self.filtered_prefixes.push(p);
+            }
         }
     }
 
@@ -197,6 +225,10 @@ impl<'h> Recorder<'h> {
     }
 
     pub fn exec(&mut self, path: Vec<u8>) {
+        if let Some(watch) = &mut self.interpreters {
+            let prefixes = watch.executed(&path);
+            self.filter_also(prefixes);
+        }
         self.read(path);
     }
 

@@ -13,6 +13,7 @@
 //! hashed), so what was read is what was there when the command began.
 
 use crate::env_snapshot::{self, PythonInfo};
+use crate::filters;
 use crate::git_state::{self, GitState};
 use crate::gpu::UsageSampler;
 use crate::object::{encode, Value};
@@ -21,6 +22,7 @@ use crate::paths::is_under;
 use crate::run::Beside;
 use crate::secrets::Rules;
 use anyhow::Result;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -138,6 +140,11 @@ pub struct Gatherer {
     /// False when the context is finished before the command runs: the
     /// packages it reads are then not known (and not recorded).
     reads_known: bool,
+    /// The command itself names an interpreter (the plan's): it is the
+    /// job's. Else the first one its processes execute is.
+    named_python: bool,
+    /// Joined once the command has ended (`settle`).
+    gathered: Option<Gathered>,
 }
 
 impl Gatherer {
@@ -165,6 +172,8 @@ impl Gatherer {
         let gatherer = Gatherer {
             cache_dir: plan.store.join("cache"),
             reads_known: true,
+            named_python: plan.python.is_some(),
+            gathered: None,
             session: std::mem::take(&mut plan.session),
             step: plan.step,
             params: plan.params.take(),
@@ -175,6 +184,26 @@ impl Gatherer {
             notes: notes.clone(),
         };
         (gatherer, gate, notes)
+    }
+}
+
+impl Gatherer {
+    /// What the thread gathered (or, if it could not run, what is known without it).
+    fn join(&mut self) -> Gathered {
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(g)) => g,
+            _ => Gathered {
+                git: Value::Null,
+                env: Value::Null,
+                editables: Vec::new(),
+                env_vars: Rules::get()
+                    .redact_env(self.plan.take().map(|p| p.env_vars).unwrap_or_default()),
+                notes: Notes {
+                    warnings: vec!["git state and environment not recorded".into()],
+                    ..Notes::default()
+                },
+            },
+        }
     }
 }
 
@@ -263,20 +292,39 @@ impl Beside for Gatherer {
         }
     }
 
+    fn settle(&mut self, interpreters: &[PythonInfo]) -> Vec<Vec<u8>> {
+        let mut gathered = self.join();
+        let store = self.cache_dir.parent().unwrap_or(&self.cache_dir);
+        if let (false, Some(python)) = (self.named_python, interpreters.first()) {
+            // The command named no interpreter but ran one (a venv activated
+            // by a script): it is the job's, recorded as if named.
+            match env_snapshot::write_snapshot(Some(python), store) {
+                Ok(id) => gathered.env = Value::Text(id),
+                Err(e) => gathered
+                    .notes
+                    .warnings
+                    .push(format!("environment not recorded: {e:#}")),
+            }
+            gathered.editables = packages::editables(&python.site_packages);
+        }
+        let root = store.parent().unwrap_or(store);
+        let dirs: Vec<&[u8]> = gathered
+            .editables
+            .iter()
+            .map(|e| e.dir.as_slice())
+            .collect();
+        let prefixes = filters::editable_prefixes(root, &dirs)
+            .into_iter()
+            .map(|p| p.into_os_string().into_vec())
+            .collect();
+        self.gathered = Some(gathered);
+        prefixes
+    }
+
     fn finish(mut self: Box<Self>, read: &[&[u8]]) -> Result<Vec<u8>> {
-        let gathered = match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(g)) => g,
-            _ => Gathered {
-                git: Value::Null,
-                env: Value::Null,
-                editables: Vec::new(),
-                env_vars: Rules::get()
-                    .redact_env(self.plan.take().map(|p| p.env_vars).unwrap_or_default()),
-                notes: Notes {
-                    warnings: vec!["git state and environment not recorded".into()],
-                    ..Notes::default()
-                },
-            },
+        let gathered = match self.gathered.take() {
+            Some(g) => g,
+            None => self.join(),
         };
         if let Ok(mut notes) = self.notes.lock() {
             *notes = gathered.notes;

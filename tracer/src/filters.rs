@@ -62,12 +62,7 @@ pub fn ignore_prefixes(config: &Config, root: &Path, pythons: &[&PythonInfo]) ->
     }
     if config.flag("filters.ignore_package_reads") {
         for py in pythons {
-            for p in [&py.prefix, &py.base_prefix]
-                .into_iter()
-                .chain(&py.site_packages)
-            {
-                wanted.push(PathBuf::from(OsStr::from_bytes(p)));
-            }
+            wanted.extend(installation(py));
         }
         wanted.extend(PYTHON_USER.iter().map(|p| expand_user(p)));
     }
@@ -77,9 +72,31 @@ pub fn ignore_prefixes(config: &Config, root: &Path, pythons: &[&PythonInfo]) ->
     if config.flag("filters.ignore_tmp_files") {
         wanted.extend([PathBuf::from("/tmp"), PathBuf::from("/var/tmp"), temp_dir()]);
     }
+    wanted.push(real(root).join(".roar"));
+    outside_workspace(root, wanted)
+}
+
+/// Where an interpreter's installation is: `sys.prefix`, `sys.base_prefix`
+/// and its site-packages directories. Reads there are package reads.
+fn installation(py: &PythonInfo) -> impl Iterator<Item = PathBuf> + '_ {
+    [&py.prefix, &py.base_prefix]
+        .into_iter()
+        .chain(&py.site_packages)
+        .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+}
+
+/// The prefixes filtered once the job has executed the interpreter `py`
+/// (`interpreters.rs`): its installation, as `ignore_prefixes` lists it
+/// for an interpreter known at the start.
+pub fn installation_prefixes(root: &Path, py: &PythonInfo) -> Vec<PathBuf> {
+    outside_workspace(root, installation(py).collect())
+}
+
+/// `wanted` with symlinks resolved and duplicates dropped, without any
+/// that holds the workspace at `root` (except its `.roar` store).
+fn outside_workspace(root: &Path, wanted: Vec<PathBuf>) -> Vec<PathBuf> {
     let root = real(root);
     let store = root.join(".roar");
-    wanted.push(store.clone());
     let mut out: Vec<PathBuf> = Vec::new();
     for p in wanted {
         let p = real(&p);
@@ -91,6 +108,20 @@ pub fn ignore_prefixes(config: &Config, root: &Path, pythons: &[&PythonInfo]) ->
         }
     }
     out
+}
+
+/// The directories of editable projects (`pip install -e`) whose reads are
+/// not data: a project outside the workspace is recorded as code, with its
+/// git commit (`packages::read_by`), so its files are not inputs too. A
+/// project inside the workspace (or holding it) is the workspace's own
+/// code: its files stay inputs, as every workspace file is.
+pub fn editable_prefixes(root: &Path, project_dirs: &[&[u8]]) -> Vec<PathBuf> {
+    let root = real(root);
+    project_dirs
+        .iter()
+        .map(|d| real(Path::new(OsStr::from_bytes(d))))
+        .filter(|d| !d.starts_with(&root) && !root.starts_with(d))
+        .collect()
 }
 
 /// (prefixes, globs) from `filters.ignore_patterns`, made absolute: a
@@ -173,6 +204,23 @@ mod tests {
         assert!(prefixes.contains(&PathBuf::from("/srv/base")));
         let off = config(json!({"filters.ignore_package_reads": false}));
         assert!(!ignore_prefixes(&off, ws.path(), &[&py]).contains(&PathBuf::from("/srv/venv")));
+    }
+
+    #[test]
+    fn editable_projects_outside_the_workspace_are_filtered_inside_never() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        let root = real(ws.path());
+        let inside = root.join("libs/mylib");
+        let ancestor = root.parent().expect("parent").to_path_buf();
+        let dirs: Vec<Vec<u8>> = [Path::new("/srv/mylib"), &inside, &ancestor]
+            .iter()
+            .map(|p| p.as_os_str().as_bytes().to_vec())
+            .collect();
+        let dirs: Vec<&[u8]> = dirs.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            editable_prefixes(ws.path(), &dirs),
+            vec![PathBuf::from("/srv/mylib")]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::env_snapshot::{self, PythonInfo};
 use crate::filters;
 use crate::git_state;
 use crate::hash::{Algo, Also};
+use crate::interpreters::Interpreters;
 use crate::labels;
 use crate::run::{self, Mechanism, RunOptions};
 use crate::workspace::{Found, Workspace};
@@ -467,6 +468,11 @@ fn record(kind: &str, args: &[OsString]) -> Result<i32, Failure> {
                 command: req.command.clone(),
                 beside: Some(Box::new(gatherer)),
                 start_gate: Some(gate),
+                interpreters: Some(Interpreters::new(
+                    ws.root.clone(),
+                    ws.dir.join("cache"),
+                    config.flag("filters.ignore_package_reads"),
+                )),
             });
             let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
             (code, notes)

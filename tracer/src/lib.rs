@@ -15,6 +15,7 @@ pub mod git_state;
 pub mod gpu;
 pub mod hash;
 pub mod hash_cache;
+pub mod interpreters;
 pub mod job;
 pub mod labels;
 pub mod memory;

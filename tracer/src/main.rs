@@ -9,6 +9,7 @@
 //!                   (appends a job written elsewhere, e.g. get and put, by the same re-run rule;
 //!                    prints the new session object's id)
 //!   roar-tracer git-state [--store DIR] [DIR]     (plumbing: the git context, JSON)
+//!   roar-tracer remote-branch COMMIT [DIR]      (plumbing: is COMMIT pushed, JSON)
 //!   roar-tracer python-env PYTHON                 (plumbing: an interpreter's packages, JSON)
 //!   roar-tracer filters -- COMMAND...             (plumbing: what `roar run` filters, JSON)
 //!   roar-tracer packages-read < PATHS\0...        (plumbing: who owns read paths, JSON)
@@ -104,6 +105,15 @@ fn parse() -> Result<i32, lexopt::Error> {
             }
             Ok(plumbing::git_state(store.as_deref(), &dir))
         }
+        Some(Value(cmd)) if cmd == "remote-branch" => {
+            let commit = parser.value()?.string()?;
+            let dir = match parser.next()? {
+                Some(Value(d)) => PathBuf::from(d),
+                Some(other) => return Err(other.unexpected()),
+                None => PathBuf::from("."),
+            };
+            Ok(plumbing::remote_branch(&commit, &dir))
+        }
         Some(Value(cmd)) if cmd == "python-env" => {
             let python = parser.value()?;
             Ok(plumbing::python_env(Path::new(&python)))
@@ -191,6 +201,7 @@ fn parse_run(mut parser: lexopt::Parser) -> Result<RunOptions, lexopt::Error> {
         command: Vec::new(),
         beside: None,
         start_gate: None,
+        interpreters: None,
     };
     while let Some(arg) = parser.next()? {
         match arg {

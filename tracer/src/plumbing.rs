@@ -1,6 +1,6 @@
 //! Plumbing for the Python side, so that what the front end decides is
 //! decided in one place: the git state of a directory (for get and put
-//! jobs), what an interpreter has installed (for reproduction), the
+//! jobs), whether a commit is pushed (for `roar register`'s checklist), what an interpreter has installed (for reproduction), the
 //! filters `roar run` would pass (for the tracing benchmark), and which
 //! packages own some read paths (for jobs recorded without `packages`). Each prints
 //! one JSON document on stdout; a path is a string when it is UTF-8 and
@@ -62,6 +62,17 @@ pub fn git_state(store: Option<&Path>, dir: &Path) -> i32 {
         "dirty": state.dirty(),
         "patch": patch,
     }))
+}
+
+/// `remote-branch COMMIT [DIR]`: the remote-tracking branch that holds
+/// COMMIT in DIR's repository, by the rule `roar run` warns with
+/// (`git_state::remote_branch_holding`): `{"branch": "origin/main"}`,
+/// `{"branch": null}` when none does, or null when that cannot be told.
+pub fn remote_branch(commit: &str, dir: &Path) -> i32 {
+    match git_state::remote_branch_holding(dir, commit) {
+        Some(branch) => print(&json!({ "branch": branch })),
+        None => print(&Json::Null),
+    }
 }
 
 /// `python-env PYTHON`: what the interpreter says of itself and the

@@ -13,8 +13,10 @@ use crate::classify::{News, Recorder};
 use crate::context::StartGate;
 use crate::descendants::{self, Exit};
 use crate::early::{self, Early};
+use crate::env_snapshot::PythonInfo;
 use crate::hash::{Also, Hasher};
 use crate::hash_cache::HashCache;
+use crate::interpreters::Interpreters;
 use crate::job::Job;
 use crate::object::{self, Value};
 use crate::observe::Observer;
@@ -102,6 +104,9 @@ pub struct RunOptions {
     pub beside: Option<Box<dyn Beside>>,
     /// Consulted before the command first changes a path (see `StartGate`).
     pub start_gate: Option<Arc<StartGate>>,
+    /// Recognizes the Python interpreters the command's processes execute
+    /// and filters their installations' reads (`interpreters.rs`).
+    pub interpreters: Option<Interpreters>,
 }
 
 /// Work a caller (the `roar` front end) does while the command runs: started
@@ -111,6 +116,11 @@ pub struct RunOptions {
 /// path the command read (inputs, then filtered reads).
 pub trait Beside {
     fn start(&mut self);
+    /// The command has ended; `interpreters`: the Python interpreters its
+    /// processes executed, in order. Returns more prefixes (absolute,
+    /// symlinks resolved) whose reads are not data inputs because they are
+    /// recorded otherwise (an editable project's files, as code).
+    fn settle(&mut self, interpreters: &[PythonInfo]) -> Vec<Vec<u8>>;
     fn finish(self: Box<Self>, read: &[&[u8]]) -> Result<Vec<u8>>;
 }
 
@@ -182,6 +192,7 @@ struct Setup<'a> {
     prefixes: Vec<Vec<u8>>,
     globs: Vec<glob::Pattern>,
     start_gate: Option<Arc<StartGate>>,
+    interpreters: Option<Interpreters>,
 }
 
 fn run_inner(mut opts: RunOptions) -> Result<i32> {
@@ -220,6 +231,7 @@ fn run_inner(mut opts: RunOptions) -> Result<i32> {
         prefixes,
         globs,
         start_gate: opts.start_gate.clone(),
+        interpreters: opts.interpreters.take(),
     };
 
     descendants::become_subreaper().context("cannot become a child subreaper")?;
@@ -321,7 +333,8 @@ fn observe<'h>(
     spawned();
     let mut recorder = Recorder::new(hasher, setup.prefixes.clone())
         .with_ignore_globs(setup.globs.clone())
-        .with_start_gate(setup.start_gate.clone());
+        .with_start_gate(setup.start_gate.clone())
+        .with_interpreters(setup.interpreters.clone());
     let resources = early::Resources::new().context("cannot start hashing")?;
     let mut observer = Observer::new(&mut recorder, trap == Trap::Ptrace, !setup.keep_privileges);
     let outcome = std::thread::scope(|scope| {
@@ -372,8 +385,8 @@ struct Recorded {
 fn record(
     opts: &RunOptions,
     hasher: &Hasher,
-    recorder: Recorder,
-    (beside, context): (Option<Box<dyn Beside>>, Vec<u8>),
+    mut recorder: Recorder,
+    (mut beside, context): (Option<Box<dyn Beside>>, Vec<u8>),
     cwd: Vec<u8>,
     run: Recorded,
 ) -> Result<()> {
@@ -384,6 +397,10 @@ fn record(
         mechanism,
     } = run;
     let hashed_before = hasher.hashed_earlier();
+    if let Some(b) = beside.as_mut() {
+        let more = b.settle(recorder.interpreters());
+        recorder.filter_also(more);
+    }
     let findings = recorder.finish()?;
     let hashed_while_running = hasher.hashed_earlier() - hashed_before;
     let context = match beside {
