@@ -201,6 +201,26 @@ def test_an_editable_install_is_code_with_its_commit(roar_cli, tmp_path: Path, v
     assert f"code:     mylib 0.3 @ {code['git']['commit'][:12]}" in shown
 
 
+def test_the_reproduce_plan_names_an_editable_project_to_install(roar_cli, tmp_path: Path, venv: Path) -> None:  # type: ignore[no-untyped-def]
+    # given: a step that reads the editable project mylib (outside the workspace) and writes
+    root = tmp_path / "proj"
+    workspace(roar_cli, root)
+    prog = "import mylib; open('answer.txt', 'w').write(str(mylib.ANSWER))"
+    assert roar_cli("run", str(venv / "bin" / "python"), "-c", prog, cwd=root).returncode == 0
+    commit = git(venv.parent / "mylib", "rev-parse", "HEAD")
+    # when: the plan to reproduce what it wrote
+    done = roar_cli("reproduce", "answer.txt", "--json", cwd=root)
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    # then: mylib is not an input to find, so the plan says to install it, at its commit
+    lib = venv.parent / "mylib"
+    assert [w for w in warnings if "mylib" in w] == [
+        f"the steps read the editable project mylib 0.3 ({lib} from "
+        f"https://example.invalid/mylib.git at commit {commit[:12]}); reproduce does not "
+        "install it: install it (pip install -e) before running the plan"
+    ]
+
+
 def test_an_absolute_ignore_pattern_is_filtered(roar_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "proj"
     outside = tmp_path / "scratch"

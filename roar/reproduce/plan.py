@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from roar.capture import git
+from roar.capture.packages import Code
+from roar.display import printable
 from roar.errors import NotFound, UsageError
 from roar.hashing import hash_file, hash_matches
 from roar.index.source import local
@@ -289,6 +291,7 @@ def _finish(
     warnings: list[str] = []
     source = _source(cat, ordered, warnings)
     environment = _environment(cat, ordered, envs, full_environment)
+    warnings += _code_warnings(environment.code, source)
     getters = _getters(cat, getter_jobs)
     inputs = _root_inputs(ws, cat, steps, getters, source, search or [])
     patch = None
@@ -344,6 +347,7 @@ class Environment:
     packages: list[tuple[str, str]]  # pip: what the steps read, or the whole env (full)
     system: list[tuple[str, str]]  # dpkg packages the steps read
     full: bool
+    code: list[Code]  # editable projects the steps read (`pip install -e`), each once
 
 
 def _environment(cat: Catalog, jobs: list[str], envs: dict[str, Env], full: bool) -> Environment:
@@ -355,15 +359,40 @@ def _environment(cat: Catalog, jobs: list[str], envs: dict[str, Env], full: bool
     python: Interpreter | None = None
     packages: dict[str, str] = {}
     system: dict[str, str] = {}
+    code: dict[bytes, Code] = {}
     for jid in sorted(jobs, key=lambda j: cat.jobs[j].started_ns):
         env = envs.get(jid)
         read = job_packages(cat.jobs[jid], env)
         system.update(dict(read.dpkg))
+        code.update((c.path, c) for c in read.code)
         if env is None or not env.python:
             continue
         python = Interpreter(str(env.python["version"]), os.fsdecode(env.python["executable"]))
         packages.update(dict(env.packages if full else read.pip))
-    return Environment(python, sorted(packages.items()), sorted(system.items()), full)
+    return Environment(
+        python, sorted(packages.items()), sorted(system.items()), full, list(code.values())
+    )
+
+
+def _code_warnings(code: list[Code], source: Source | None) -> list[str]:
+    """An editable project outside the reproduced repository is recorded as code at
+    its commit, not as inputs (docs/object-format.md): reproduce does not fetch or
+    install it, so the plan says what to install first."""
+    repo = os.fsencode(source.repo.rstrip("/")) + b"/" if source else None
+    out = []
+    for c in code:
+        if repo is not None and (c.path + b"/").startswith(repo):
+            continue  # the repository's own code, checked out with it
+        at = f" at commit {c.commit[:12]}" if c.commit else " (no git commit recorded)"
+        dirty = " with uncommitted changes" if c.dirty else ""
+        where = f" from {c.remote}" if c.remote else ""
+        text = (
+            f"the steps read the editable project {c.name} {c.version} "
+            f"({os.fsdecode(c.path)}{where}{at}{dirty}); reproduce does not install it: "
+            "install it (pip install -e) before running the plan"
+        )
+        out.append(printable(text))
+    return out
 
 
 def _getters(cat: Catalog, jobs: list[str]) -> dict[str, Getter]:
