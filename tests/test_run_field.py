@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import blake3
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,8 +70,96 @@ def test_a_descriptor_above_2_reaches_the_command(side) -> None:  # type: ignore
     assert (got.returncode, got.stdout) == (want.returncode, want.stdout) == (0, "via fd 3\n")
     job = last_job(traced)
     assert job["exit_code"] == 0
-    # The shell opened a.txt, not the command: not the job's input (docs/tracer.md).
+    # The shell opened a.txt for the command: what the command read.
+    assert recorded(job, "inputs", traced) == {"a.txt": b3(b"via fd 3\n")}
+
+
+def b3(content: bytes) -> str:
+    return blake3.blake3(content).hexdigest()
+
+
+def recorded(job: dict, key: str, root: Path) -> dict[str, str]:  # type: ignore[type-arg]
+    """The job's inputs or outputs inside `root`: relative path -> hash."""
+    real = root.resolve()
+    return {
+        str(Path(a["path"]).relative_to(real)): a["hash"]
+        for a in job[key]
+        if Path(a["path"]).is_relative_to(real)
+    }
+
+
+def same_files(plain: Path, traced: Path) -> None:
+    """The same files with the same content in both directories (the
+    workspace's .roar/ aside)."""
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and ".roar" not in p.relative_to(root).parts
+        }
+
+    assert files(traced) == files(plain)
+
+
+def both(side, script: str, files: dict[str, str]) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Writes `files` into both directories, runs `script` (a bash line whose
+    ROAR is empty untraced and `roar run -q` traced) in each, checks they
+    did the same, and returns the traced job."""
+    plain, traced = side
+    for d in side:
+        for name, content in files.items():
+            (d / name).write_text(content)
+    want = bash(script.replace("ROAR ", ""), plain)
+    got = bash(script.replace("ROAR ", "roar run -q "), traced)
+    assert (got.returncode, got.stdout) == (want.returncode, want.stdout), got.stderr
+    same_files(plain, traced)
+    return last_job(traced)
+
+
+def test_a_file_on_stdin_is_an_input(side) -> None:  # type: ignore[no-untyped-def]
+    job = both(side, "ROAR wc -l < data.csv", {"data.csv": "a,b\n1,2\n"})
+    assert recorded(job, "inputs", side[1]) == {"data.csv": b3(b"a,b\n1,2\n")}
+    assert job["outputs"] == []
+
+
+def test_a_file_on_stdout_is_an_output(side) -> None:  # type: ignore[no-untyped-def]
+    job = both(side, "ROAR python gen.py > out.csv", {"gen.py": "print('x,y')\n"})
+    assert recorded(job, "outputs", side[1]) == {"out.csv": b3(b"x,y\n")}
+    assert recorded(job, "inputs", side[1]) == {"gen.py": b3(b"print('x,y')\n")}
+
+
+def test_appended_stdout_and_stderr_are_outputs_only_when_the_command_wrote(side) -> None:  # type: ignore[no-untyped-def]
+    script = "ROAR sh -c 'echo out; echo err >&2' >> out.log 2>> err.log 3>> quiet.log 4> none.txt"
+    files = {"out.log": "before\n", "err.log": "", "quiet.log": "kept\n"}
+    job = both(side, script, files)
+    # The shell created none.txt empty and the command left it, and
+    # quiet.log, alone: what the command did not change is not its output.
+    assert recorded(job, "outputs", side[1]) == {
+        "out.log": b3(b"before\nout\n"),
+        "err.log": b3(b"err\n"),
+    }
     assert job["inputs"] == []
+
+
+def test_a_read_write_descriptor_is_an_input_before_and_an_output_after(side) -> None:  # type: ignore[no-untyped-def]
+    job = both(side, "ROAR sh -c 'cat <&5; echo new >&5' 5<> rw.txt", {"rw.txt": "old\n"})
+    assert recorded(job, "inputs", side[1]) == {"rw.txt": b3(b"old\n")}
+    assert recorded(job, "outputs", side[1]) == {"rw.txt": b3(b"old\nnew\n")}
+
+
+def test_pipes_devices_the_store_and_ignored_files_on_descriptors_are_not_recorded(side) -> None:  # type: ignore[no-untyped-def]
+    roar("config", "set", "filters.ignore_patterns", "*.log", cwd=side[1])
+    script = (
+        "echo piped | ROAR sh -c 'cat; cat <&3; cat <&4; echo to-log >&5' "
+        "3< .roar/HEAD 4< /dev/null 5> run.log 2> /dev/null | cat"
+    )
+    job = both(side, script.replace(".roar/HEAD", "head.txt"), {"head.txt": "ref\n"})
+    assert recorded(job, "inputs", side[1]) == {"head.txt": b3(b"ref\n")}
+    got = bash(script.replace("ROAR ", "roar run -q "), side[1])
+    assert got.returncode == 0 and got.stdout.startswith("piped\nref: "), got.stderr
+    job = last_job(side[1])
+    assert (job["inputs"], job["outputs"]) == ([], [])
 
 
 def test_a_process_substitution_reaches_the_command(side) -> None:  # type: ignore[no-untyped-def]

@@ -12,14 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import blake3
 import pytest
 
-from .conftest import TRAIN_STEP, Pipeline, Tool
+from .conftest import TRAIN_STEP, Pipeline, Tool, _git
 
 
 def shape(
@@ -835,3 +837,29 @@ def test_inputs_takes_roar_cli_target_selectors(pipeline: Pipeline) -> None:
         # a selector names the kind: a job's step refused as an artifact
         wrong = tool("inputs", "--artifact", TRAIN_STEP, ok=False)
         assert wrong.returncode != 0, tool.name
+
+
+def test_redirected_stdin_is_an_input_for_both_and_stdout_an_output_for_roar(
+    tools: tuple[Tool, Tool],
+) -> None:
+    # A deliberate difference: roar-cli records a file on stdin but not one on
+    # stdout; roar records both (docs/tracer.md, "Inherited descriptors").
+    shown = {}
+    for tool in tools:
+        (tool.root / "rows.csv").write_text("a\nb\n")
+        with (tool.root / ".gitignore").open("a") as ignore:
+            ignore.write("count.txt\n")  # the shell creates it before roar-cli checks
+        _git(tool.root, "add", "rows.csv", ".gitignore")
+        _git(tool.root, "commit", "-qm", "rows")  # roar-cli runs only in a clean tree
+        line = f"{shlex.join(tool.argv0)} run -q wc -l < rows.csv > count.txt"
+        done = subprocess.run(
+            ["bash", "-c", line], cwd=tool.root, env=tool.env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, (tool.name, done.stderr)
+        assert (tool.root / "count.txt").read_text() == "2\n", tool.name
+        shown[tool.name] = tool("show", "@1").stdout
+        assert f"{tool.root}/rows.csv" in shown[tool.name], (tool.name, shown[tool.name])
+    peer, ours = tools
+    assert f"{peer.root}/count.txt" not in shown[peer.name]
+    assert f"{ours.root}/count.txt" in shown[ours.name].split("Outputs (1):")[1]

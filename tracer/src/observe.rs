@@ -12,9 +12,11 @@ use crate::ptrace::Pid;
 use crate::seccomp::AUDIT_ARCH_NATIVE;
 use crate::syscalls::{self, Call};
 use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 
 /// A trapped call with its paths read, absolute.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Event {
     Open {
         path: Vec<u8>,
@@ -73,6 +75,50 @@ fn readlink(link: String) -> Option<Vec<u8>> {
     let target = to_bytes(&std::fs::read_link(link).ok()?);
     // Anything else ("pipe:[..]", "anon_inode:..") is not a file path.
     (target.first() == Some(&b'/')).then_some(target)
+}
+
+/// The opens the command inherits instead of making: one `Event::Open`,
+/// with the descriptor's access flags, per descriptor of ours without
+/// close-on-exec (0, 1, 2 and above: exactly what the command inherits)
+/// that holds a regular file with a name. These are the shell's `< in`,
+/// `> out`, `2>> log`, `3< file` around `roar run`: recorded as if the
+/// command had opened them first, so a read-only one is an input and a
+/// writable one an output if the file differs at the end from what it was
+/// at the start. Pipes, terminals, sockets, `/dev/null`, directories and
+/// deleted files give nothing. Call before opening any descriptor without
+/// close-on-exec.
+pub fn inherited_opens() -> Vec<Event> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.into_iter().filter_map(inherited_open).collect()
+}
+
+fn inherited_open(fd: i32) -> Option<Event> {
+    // SAFETY: fcntl and fstat only query a descriptor number; one closed
+    // meanwhile (the directory listing's own) makes them fail.
+    let (flags, st) = unsafe {
+        let fd_flags = libc::fcntl(fd, libc::F_GETFD);
+        if fd_flags < 0 || fd_flags & libc::FD_CLOEXEC != 0 {
+            return None;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return None;
+        }
+        (libc::fcntl(fd, libc::F_GETFL), st)
+    };
+    if flags < 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_nlink == 0 {
+        return None;
+    }
+    let path = readlink(format!("/proc/self/fd/{fd}"))?;
+    // The name must still lead to this file (not to one put in its place).
+    let named = std::fs::metadata(std::ffi::OsStr::from_bytes(&path)).ok()?;
+    (named.dev() == st.st_dev && named.ino() == st.st_ino).then_some(Event::Open { path, flags })
 }
 
 impl<'a, 'h> Observer<'a, 'h> {

@@ -19,7 +19,7 @@ use crate::hash_cache::HashCache;
 use crate::interpreters::Interpreters;
 use crate::job::Job;
 use crate::object::{self, Value};
-use crate::observe::Observer;
+use crate::observe::{self, Event, Observer};
 use crate::paths::{absolute, to_bytes};
 use crate::process::{self, ChildFailure, LaunchError};
 use crate::ptrace::Pid;
@@ -193,6 +193,8 @@ struct Setup<'a> {
     globs: Vec<glob::Pattern>,
     start_gate: Option<Arc<StartGate>>,
     interpreters: Option<Interpreters>,
+    /// The files behind the descriptors the command inherits.
+    inherited: Vec<Event>,
 }
 
 fn run_inner(mut opts: RunOptions) -> Result<i32> {
@@ -232,6 +234,7 @@ fn run_inner(mut opts: RunOptions) -> Result<i32> {
         globs,
         start_gate: opts.start_gate.clone(),
         interpreters: opts.interpreters.take(),
+        inherited: observe::inherited_opens(),
     };
 
     descendants::become_subreaper().context("cannot become a child subreaper")?;
@@ -337,6 +340,11 @@ fn observe<'h>(
         .with_interpreters(setup.interpreters.clone());
     let resources = early::Resources::new().context("cannot start hashing")?;
     let mut observer = Observer::new(&mut recorder, trap == Trap::Ptrace, !setup.keep_privileges);
+    // Before the command runs (it waits in its first trapped call, the
+    // exec): a writable one's state now is what the command must change.
+    for event in &setup.inherited {
+        observer.record(event.clone());
+    }
     let outcome = std::thread::scope(|scope| {
         let mut early = Early::start(scope, &resources, hasher);
         let mut after_each = |obs: &mut Observer| {

@@ -463,3 +463,62 @@ fn io_uring_is_refused_so_files_go_through_the_ordinary_calls_and_are_recorded()
         );
     }
 }
+
+/// `tr a-z A-Z < in.txt > out.txt 2> /dev/null` in `ws`, traced (with
+/// `extra`) or not; stdout is created and truncated here, as a shell does.
+fn redirected(ws: &Workspace, extra: Option<&[&str]>) -> std::process::ExitStatus {
+    use std::fs::File;
+    let argv = ["/bin/sh", "-c", "tr a-z A-Z"];
+    let mut cmd = match extra {
+        Some(extra) => ws.command(&argv, extra),
+        None => {
+            let mut cmd = Command::new(argv[0]);
+            cmd.args(&argv[1..]).current_dir(ws.root());
+            cmd
+        }
+    };
+    cmd.stdin(File::open(ws.root().join("in.txt")).expect("in.txt"))
+        .stdout(File::create(ws.root().join("out.txt")).expect("out.txt"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("runs")
+}
+
+#[test]
+fn files_behind_the_inherited_descriptors_are_inputs_and_outputs() {
+    for mechanism in ["notify", "ptrace"] {
+        let plain = Workspace::new();
+        plain.write("in.txt", b"shouted\n");
+        assert!(redirected(&plain, None).success());
+        let ws = Workspace::new();
+        let input = ws.write("in.txt", b"shouted\n");
+        let status = redirected(&ws, Some(&["--mechanism", mechanism]));
+        assert_eq!(status.code(), Some(0), "{mechanism}");
+        assert_eq!(ws.read("out.txt"), plain.read("out.txt"));
+        assert_eq!(ws.read("out.txt"), b"SHOUTED\n");
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(ws.bins.path().join("report.json")).expect("a report"),
+        )
+        .expect("JSON");
+        let outcome = common::Outcome {
+            output: std::process::Output {
+                status,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            },
+            report: Some(report),
+            store: ws.store(),
+        };
+        let path = |name: &str| ws.path(name);
+        assert_eq!(
+            outcome.inputs(),
+            common::set(&[(path("in.txt"), input)]),
+            "{mechanism}"
+        );
+        assert_eq!(
+            outcome.outputs(),
+            common::set(&[(path("out.txt"), hash(b"SHOUTED\n"))]),
+            "{mechanism}"
+        );
+    }
+}
