@@ -693,7 +693,9 @@ def _pack_digests(a: ArtifactRef) -> str | None:
 
 
 def _unpack_digests(text: str | None) -> tuple[tuple[str, str], ...]:
-    pairs = (item.split(":", 1) for item in (text or "").split())
+    if not text:
+        return ()
+    pairs = (item.split(":", 1) for item in text.split())
     return tuple((al, d) for al, d in pairs)
 
 
