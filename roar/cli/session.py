@@ -151,8 +151,8 @@ def dag(
     """
     ws = Workspace.find()
     if session is None and not (expanded or stale_only or show_artifacts):
-        # The plain answers are kept in the index for the session's head (docs/lineage.md
-        # §5): asked again before the session moves, they are printed, not recomputed.
+        # The plain answers are kept in the index for the session's head (docs/architecture.md,
+        # inspection): asked again before the session moves, they are printed, not recomputed.
         _write_text(_kept_dag(ws, as_json))
         return
     _write_text(_dag_answer(ws, expanded, as_json, show_artifacts, stale_only, session))

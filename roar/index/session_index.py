@@ -98,9 +98,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS answers_by_key ON answers (ref, key);
 SETTLED_NS = 2_000_000_000
 
 # An answer larger than this is kept zstd-compressed (`dag --json` of 10,000
-# steps is ~15 MB of text, ~0.7 MB packed); smaller ones are kept as they are,
-# so printing them imports no compressor.
-PACK_OVER = 1 << 20
+# steps is ~15 MB, ~0.7 MB packed); smaller ones (`dag` text of 10,000 steps is
+# ~1 MB) are kept as they are, so printing them imports no compressor (~10 ms).
+PACK_OVER = 8 << 20
 
 _LOG_QUERY = """
 SELECT seq, label, job, command, s.exit_code, duration_ns, time_ns, time_text, superseded,
