@@ -161,7 +161,9 @@ def dag(
 def _kept_dag(ws: Workspace, as_json: bool) -> str:
     """The plain `dag` (text or --json) of the active session: the answer kept for its
     head, or computed and kept. Kept only when the ref and the labels stood still while
-    it was computed, so an answer is never kept under a head it was not made from."""
+    it was computed, so an answer is never kept under a head it was not made from, and
+    when every composite its steps wrote is indexed (members that arrive later would
+    change the edges)."""
     from roar import labels
     from roar.index.session_index import SessionIndex
 
@@ -183,7 +185,12 @@ def _kept_dag(ws: Workspace, as_json: bool) -> str:
         if kept is not None:
             return kept.decode("utf-8", "surrogateescape")
     text = _dag_answer(ws, False, as_json, False, False, None)
-    if head is not None and ws.refs.read(ref) == head and labels.stamp(ws) == labelled:
+    if (
+        head is not None
+        and ws.refs.read(ref) == head
+        and labels.stamp(ws) == labelled
+        and index.trees_known()
+    ):
         index.keep_answer(ref, key, head, stamp, text.encode("utf-8", "surrogateescape"))
     return text
 

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     size INTEGER NOT NULL, kind TEXT NOT NULL, digests TEXT);
 CREATE INDEX IF NOT EXISTS artifacts_by_job ON artifacts (job);
 CREATE INDEX IF NOT EXISTS artifacts_by_hash ON artifacts (hash, role);
+CREATE INDEX IF NOT EXISTS artifacts_trees ON artifacts (hash) WHERE kind = 'tree';
 CREATE TABLE IF NOT EXISTS tree_entries (tree TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tree_entries_by_tree ON tree_entries (tree);
 CREATE INDEX IF NOT EXISTS tree_entries_by_hash ON tree_entries (hash);
@@ -650,6 +651,17 @@ class SessionIndex:
         self.recovering(
             lambda: self.db.execute("INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?)", row)
         )
+
+    def trees_known(self) -> bool:
+        """Whether every composite any indexed job read or wrote is indexed with its
+        members. One that is not (its tree object not here yet) can still add to what
+        its step wrote, so no answer about a session that holds it is final; asked of
+        the whole index, since that is one lookup per composite (`artifacts_trees`)."""
+        missing = self.db.execute(
+            "SELECT 1 FROM artifacts a WHERE a.kind = 'tree'"
+            " AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = a.hash) LIMIT 1"
+        ).fetchone()
+        return missing is None
 
     def counts(self, ref: str) -> Counts:
         self.sync(ref)
