@@ -162,8 +162,8 @@ def _kept_dag(ws: Workspace, as_json: bool) -> str:
     """The plain `dag` (text or --json) of the active session: the answer kept for its
     head, or computed and kept. Kept only when the ref and the labels stood still while
     it was computed, so an answer is never kept under a head it was not made from, and
-    when every composite its steps wrote is indexed (members that arrive later would
-    change the edges)."""
+    once every composite the index knows has its tree object (members that arrive later
+    would change the edges)."""
     from roar import labels
     from roar.index.session_index import SessionIndex
 
