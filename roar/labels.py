@@ -64,6 +64,19 @@ def parse_pair(pair: str) -> tuple[str, LabelValue]:
     return key, value
 
 
+def stamp(ws: Workspace) -> str:
+    """Where every label set stands, as one digest (of each `refs/labels/` ref and the
+    label object it points at): any label change, on any target, changes it. An answer
+    kept because nothing it shows changed (`roar dag`'s) is kept with it. "" when no
+    target has labels."""
+    text = "\n".join(f"{name} {head}" for name, head in ws.refs.list("refs/labels/").items())
+    if not text:
+        return ""
+    import hashlib
+
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def labels_of(ws: Workspace, targets: Iterable[str]) -> dict[str, dict[str, LabelValue]]:
     """The current labels of each of `targets` that has any (one listing of the label refs)."""
     wanted = set(targets)

@@ -205,12 +205,83 @@ def dag(
     Text and --json as roar-cli 0.4.7 prints them (docs/roar-cli-compat.md);
     our fields are beside roar-cli's in --json.
     """
+    ws = Workspace.find()
+    if session is None and not (expanded or stale_only or show_artifacts):
+        # The plain answers are kept in the index for the session's head (docs/architecture.md,
+        # inspection): asked again before the session moves, they are printed, not recomputed.
+        _write_text(_kept_dag(ws, as_json))
+        return
+    _write_text(_dag_answer(ws, expanded, as_json, show_artifacts, stale_only, session))
+
+
+def _kept_dag(ws: Workspace, as_json: bool) -> str:
+    """The plain `dag` (text or --json) of the active session: the answer kept for its
+    head, or computed and kept. Kept only when the ref and the labels stood still while
+    it was computed, so an answer is never kept under a head it was not made from, and
+    once every composite the index knows has its tree object (members that arrive later
+    would change the edges)."""
+    from roar import labels
+    from roar.index.session_index import SessionIndex
+
+    ref = ws.refs.head_target()
+    head = ws.refs.read(ref)
+    index = SessionIndex(ws)
+    if as_json:
+        from roar import sessions
+
+        key, extra = "dag-json", f" session_id={sessions.number(ws, ref)}"
+    else:
+        from roar.cli.dagtext import width
+
+        key, extra = f"dag-text {width()}", ""
+    labelled = labels.stamp(ws)
+    stamp = f"{_code_stamp()}{extra} labels={labelled}"
+    if head is not None:
+        kept = index.answer(ref, key, head, stamp)
+        if kept is not None:
+            return kept.decode("utf-8", "surrogateescape")
+    text = _dag_answer(ws, False, as_json, False, False, None)
+    if (
+        head is not None
+        and ws.refs.read(ref) == head
+        and labels.stamp(ws) == labelled
+        and index.trees_known()
+    ):
+        index.keep_answer(ref, key, head, stamp, text.encode("utf-8", "surrogateescape"))
+    return text
+
+
+def _code_stamp() -> str:
+    """The roar version and the newest change to the code that computes `dag`'s answers
+    (roar/cli, roar/index, roar/lineage and the top-level modules): a kept answer is
+    never printed by code other than the code that made it (an upgrade, or an edit in
+    a development checkout)."""
+    import roar
+
+    root = os.path.dirname(roar.__file__)
+    newest = 0
+    for folder in (root, *(os.path.join(root, d) for d in ("cli", "index", "lineage"))):
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.name.endswith(".py"):
+                    newest = max(newest, e.stat().st_mtime_ns)
+    return f"roar={roar.__version__} code={newest}"
+
+
+def _dag_answer(
+    ws: Workspace,
+    expanded: bool,
+    as_json: bool,
+    show_artifacts: bool,
+    stale_only: bool,
+    session: str | None,
+) -> str:
+    """What `roar dag` prints, computed from the index and the rules."""
     from roar import labels
     from roar.cli import dagtext
     from roar.index.source import local
     from roar.lineage.producers import Facts
 
-    ws = Workspace.find()
     source, resolver = local(ws)
     ref, head = resolver.active_ref, None
     if session is not None:
@@ -234,8 +305,7 @@ def dag(
             all_outputs=show_artifacts,
         )
         notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
-        _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
-        return
+        return _lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
     from roar import sessions
     from roar.lineage.views import session_dag
 
@@ -249,13 +319,12 @@ def dag(
         labels=lambda ids: labels.labels_of(ws, ids),
     )
     if as_json:
-        from roar.cli.output import print_json
+        from roar.cli.output import json_text
 
-        print_json(view.to_json())
-        return
+        return json_text(view.to_json())
     text = dagtext.from_view(view)
     notes = _outside_inputs(facts, ref, text.rows) if show_artifacts else {}
-    _write_lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
+    return _lines(dagtext.render(text, show_artifacts=show_artifacts, notes=notes))
 
 
 def _session(ws, resolver, text: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
@@ -434,12 +503,20 @@ def session_hash() -> None:
     click.echo(head)
 
 
+def _lines(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
 def _write_lines(lines: list[str]) -> None:
+    _write_text(_lines(lines))
+
+
+def _write_text(text: str) -> None:
     # One write: a 10,000-step session prints in milliseconds, not per-line echo time.
     import sys
 
     try:
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:  # `roar log | head`
         os._exit(0)

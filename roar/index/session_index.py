@@ -14,7 +14,9 @@ it needs:
 
 What the inspection commands print per step is stored as the step arrives:
 its row of `roar log` (`log_line`) and its in/out/consumed counts; the
-terminal outputs of the live steps (`live_ends`) are decided once per head.
+terminal outputs of the live steps (`live_ends`) are decided once per head,
+and a whole answer (`roar dag`'s text or JSON) can be kept for its head
+(`answer`, `keep_answer`): printed again until the session moves.
 
 The file is a cache: deleting it loses nothing, and one that SQLite cannot
 read is deleted and rebuilt. Jobs are cached without their `context`.
@@ -41,7 +43,7 @@ from roar.workspace import Workspace
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = "13"
+SCHEMA_VERSION = "14"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heads (
@@ -70,6 +72,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     size INTEGER NOT NULL, kind TEXT NOT NULL, digests TEXT);
 CREATE INDEX IF NOT EXISTS artifacts_by_job ON artifacts (job);
 CREATE INDEX IF NOT EXISTS artifacts_by_hash ON artifacts (hash, role);
+CREATE INDEX IF NOT EXISTS artifacts_trees ON artifacts (hash) WHERE kind = 'tree';
 CREATE TABLE IF NOT EXISTS tree_entries (tree TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tree_entries_by_tree ON tree_entries (tree);
 CREATE INDEX IF NOT EXISTS tree_entries_by_hash ON tree_entries (hash);
@@ -84,12 +87,21 @@ CREATE TABLE IF NOT EXISTS digests (
     PRIMARY KEY (algorithm, digest, hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY, stamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    ref TEXT NOT NULL, key TEXT NOT NULL, head TEXT NOT NULL, stamp TEXT NOT NULL,
+    packed INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS answers_by_key ON answers (ref, key);
 """
 
 # A fan-out directory's mtime is trusted only once it is this old: a write
 # within the filesystem's timestamp tick could otherwise go unseen (git's
 # "racily clean" rule).
 SETTLED_NS = 2_000_000_000
+
+# An answer larger than this is kept zstd-compressed (`dag --json` of 10,000
+# steps is ~15 MB, ~0.7 MB packed); smaller ones (`dag` text of 10,000 steps is
+# ~1 MB) are kept as they are, so printing them imports no compressor (~10 ms).
+PACK_OVER = 8 << 20
 
 _LOG_QUERY = """
 SELECT seq, label, job, command, s.exit_code, duration_ns, time_ns, time_text, superseded,
@@ -333,6 +345,7 @@ class SessionIndex:
             for oid, obj in reversed(new):
                 self._append(ref, length, oid, obj)
                 length += 1
+            self.db.execute("DELETE FROM answers WHERE ref=?", (ref,))
             if head is None:
                 self.db.execute("DELETE FROM heads WHERE ref=?", (ref,))
             else:
@@ -606,6 +619,50 @@ class SessionIndex:
             raise
         return found
 
+    def answer(self, ref: str, key: str, head: str, stamp: str) -> bytes | None:
+        """The answer kept for session `ref` at `head` under `key` (what was asked, e.g.
+        `dag-text 80`), if it was kept with the same `stamp` (what else it depends on:
+        labels, the roar version); None otherwise. Needs no sync: an answer is kept
+        only for the head it was computed from, and a head names one chain."""
+        row = self.recovering(
+            lambda: self.db.execute(
+                "SELECT packed, body FROM answers WHERE ref=? AND key=? AND head=? AND stamp=?",
+                (ref, key, head, stamp),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        if not row[0]:
+            return bytes(row[1])
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompress(row[1])
+
+    def keep_answer(self, ref: str, key: str, head: str, stamp: str, body: bytes) -> None:
+        """Keep `body` as the answer to `key` for session `ref` at `head` (replacing the
+        one kept before). The caller computed it from `head` and checked the ref still
+        points there; the answers of a session are dropped when its head moves."""
+        packed = len(body) > PACK_OVER
+        if packed:
+            import zstandard
+
+            body = zstandard.ZstdCompressor(level=1).compress(body)
+        row = (ref, key, head, stamp, int(packed), body)
+        self.recovering(
+            lambda: self.db.execute("INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?)", row)
+        )
+
+    def trees_known(self) -> bool:
+        """Whether every composite any indexed job read or wrote is indexed with its
+        members. One that is not (its tree object not here yet) can still add to what
+        its step wrote, so no answer about a session that holds it is final; asked of
+        the whole index, since that is one lookup per composite (`artifacts_trees`)."""
+        missing = self.db.execute(
+            "SELECT 1 FROM artifacts a WHERE a.kind = 'tree'"
+            " AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = a.hash) LIMIT 1"
+        ).fetchone()
+        return missing is None
+
     def counts(self, ref: str) -> Counts:
         self.sync(ref)
         steps, jobs, builds = self.db.execute(
@@ -693,7 +750,9 @@ def _pack_digests(a: ArtifactRef) -> str | None:
 
 
 def _unpack_digests(text: str | None) -> tuple[tuple[str, str], ...]:
-    pairs = (item.split(":", 1) for item in (text or "").split())
+    if not text:
+        return ()
+    pairs = (item.split(":", 1) for item in text.split())
     return tuple((al, d) for al, d in pairs)
 
 

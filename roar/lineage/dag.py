@@ -80,14 +80,20 @@ def stale(
     writes, or that read from a stale step. `live_jobs` maps each live step's label
     to its job; `reads` is keyed by live step label; `writes_of(job id)` is asked
     only for parents re-run since the read."""
-    found: set[str] = set()
+    found = {
+        label
+        for label, rs in reads.items()
+        for r in rs
+        if (now := live_jobs.get(r.parent)) is not None
+        and now != r.writer
+        and r.hash not in writes_of(now)
+    }
+    if not found:
+        return found
     children: dict[str, set[str]] = {}
     for label, rs in reads.items():
         for r in rs:
             children.setdefault(r.parent, set()).add(label)
-            now = live_jobs.get(r.parent)
-            if now is not None and now != r.writer and r.hash not in writes_of(now):
-                found.add(label)
     todo = list(found)
     while todo:
         for child in children.get(todo.pop(), ()):

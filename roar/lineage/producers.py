@@ -51,8 +51,10 @@ class Facts:
 
     def writes(self, job: Job) -> set[str]:
         """Every hash a job wrote: its outputs and the members of its composite outputs."""
-        trees = [a.hash for a in job.outputs if a.kind == "tree"]
         out = {a.hash for a in job.outputs}
+        trees = [a.hash for a in job.outputs if a.kind == "tree"]
+        if not trees:
+            return out
         for members in self.members(trees).values():
             out.update(members)
         return out

@@ -7,6 +7,7 @@ change of output shape is a change here.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -18,6 +19,14 @@ from roar.lineage.closure import Lineage, upstream
 from roar.lineage.producers import Facts, producer_of
 from roar.lineage.source import Placement, Step
 from roar.objects.job import ArtifactRef, Job
+
+_FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+
+
+def _decoded(path: bytes) -> str:
+    """os.fsdecode of recorded bytes, less its per-call checks (a 10,000-step
+    `dag --json` decodes 130,000 of them)."""
+    return path.decode(*_FS)
 
 
 def session_name(ref: str | None) -> str | None:
@@ -48,8 +57,8 @@ class JobView(NamedTuple):
             "job_uid": self.id[:8],
             "type": self.job.type,
             "command": command_text(self.job),
-            "argv": [os.fsdecode(a) for a in self.job.argv],
-            "cwd": os.fsdecode(self.job.cwd),
+            "argv": [_decoded(a) for a in self.job.argv],
+            "cwd": _decoded(self.job.cwd),
             "exit_code": self.job.exit_code,
             "interrupted": self.job.interrupted,
             "duration_s": round(self.job.duration_ns / 1e9, 3),
@@ -61,11 +70,11 @@ class JobView(NamedTuple):
 
 def command_text(job: Job) -> str:
     """The command line as roar-cli's `command` holds it: the argv joined by spaces."""
-    return " ".join(os.fsdecode(a) for a in job.argv)
+    return " ".join(map(_decoded, job.argv))
 
 
 def artifact_json(a: ArtifactRef) -> dict[str, Any]:
-    out = {"path": os.fsdecode(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
+    out = {"path": _decoded(a.path), "hash": a.hash, "size": a.size, "kind": a.kind}
     if a.digests:
         out["digests"] = dict(a.digests)
     return out
@@ -322,7 +331,7 @@ class DagArtifact(NamedTuple):
         step = self.producer.view.step
         number = step.step if step else 0
         return {
-            "path": os.fsdecode(self.ref.path),
+            "path": _decoded(self.ref.path),
             "hash": self.ref.hash,
             "is_stale": self.producer.state != "active",
             "producer_step": number,
@@ -395,18 +404,21 @@ def session_dag(
         chain, lambda s: (a.hash for a in jobs[s.job].inputs), lambda s: facts.writes(jobs[s.job])
     )
     live = chains.live(chain)
-    live_reads = {s.label: r for s, r in zip(chain, reads, strict=True) if not s.superseded}
+    label = [s.label for s in chain]
+    depends = [dag.parents(r) for r in reads]
+    live_reads = {label[i]: r for i, (s, r) in enumerate(zip(chain, reads, strict=True))
+                  if not s.superseded}  # fmt: skip
     live_jobs = {s.label: s.job for s in live}
     stale = dag.stale(live_jobs, live_reads, lambda j: facts.writes(facts.jobs([j])[j]))
-    parents = {label: dag.parents(r) for label, r in live_reads.items()}
+    parents = {label[i]: depends[i] for i, s in enumerate(chain) if not s.superseded}
     ranked = dag.order(((s.label, s.step_kind, s.step) for s in live), parents)
-    order = {label: i for i, label in enumerate(ranked)}
+    order = {name: i for i, name in enumerate(ranked)}
     shown = [
         (i, s, r)
         for i, (s, r) in enumerate(zip(chain, reads, strict=True))
-        if (expanded or not s.superseded) and (not stale_only or s.label in stale)
+        if (expanded or not s.superseded) and (not stale_only or label[i] in stale)
     ]
-    shown.sort(key=lambda isr: order[isr[1].label])  # stable: executions in chain order
+    shown.sort(key=lambda isr: order[label[isr[0]]])  # stable: executions in chain order
     outputs = [jobs[s.job].outputs for _, s, _ in shown]
     ends = dag.shown_outputs(
         [[(a.path, a.hash) for a in outs] for outs in outputs],
@@ -423,8 +435,8 @@ def session_dag(
     nodes = [
         DagNode(
             JobView(s.job, jobs[s.job], Placement(ref, s)),
-            dag.parents(r),
-            not s.superseded and s.label in stale,
+            depends[i],
+            not s.superseded and label[i] in stale,
             i + 1,
             dag.consumed(r),
             found.get(s.job, {}),
