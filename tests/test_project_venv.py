@@ -201,7 +201,7 @@ def test_an_editable_install_is_code_with_its_commit(roar_cli, tmp_path: Path, v
     assert f"code:     mylib 0.3 @ {code['git']['commit'][:12]}" in shown
 
 
-def test_the_reproduce_plan_names_an_editable_project_to_install(roar_cli, tmp_path: Path, venv: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_plan_names_an_editable_project(roar_cli, tmp_path: Path, venv: Path) -> None:  # type: ignore[no-untyped-def]
     # given: a step that reads the editable project mylib (outside the workspace) and writes
     root = tmp_path / "proj"
     workspace(roar_cli, root)

@@ -77,16 +77,19 @@ fn readlink(link: String) -> Option<Vec<u8>> {
     (target.first() == Some(&b'/')).then_some(target)
 }
 
-/// The opens the command inherits instead of making: one `Event::Open`,
-/// with the descriptor's access flags, per descriptor of ours without
-/// close-on-exec (0, 1, 2 and above: exactly what the command inherits)
-/// that holds a regular file with a name. These are the shell's `< in`,
-/// `> out`, `2>> log`, `3< file` around `roar run`: recorded as if the
-/// command had opened them first, so a read-only one is an input and a
-/// writable one an output if the file differs at the end from what it was
-/// at the start. Pipes, terminals, sockets, `/dev/null`, directories and
-/// deleted files give nothing. Call before opening any descriptor without
-/// close-on-exec.
+/// The reads the command inherits instead of making: one read-only
+/// `Event::Open` per descriptor of ours without close-on-exec (0, 1, 2 and
+/// above: exactly what the command inherits) that holds a regular file
+/// with a name and was opened read-only. These are the shell's `< in`,
+/// `3< file` around `roar run`: inputs, as if the command had opened them
+/// first. Descriptors open for writing (`> out`, `2>> log`, `5<> rw`) give
+/// nothing (a read-write one's content at the start could not be told from
+/// what the command left): roar writes its own messages to its stderr, which may be the
+/// same file, a log the user appends to existed before the job (and `roar
+/// pop` deletes a job's outputs), and a harness's captured stdout is not
+/// the job's product. Pipes, terminals, sockets, `/dev/null`, directories
+/// and deleted files give nothing. Call before opening any descriptor
+/// without close-on-exec.
 pub fn inherited_opens() -> Vec<Event> {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return Vec::new();
@@ -112,7 +115,11 @@ fn inherited_open(fd: i32) -> Option<Event> {
         }
         (libc::fcntl(fd, libc::F_GETFL), st)
     };
-    if flags < 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_nlink == 0 {
+    if flags < 0
+        || flags & libc::O_ACCMODE != libc::O_RDONLY
+        || st.st_mode & libc::S_IFMT != libc::S_IFREG
+        || st.st_nlink == 0
+    {
         return None;
     }
     let path = readlink(format!("/proc/self/fd/{fd}"))?;

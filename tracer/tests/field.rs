@@ -485,7 +485,7 @@ fn redirected(ws: &Workspace, extra: Option<&[&str]>) -> std::process::ExitStatu
 }
 
 #[test]
-fn files_behind_the_inherited_descriptors_are_inputs_and_outputs() {
+fn files_read_through_inherited_descriptors_are_inputs_and_written_ones_nothing() {
     for mechanism in ["notify", "ptrace"] {
         let plain = Workspace::new();
         plain.write("in.txt", b"shouted\n");
@@ -515,10 +515,7 @@ fn files_behind_the_inherited_descriptors_are_inputs_and_outputs() {
             common::set(&[(path("in.txt"), input)]),
             "{mechanism}"
         );
-        assert_eq!(
-            outcome.outputs(),
-            common::set(&[(path("out.txt"), hash(b"SHOUTED\n"))]),
-            "{mechanism}"
-        );
+        // The shell's `> out.txt` is not the job's output (docs/tracer.md).
+        assert_eq!(outcome.outputs(), common::set(&[]), "{mechanism}");
     }
 }
