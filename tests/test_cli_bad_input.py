@@ -122,3 +122,33 @@ def test_init_at_a_path_that_cannot_be_made_says_why(roar_cli, tmp_path) -> None
     assert result.returncode == 2, result.stderr
     assert "cannot create it (File name too long)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tracer_check_command_escapes_once_bounds_names_and_reads_a_bare_shebang(  # type: ignore[no-untyped-def]
+    roar_cli, tmp_path
+) -> None:
+    import json
+
+    assert roar_cli("init", "-n").returncode == 0
+    # given: a program whose name holds an escape sequence, a `#!` line with no newline
+    red = tmp_path / "a\x1b[31mred"
+    red.write_text("#!/bin/sh\n")
+    bare = tmp_path / "bare.sh"
+    bare.write_text("#!/bin/sh")  # valid for the kernel: the whole buffer is the line
+    for p in (red, bare):
+        p.chmod(0o755)
+    # then: the text escapes every line one way (printable: `\e`), never Rust's `\u{1b}`
+    text = roar_cli("tracer", "check", "--command", str(red))
+    shown = text.stdout + text.stderr
+    assert "\x1b" not in shown and "\\u{1b}" not in shown and "a\\e[31mred" in shown, shown
+    # and --json carries the name as it is (JSON escapes it), escaped nowhere twice
+    report = json.loads(roar_cli("tracer", "check", "--command", str(red), "--json").stdout)
+    assert report["command_checked"] == str(red)
+    assert any(str(red) in c["detail"] for c in report["checks"]), report["checks"]
+    assert not any("\\u{1b}" in c["detail"] for c in report["checks"])
+    # and a bare `#!/bin/sh` script runs, so its check passes
+    ok = roar_cli("tracer", "check", "--command", str(bare))
+    assert ok.returncode == 0, ok.stderr
+    # and a program name longer than exec accepts is refused before anything is examined
+    long = roar_cli("tracer", "check", "--command", "x" * 5000)
+    assert long.returncode == 2 and len(long.stderr) < 400, long.stderr

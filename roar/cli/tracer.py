@@ -13,6 +13,7 @@ MECHANISMS = {
 
 
 ONE_TRACER = "roar has one tracer (seccomp user notification, ptrace as the fallback)"
+PATH_MAX = 4096  # bytes: the longest path exec accepts on Linux (limits.h)
 
 
 def _configured() -> str:
@@ -83,6 +84,7 @@ def check(backend: str | None, command: str | None, as_json: bool) -> None:
     `warnings`), our preflight's details beside it in --json. BACKEND (a
     roar-cli name) is accepted: roar has one tracer.
     """
+    import os
     import shlex
 
     from roar.capture import tracer as glue
@@ -95,6 +97,8 @@ def check(backend: str | None, command: str | None, as_json: bool) -> None:
             program = shlex.split(command)[0]
         except (ValueError, IndexError):
             raise UsageError(f"--command {command!r} is not a command line") from None
+        if len(os.fsencode(program)) > PATH_MAX:  # exec refuses it too (ENAMETOOLONG)
+            raise UsageError(f"--command: the program name is over {PATH_MAX} bytes")
     try:
         binary = glue.find_tracer(_configured())
         path, found = str(binary), glue.preflight(binary, program)

@@ -48,13 +48,15 @@ impl Report {
     }
 }
 
+/// A path as text in the report; the front end that prints it escapes it
+/// (roar/display.py printable), JSON escapes it by itself.
 fn shown(path: &Path) -> String {
-    path.to_string_lossy().escape_debug().to_string()
+    path.to_string_lossy().to_string()
 }
 
 /// Examines `name` (a program name or path) for the mechanism `pre` found.
 pub fn check(name: &OsStr, pre: &Preflight) -> Report {
-    let asked = name.to_string_lossy().escape_debug().to_string();
+    let asked = name.to_string_lossy().to_string();
     let mut checks = Vec::new();
     let path = match process::resolve(name) {
         Ok(p) => p,
@@ -149,7 +151,8 @@ fn read_head(path: &Path) -> std::io::Result<memmap2::Mmap> {
 /// The interpreter of a `#!` line, resolved as the kernel and `env` would.
 fn interpreter(head: &[u8]) -> Option<PathBuf> {
     let line = &head[2..head.len().min(SHEBANG_BYTES)];
-    let line = &line[..line.iter().position(|&b| b == b'\n')?];
+    // No newline in the buffer: the kernel takes the whole of it as the line.
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let mut words = line
         .split(|b| *b == b' ' || *b == b'\t')
         .filter(|w| !w.is_empty());
