@@ -91,6 +91,9 @@ def _untracked_dirs(index, ref: str, as_json: bool) -> None:  # type: ignore[no-
 
     state = git.git_context(Path.cwd(), None)
     repo, commit = (state["repo"], state["commit"]) if state else (None, None)
+    if repo is None and not as_json:  # roar-cli's line, byte for byte
+        _write_lines(["Not in a git repository — artifact-path tracking doesn't apply."])
+        return
     outputs = index.recent_outputs(ref, None)
     missing = set(git.missing_on_checkout(repo, commit, [p for _, _, p in outputs]))
     listed = [(digest, path) for digest, _, path in outputs if path in missing]

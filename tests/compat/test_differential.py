@@ -647,6 +647,16 @@ UNTRACKED_TAIL = [
 ]
 
 
+def test_status_untracked_dirs_outside_git_says_so_alike(tools: tuple[Tool, Tool]) -> None:
+    # roar-cli, observed: one line, exit 0, in a workspace that is not in a git repository
+    for tool in tools:
+        shutil.rmtree(tool.root / ".git")
+        said = tool("status", "--untracked-dirs")
+        assert said.stdout == (
+            "Not in a git repository — artifact-path tracking doesn't apply.\n"
+        ), (tool.name, said.stdout)
+
+
 def test_status_untracked_dirs_lists_alike(tools: tuple[Tool, Tool], tmp_path: Path) -> None:
     # given: nothing recorded yet, then one step writing into the repository's root (a
     # tracked directory), a new directory in it (untracked), one holding only an
