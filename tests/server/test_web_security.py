@@ -79,3 +79,14 @@ def test_a_cross_site_post_cannot_complete_the_login(glaas, make_user):
     assert signed_in_as(owner, glaas) == mallory.name
     again = requests.Session()
     assert again.get(link, timeout=30).status_code == 404
+
+
+def test_what_was_asked_is_echoed_without_control_characters(glaas):
+    # given: a search and a diff that quote the asked text back, holding ESC and a newline
+    for path in ("/?q=%1b%5b31mred%0aline", "/diff?a=%1b%5b31mred&b=deadbeefdeadbeef"):
+        page = requests.get(glaas.url + path, timeout=30)
+        # then: the page's text says it as a terminal would show it (display.printable);
+        # only the form's input keeps what was typed, as an attribute value
+        text = re.sub(r'value="[^"]*"', "", page.text)
+        assert "\x1b" not in text, (path, text)
+        assert "\\e[31mred" in text, (path, text)

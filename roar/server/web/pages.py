@@ -221,6 +221,8 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
             except BadRequest as e:
                 found = {"matches": [], "message": str(e)}
             matches, message = found["matches"], found["message"]
+            # the message quotes what was asked: shown as a terminal shows it
+            message = printable(message) if message else message
             page_of = {"artifact": "artifacts", "job": "jobs", "session": "sessions"}
             if len(matches) == 1 and matches[0]["kind"] in page_of:
                 m = matches[0]
@@ -280,7 +282,7 @@ def mount(app: FastAPI, storage: Storage, authenticate: Authenticator) -> None:
             try:
                 data = await load(registry_diff, caller, a, b)
             except OperandNotFound as e:
-                error = str(e)
+                error = printable(str(e))  # it quotes what was asked
         return page(
             request,
             caller,
