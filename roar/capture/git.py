@@ -10,9 +10,7 @@ tree's patch is stored as a blob in the workspace and named in the map.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,22 +22,16 @@ def git_context(cwd: Path, store_dir: Path | None) -> dict[str, Any] | None:
     the first commit, or without the tracer binary to read it). With `store_dir`,
     a dirty tree's patch is stored there and named; without, nothing is written
     (`roar status` only asks whether the tree is dirty)."""
-    from roar.capture.tracer import find_tracer
+    from roar.capture.tracer import TracerFailed, ask
     from roar.errors import RoarError, TracerUnavailable
 
+    store = ["--store", str(store_dir)] if store_dir else []
     try:
-        tracer = find_tracer()
+        state = ask(["git-state", *store, str(cwd)])
     except TracerUnavailable:
         return None
-    proc = subprocess.run(
-        [str(tracer), "git-state", *(["--store", str(store_dir)] if store_dir else []), str(cwd)],
-        capture_output=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        why = proc.stderr.decode(errors="replace").strip()
-        raise RoarError(f"cannot read the git state: {why}")
-    state = json.loads(proc.stdout)
+    except TracerFailed as e:
+        raise RoarError(f"cannot read the git state: {e}") from None
     if state is None:
         return None
     repo = from_json(state["repo"])
@@ -58,19 +50,13 @@ def remote_branch_holding(repo: str, commit: str) -> str | Literal[False] | None
 
     The rule is `roar run`'s (tracer/src/git_state.rs `remote_branch_holding`), asked
     of the binary, so the run's warning and `roar register`'s checklist agree."""
-    from roar.capture.tracer import find_tracer
+    from roar.capture.tracer import TracerFailed, ask
     from roar.errors import TracerUnavailable
 
     try:
-        tracer = find_tracer()
-    except TracerUnavailable:
+        answer = ask(["remote-branch", commit, repo])
+    except (TracerUnavailable, TracerFailed):
         return None
-    proc = subprocess.run(
-        [str(tracer), "remote-branch", commit, repo], capture_output=True, timeout=300
-    )
-    if proc.returncode != 0:
-        return None
-    answer = json.loads(proc.stdout)
     if answer is None:
         return None
     branch = answer["branch"]

@@ -11,10 +11,8 @@ with this machine's metadata: the packages as installed here now.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -168,24 +166,16 @@ def _by_recorded_names(
 def packages_read(paths: list[bytes]) -> PackagesRead:
     """The owners of `paths` as this machine has them installed now (empty without
     the tracer binary, which holds the rule)."""
-    from roar.capture.tracer import find_tracer
+    from roar.capture.tracer import TracerFailed, ask
     from roar.errors import TracerUnavailable
 
     if not paths:
         return PackagesRead([], [])
+    listed = b"".join(p + b"\0" for p in paths if b"\0" not in p)
     try:
-        tracer = find_tracer()
-    except TracerUnavailable:
+        found = ask(["packages-read"], stdin=listed)
+    except (TracerUnavailable, TracerFailed):
         return PackagesRead([], [])
-    proc = subprocess.run(
-        [str(tracer), "packages-read"],
-        input=b"".join(p + b"\0" for p in paths if b"\0" not in p),
-        capture_output=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        return PackagesRead([], [])
-    found = json.loads(proc.stdout)
     return PackagesRead(_pairs(found.get("pip")), _pairs(found.get("dpkg")))
 
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from roar.errors import TracerUnavailable
+from roar.errors import RoarError, TracerUnavailable
 
 BINARY = "roar-tracer"
 
@@ -37,6 +37,24 @@ def find_tracer(configured: str = "") -> Path:
         "the roar tracer is not installed: reinstall roar with Rust's cargo on PATH "
         "(pip install --force-reinstall roar), or point ROAR_TRACER at a roar-tracer binary"
     )
+
+
+class TracerFailed(RoarError):
+    """A plumbing subcommand of the tracer exited non-zero; the message is its stderr."""
+
+
+def ask(args: list[str], *, stdin: bytes | None = None, timeout: float = 300) -> Any:
+    """The JSON answer of `roar-tracer ARGS`, one of the plumbing subcommands through
+    which Python asks the rules that live in Rust (git-state, remote-branch,
+    packages-read, python-env: docs/tracer.md). Raises TracerUnavailable without a
+    binary, TracerFailed when it exits non-zero, subprocess.TimeoutExpired after
+    `timeout` seconds."""
+    proc = subprocess.run(
+        [str(find_tracer()), *args], input=stdin, capture_output=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        raise TracerFailed(proc.stderr.decode(errors="replace").strip())
+    return json.loads(proc.stdout)
 
 
 class Preflight(NamedTuple):

@@ -65,16 +65,12 @@ def probe(python: Path) -> dict | None:  # type: ignore[type-arg]
     """What `python` says of itself and has installed (`version`, `packages`...),
     asked the way `roar run` asks it (`roar-tracer python-env`); None if it
     cannot be run."""
-    import json
+    from roar.capture.tracer import TracerFailed, ask
 
-    from roar.capture.tracer import find_tracer
-
-    proc = subprocess.run(
-        [str(find_tracer()), "python-env", str(python)], capture_output=True, timeout=60
-    )
-    if proc.returncode != 0:
+    try:
+        return ask(["python-env", str(python)], timeout=60)  # type: ignore[no-any-return]
+    except TracerFailed:
         return None
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def installed(python: Path) -> dict[str, str]:

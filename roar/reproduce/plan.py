@@ -374,11 +374,16 @@ def _environment(cat: Catalog, jobs: list[str], envs: dict[str, Env], full: bool
     )
 
 
+def _repo_prefix(source: Source | None) -> bytes | None:
+    """The recorded repository's work tree as a path prefix (`/repo/`), for paths in it."""
+    return os.fsencode(source.repo.rstrip("/")) + b"/" if source else None
+
+
 def _code_warnings(code: list[Code], source: Source | None) -> list[str]:
     """An editable project outside the reproduced repository is recorded as code at
     its commit, not as inputs (docs/object-format.md): reproduce does not fetch or
     install it, so the plan says what to install first."""
-    repo = os.fsencode(source.repo.rstrip("/")) + b"/" if source else None
+    repo = _repo_prefix(source)
     out = []
     for c in code:
         if repo is not None and (c.path + b"/").startswith(repo):
@@ -431,7 +436,7 @@ def _root_inputs(
         for a in s.outputs:
             made.add(a.hash)
             made.update(cat.members(a.hash))
-    repo = os.fsencode(source.repo.rstrip("/")) + b"/" if source else None
+    repo = _repo_prefix(source)
     unresolved = []
     for ri in roots.values():
         getter = getters.get(ri.hash)
@@ -461,7 +466,7 @@ def _in_repository(source: Source | None, ri: RootInput) -> bool:
     from roar.reproduce.checkout import blob_at
 
     assert source is not None
-    rel = ri.path[len(os.fsencode(source.repo.rstrip("/"))) + 1 :]
+    rel = ri.path[len(_repo_prefix(source) or b"") :]
     data = blob_at(source.url, source.commit, rel)
     if data is None:
         return True  # unknown until cloned
